@@ -1,1 +1,1 @@
-"""ara_cli."""
+"""ara_cli: the `ara` command line (cyclopts), loaded lazily."""

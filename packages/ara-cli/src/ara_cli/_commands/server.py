@@ -1,0 +1,202 @@
+"""`ara dev` and `ara demo`: ara-server on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .._output import guarded, render_run
+from ..errors import CliError
+
+__all__ = ["DEFAULT_DEMO_APP", "DEFAULT_DEV_PORT", "demo", "dev", "find_demo_app"]
+
+#: Port of `ara dev` unless `--port` is given (docs/decisions.md).
+DEFAULT_DEV_PORT = 8780
+#: The app `ara demo` runs when none is named.
+DEFAULT_DEMO_APP = "investor-meeting-bot"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".ara" / "dev"
+
+
+def _owner_key_file(data_dir: Path) -> Path:
+    return data_dir / "dev-credentials.json"
+
+
+def _stored_owner_key(data_dir: Path) -> str | None:
+    path = _owner_key_file(data_dir)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    key = record.get("api_key") if isinstance(record, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def _store_owner_key(data_dir: Path, key: str) -> None:
+    path = _owner_key_file(data_dir)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"api_key": key}, fh, indent=2)
+        fh.write("\n")
+
+
+@guarded
+def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path | None = None) -> int:
+    """Run ara-server in the foreground for local development (SQLite under the data dir).
+
+    While it runs, `ara deploy` and `ara run` in another shell use it with nothing exported: the
+    server's address and owner key are written to `~/.ara/dev-server.json` (mode 0600) and removed
+    on exit; `~/.ara/credentials.json` (hosted-platform login) is never touched. If `ARA_API_KEY` is
+    set when `ara dev` starts, it becomes the owner's API key; otherwise a key is generated on the
+    first start, printed once, and kept in `<data-dir>/dev-credentials.json` (mode 0600) for restarts.
+    Any other client works when pointed at the server with `ARA_API_BASE_URL` and `ARA_API_KEY`.
+
+    Args:
+        port: TCP port on `--host`; 0 picks a free one.
+        host: Interface to listen on; keep the default loopback address unless you know why not.
+        data_dir: Where the database, app files and logs live (default `~/.ara/dev`).
+    """
+    from ara_http import DevServerInfo, clear_dev_server, write_dev_server
+    from ara_server import ServerThread, Settings
+
+    directory = (data_dir or _default_data_dir()).expanduser().resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    env_key = os.environ.get("ARA_API_KEY", "").strip()
+    owner_key = env_key or _stored_owner_key(directory)
+    settings = Settings(data_dir=directory, host=host, port=port, owner_api_key=owner_key)
+    server = ServerThread(settings)
+    try:
+        server.start()
+    except OSError as exc:
+        raise CliError(f"could not listen on {host}:{port} ({exc.strerror or exc}); try --port N") from None
+    key = server.owner_api_key or owner_key or ""
+    generated = not env_key and owner_key is None and bool(key)
+    if generated:
+        _store_owner_key(directory, key)
+    write_dev_server(DevServerInfo(api_base_url=server.base_url, api_key=key, pid=os.getpid(), data_dir=str(directory)))
+    out = sys.stdout
+    out.write(f"ara-server listening on {server.base_url}  (data: {directory})\n")
+    if env_key:
+        out.write("owner API key: the ARA_API_KEY of this shell\n")
+    elif generated:
+        out.write(f"owner API key (shown once; kept in {_owner_key_file(directory)}): {key}\n")
+    else:
+        out.write(f"owner API key: as before (kept in {_owner_key_file(directory)})\n")
+    out.write(
+        "In another shell, `ara deploy app.py` and `ara run app.py --agent ID` use this server.\n"
+        f"Other clients: export ARA_API_BASE_URL={server.base_url} ARA_API_KEY=<owner key>\n"
+        "Press Ctrl-C to stop.\n"
+    )
+    out.flush()
+    stop = threading.Event()
+    try:
+        while not stop.wait(0.5):
+            if not server.is_alive():
+                return 1
+    except KeyboardInterrupt:
+        out.write("\nstopping ara-server\n")
+    finally:
+        clear_dev_server()
+        server.stop()
+    return 0
+
+
+def find_demo_app(name: str) -> Path:
+    """Locate an example app by name or path.
+
+    Args:
+        name: A path to an app script or its directory, or the name of an example app shipped with
+            ara (`apps/<name>/app.py` in the repository, or bundled in the ara-cli wheel).
+
+    Returns:
+        The path of the app script.
+
+    Raises:
+        CliError: No such app.
+    """
+    candidate = Path(name).expanduser()
+    if candidate.is_file():
+        return candidate.resolve()
+    if (candidate / "app.py").is_file():
+        return (candidate / "app.py").resolve()
+    here = Path(__file__).resolve()
+    roots = [here.parents[1] / "_demo_apps"]
+    roots += [parent / "apps" for parent in here.parents]
+    for root in roots:
+        script = root / name / "app.py"
+        if script.is_file():
+            return script
+    raise CliError(f"demo app not found: {name!r}; pass a path to an app script, e.g. `ara demo path/to/app.py`")
+
+
+def _sample_input(script: Path, message: str) -> dict[str, Any]:
+    sample = script.parent / "sample_input.json"
+    payload: dict[str, Any] = {}
+    if sample.is_file():
+        loaded = json.loads(sample.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            raise CliError(f"{sample} must hold a JSON object")
+        payload = loaded
+    if message:
+        payload["message"] = message
+    return payload
+
+
+@guarded
+def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "", json_output: bool = False) -> int:
+    """Deploy and run an example app on a throwaway local server, then shut it down.
+
+    Starts ara-server on a free loopback port with a temporary data dir, deploys the app, runs its
+    entrypoint agent on the app's `sample_input.json`, prints the tool calls and the result, and exits
+    (0 when the run completed). Uses the offline model unless `ARA_MODEL_BASE_URL` is set.
+
+    Args:
+        app: An example app name (default: the investor meeting bot) or a path to an app script.
+        agent: Agent to run (default: the app's default agent).
+        message: Overrides the sample input's `message`.
+        json_output: Print the run response as JSON instead of text.
+    """
+    from ara_core import new_run_id, slugify
+    from ara_sdk import AraClient, load_app
+    from ara_server import ServerThread, Settings
+
+    script = find_demo_app(app)
+    application = load_app(script)
+    manifest = application.manifest
+    agent_id = agent or str(manifest.get("agent", {}).get("default_agent_id", ""))
+    payload = _sample_input(script, message)
+    run_id = new_run_id()
+    payload.setdefault("run_id", run_id)
+    payload.setdefault("idempotency_key", f"{slugify(agent_id or 'default-agent')}-{slugify(run_id)}")
+    out = sys.stdout
+    with tempfile.TemporaryDirectory(prefix="ara-demo-") as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", port=0)
+        with ServerThread(settings) as server:
+            client = AraClient(
+                manifest=manifest, api_key=server.owner_api_key, base_url=server.base_url, cwd=Path(tmp)
+            )
+            if not json_output:
+                out.write(f"ara demo: {manifest.get('name')} ({script})\n")
+                out.write(f"  server  {server.base_url} (temporary)\n")
+            deployed = client.deploy()
+            if not json_output:
+                out.write(f"  deploy  app_id={deployed.get('app_id')} slug={deployed.get('slug')}\n")
+                out.write(f"  run     agent={agent_id} input={json.dumps(payload)}\n\n")
+                out.flush()
+            started = time.perf_counter()
+            response = client.run(agent_id=agent_id, input_payload=payload, runtime_key=deployed.get("runtime_key"))
+            elapsed = time.perf_counter() - started
+    if json_output:
+        out.write(json.dumps(response, indent=2) + "\n")
+    else:
+        out.write(render_run(response))
+        out.write(f"({elapsed:.2f} s)\n")
+    return 0 if isinstance(response, dict) and response.get("status") == "completed" else 1

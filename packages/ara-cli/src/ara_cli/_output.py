@@ -1,0 +1,103 @@
+"""Printing command results: JSON (the original SDK's format) or readable text on a terminal."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from .errors import CliError
+
+__all__ = ["emit_json", "fail", "guarded", "render_run"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def emit_json(value: Any) -> None:
+    """Print `value` as indented JSON (spec §5.2: `json.dumps(result, indent=2)`)."""
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 1) -> int:
+    """Print `error: <message>` to stderr and return `code`."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    return code
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R | int]:
+    """Turn the errors a user can cause into a one-line message and exit code 1, never a traceback.
+
+    `CliError`, `RuntimeError` (API failures, spec §3.1), `ValueError` (bad declarations) and
+    `OSError` are caught; anything else is a bug and propagates.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | int:
+        try:
+            return fn(*args, **kwargs)
+        except (CliError, RuntimeError, ValueError, OSError) as exc:
+            return fail(str(exc) or type(exc).__name__)
+
+    return wrapper
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_run(response: dict[str, Any]) -> str:
+    """Render a run response readably: the tool calls with arguments and results, then the output.
+
+    Args:
+        response: The JSON body of `POST /v1/apps/{app_id}/run` (docs/architecture.md).
+
+    Returns:
+        Multi-line text ending with a newline.
+    """
+    lines: list[str] = []
+    trace = [e for e in response.get("trace") or [] if isinstance(e, dict)]
+    calls = [e for e in trace if e.get("type") == "tool_call"]
+    if not calls:
+        result = response.get("result") or {}
+        calls = [
+            {"tool": c.get("name"), "arguments": c.get("arguments"), "result": c.get("result"), "error": c.get("error")}
+            for c in (result.get("tool_calls") or [])
+            if isinstance(c, dict)
+        ]
+    if calls:
+        lines.append("Tool calls:")
+        for i, call in enumerate(calls, 1):
+            args = call.get("arguments") or {}
+            arg_text = ", ".join(f"{k}={_short(v, 60)}" for k, v in args.items())
+            ms = call.get("duration_ms")
+            timing = f"  ({ms:.0f} ms)" if isinstance(ms, int | float) else ""
+            lines.append(f"  {i}. {call.get('tool')}({arg_text}){timing}")
+            if call.get("error"):
+                lines.append(f"     ! {call['error']}")
+            else:
+                lines.append(f"     -> {_short(call.get('result'))}")
+        lines.append("")
+    result = response.get("result") or {}
+    output = result.get("output_text") if isinstance(result, dict) else None
+    status = response.get("status", "")
+    if output:
+        lines.append("Result:")
+        lines.extend(f"  {line}" for line in str(output).splitlines())
+        lines.append("")
+    if response.get("error"):
+        lines.append(f"Error: {response['error']}")
+    lines.append(f"run {response.get('run_id', '?')} {status}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise `CliError(message)` unless `condition`."""
+    if not condition:
+        raise CliError(message)

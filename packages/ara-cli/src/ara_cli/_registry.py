@@ -1,0 +1,81 @@
+"""The table of `ara` commands: one source for lazy registration and the top-level help.
+
+This module imports only the standard library, so `ara --help` prints without importing cyclopts,
+httpx or the SDK (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["COMMANDS", "Command", "render_help"]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One `ara` command.
+
+    Attributes:
+        name: The command word (`ara <name>`).
+        target: Import path `module:function` (or `module:app` for a sub-app) registered lazily.
+        summary: One line for the top-level help.
+        group: Help section: `app` (needs an app script), `server`, `global` or `alias`.
+        aliases: Other words for the same command.
+    """
+
+    name: str
+    target: str
+    summary: str
+    group: str
+    aliases: tuple[str, ...] = ()
+
+
+_APP = "ara_cli._commands.app_commands"
+_SERVER = "ara_cli._commands.server"
+
+COMMANDS: tuple[Command, ...] = (
+    Command("deploy", f"{_APP}:deploy", "create or update the app, sync secrets, mint a runtime key", "app", ("up",)),
+    Command("run", f"{_APP}:run", "run an agent and print the result", "app"),
+    Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
+    Command("demo", f"{_SERVER}:demo", "deploy and run an example app on a throwaway local server", "server"),
+)
+
+
+def render_help(prog: str = "ara") -> str:
+    """Return the top-level help text (spec §5.1 step 1, with the substrings of C19).
+
+    Args:
+        prog: The program name shown in the usage lines.
+
+    Returns:
+        The help text, ending with a newline.
+    """
+    def section(group: str) -> list[str]:
+        rows = [c for c in COMMANDS if c.group == group]
+        width = max((len(_label(c)) for c in rows), default=0)
+        return [f"  {_label(c).ljust(width)}   {c.summary}" for c in rows]
+
+    lines = [
+        f"Usage: {prog} <command> <app_script.py> [args...]",
+        f"       {prog} <global-command> [args...]",
+        "",
+        "App commands (require <app_script.py>):",
+        *section("app"),
+        "",
+        "Local server (no app script required):",
+        *section("server"),
+        "",
+        "Examples:",
+        f"  {prog} demo",
+        f"  {prog} dev",
+        f"  {prog} deploy app.py",
+        f'  {prog} run app.py --agent booking_coordinator --message "hello"',
+        "",
+        "More help:",
+        f"  {prog} <command> --help",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _label(command: Command) -> str:
+    return ", ".join((command.name, *command.aliases))

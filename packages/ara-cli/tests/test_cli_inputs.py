@@ -1,0 +1,37 @@
+import json
+
+import pytest
+
+from ara_cli._inputs import build_payload, parse_input_json, parse_pairs
+from ara_cli.errors import CliError
+
+
+def test_pairs_follow_spec_rules():
+    pairs = parse_pairs(["a=1", "noequals", " b =x=y", "=empty", "a=2", "c= spaced "])
+    assert pairs == {"a": "2", "b": "x=y", "c": " spaced "}
+
+
+def test_input_json_object_and_file(tmp_path):
+    assert parse_input_json('{"x": 1}') == {"x": 1}
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps({"message": "hi"}))
+    assert parse_input_json(f"@{path}") == {"message": "hi"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("[1, 2]", "must decode to a JSON object, got list"),
+        ("{nope", "must be valid JSON"),
+        ("@/does/not/exist.json", "--input-json file not found: /does/not/exist.json"),
+    ],
+)
+def test_input_json_errors_are_clear(raw, fragment):
+    with pytest.raises(CliError, match=None) as info:
+        parse_input_json(raw)
+    assert fragment in str(info.value)
+
+
+def test_payload_prefers_input_json_and_message_overrides():
+    assert build_payload(["a=1"], '{"b": 2}', "") == {"b": 2}
+    assert build_payload(["a=1"], "", "hello") == {"a": "1", "message": "hello"}
