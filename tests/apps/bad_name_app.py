@@ -1,0 +1,3 @@
+from ara_sdk import App
+
+app = App("Bad_Name")

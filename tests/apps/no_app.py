@@ -1,0 +1,3 @@
+"""A script without an App instance."""
+
+VALUE = 1

@@ -1,0 +1,81 @@
+"""Bad input end to end: a clear message and a non-zero exit, never a traceback; the server stays up."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import APPS
+
+pytestmark = pytest.mark.e2e
+
+
+def _no_traceback(proc) -> None:
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+
+
+def test_project_name_breaking_the_dns_rule(cli):
+    proc = cli("deploy", str(APPS / "bad_name_app.py"))
+    assert proc.returncode == 1
+    _no_traceback(proc)
+    assert "project_name" in proc.stderr
+    assert "lowercase letters, digits" in proc.stderr
+
+
+def test_script_without_an_app(cli):
+    proc = cli("deploy", str(APPS / "no_app.py"))
+    assert proc.returncode == 1
+    _no_traceback(proc)
+    assert "No App(...) instance found in script" in proc.stderr
+
+
+def test_missing_script(cli):
+    proc = cli("deploy", "nope.py")
+    assert proc.returncode == 1
+    _no_traceback(proc)
+    assert "Script not found" in proc.stderr
+
+
+def test_run_against_an_app_never_deployed(cli):
+    proc = cli("run", str(APPS / "calc_app.py"), "--agent", "calculator", "--runtime-key", "ara_rk_x")
+    assert proc.returncode == 1
+    _no_traceback(proc)
+    assert "App 'calc-e2e' not found. Deploy first." in proc.stderr
+
+
+def test_wrong_and_missing_runtime_key(cli):
+    assert cli("deploy", str(APPS / "calc_app.py")).returncode == 0
+    (cli.cwd / ".runtime-keys.local").unlink()
+    proc = cli("run", str(APPS / "calc_app.py"), "--agent", "calculator", "--runtime-key", "ara_rk_wrong")
+    assert proc.returncode == 1
+    _no_traceback(proc)
+    assert "(401)" in proc.stderr
+    proc = cli("run", str(APPS / "calc_app.py"), "--agent", "calculator")
+    assert proc.returncode == 1
+    _no_traceback(proc)
+    assert "Missing runtime key" in proc.stderr
+
+
+def test_tool_that_raises_fails_the_run_with_its_error_in_the_trace(cli):
+    assert cli("deploy", str(APPS / "failing_app.py")).returncode == 0
+    proc = cli("run", str(APPS / "failing_app.py"), "--agent", "raiser", "--input", "reason=tax forms")
+    assert proc.returncode == 1
+    _no_traceback(proc)
+    response = json.loads(proc.stdout)
+    assert response["status"] == "failed"
+    assert "cannot handle tax forms" in response["error"]
+    call = next(e for e in response["trace"] if e["type"] == "tool_call")
+    assert call["tool"] == "explode" and "ValueError" in call["error"]
+
+
+def test_tool_past_its_timeout_fails_the_run_and_the_server_stays_up(cli, server):
+    assert cli("deploy", str(APPS / "failing_app.py")).returncode == 0
+    proc = cli("run", str(APPS / "failing_app.py"), "--agent", "sleeper", "--input", "seconds=30")
+    assert proc.returncode == 1
+    response = json.loads(proc.stdout)
+    assert response["status"] == "failed"
+    assert "timed out" in response["error"].lower() or "timeout" in response["error"].lower()
+    # The server still answers.
+    proc = cli("run", str(APPS / "failing_app.py"), "--agent", "raiser", "--input", "reason=x")
+    assert json.loads(proc.stdout)["status"] == "failed"

@@ -1,0 +1,78 @@
+"""The main job end to end: `ara deploy` then `ara run` against a real ara-server on loopback."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import APPS
+
+pytestmark = pytest.mark.e2e
+
+
+def _deploy(cli, app: str = "calc_app.py") -> dict:
+    proc = cli("deploy", str(APPS / app))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_deploy_then_run_chains_tools_and_persists_the_trace(cli, server):
+    deployed = _deploy(cli)
+    assert deployed["ok"] is True
+    assert deployed["slug"] == "calc-e2e"
+    assert deployed["runtime_key"]
+    keys_file = cli.cwd / ".runtime-keys.local"
+    assert json.loads(keys_file.read_text())["calc-e2e"] == deployed["runtime_key"]
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+
+    # --input a=2 reaches the int parameter as 2; the runtime key comes from .runtime-keys.local.
+    proc = cli("run", str(APPS / "calc_app.py"), "--agent", "calculator", "--input", "a=2", "--input", "b=40")
+    assert proc.returncode == 0, proc.stderr
+    response = json.loads(proc.stdout)
+    assert response["status"] == "completed"
+    assert response["result"]["output_text"] == "The sum is 42."
+    calls = [entry for entry in response["trace"] if entry["type"] == "tool_call"]
+    assert [c["tool"] for c in calls] == ["add", "describe"]
+    assert calls[0]["arguments"] == {"a": 2, "b": 40}
+    assert calls[0]["result"] == {"sum": 42, "types": ["int", "int"]}
+
+    # The run and its trace are persisted in the server's SQLite database.
+    db = sqlite3.connect(server.settings.data_dir / "ara.db")
+    try:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
+        assert "runs" in tables
+        row = db.execute("select * from runs where id = ? or run_id = ?", (response["run_id"], response["run_id"])).fetchone() if _has_column(db, "runs", "run_id") and _has_column(db, "runs", "id") else db.execute(f"select * from runs where {_id_column(db)} = ?", (response["run_id"],)).fetchone()
+        assert row is not None
+        text = json.dumps(row, default=str)
+        assert "describe" in text and "The sum is 42." in text
+    finally:
+        db.close()
+
+
+def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(r[1] == column for r in db.execute(f"pragma table_info({table})"))
+
+
+def _id_column(db: sqlite3.Connection) -> str:
+    return "run_id" if _has_column(db, "runs", "run_id") else "id"
+
+
+def test_run_with_message_flag_and_explicit_runtime_key(cli):
+    deployed = _deploy(cli)
+    (cli.cwd / ".runtime-keys.local").unlink()
+    proc = cli(
+        "run", str(APPS / "calc_app.py"), "--runtime-key", deployed["runtime_key"],
+        "--input-json", '{"a": 1, "b": 2}', "--message", "please add",
+    )
+    assert proc.returncode == 0, proc.stderr
+    response = json.loads(proc.stdout)
+    assert response["result"]["output_text"] == "The sum is 3."
+
+
+def test_redeploy_updates_in_place(cli):
+    first = _deploy(cli)
+    second = _deploy(cli)
+    assert first["app_id"] == second["app_id"]
+    assert first["runtime_key"] != second["runtime_key"]
