@@ -29,6 +29,7 @@ def build_app(prog: str = "ara") -> App:
         print_error=True,
         help_on_error=False,
         result_action="return_value",
+        help_format="plaintext",
     )
     for command in COMMANDS:
         app.command(command.target, name=command.name, alias=command.aliases or None)
@@ -45,9 +46,6 @@ def run_app(args: list[str], *, prog: str = "ara") -> int:
     Returns:
         The exit code.
     """
-    from ._logging import configure_logging
-
-    configure_logging()
     app = build_app(prog)
     try:
         result = app(args)

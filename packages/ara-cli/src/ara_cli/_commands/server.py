@@ -67,6 +67,10 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
     from ara_http import DevServerInfo, clear_dev_server, write_dev_server
     from ara_server import ServerThread, Settings
 
+    from .._logging import configure_logging
+
+    configure_logging("INFO")
+
     directory = (data_dir or _default_data_dir()).expanduser().resolve()
     directory.mkdir(parents=True, exist_ok=True)
     env_key = os.environ.get("ARA_API_KEY", "").strip()
