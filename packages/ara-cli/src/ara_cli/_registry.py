@@ -36,6 +36,14 @@ _SERVER = "ara_cli._commands.server"
 COMMANDS: tuple[Command, ...] = (
     Command("deploy", f"{_APP}:deploy", "create or update the app, sync secrets, mint a runtime key", "app", ("up",)),
     Command("run", f"{_APP}:run", "run an agent and print the result", "app"),
+    Command("run-async", f"{_APP}:run_async", "submit a run without waiting (poll or webhook)", "app"),
+    Command("run-status", f"{_APP}:run_status", "show (or --wait for) a run's status", "app"),
+    Command("logs", f"{_APP}:logs", "stream the app's run logs", "app"),
+    Command("events", f"{_APP}:events", "send an event (idempotent by key)", "app"),
+    Command("setup", f"{_APP}:setup", "show the app's setup information", "app"),
+    Command("setup-auth", f"{_APP}:setup_auth", "mint an app header key for callers", "app"),
+    Command("invite", f"{_APP}:invite", "invite a viewer or member to the app", "app"),
+    Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
     Command("demo", f"{_SERVER}:demo", "deploy and run an example app on a throwaway local server", "server"),
 )

@@ -12,7 +12,7 @@ from cyclopts import Parameter
 from .._inputs import build_payload
 from .._output import emit_json, guarded, render_run
 
-__all__ = ["deploy", "run"]
+__all__ = ["deploy", "events", "format_log_row", "invite", "local", "logs", "run", "run_async", "run_status", "setup", "setup_auth"]
 
 JsonFlag = Annotated[bool, Parameter(name="--json", negative="", help="Print the JSON response.")]
 
@@ -137,4 +137,305 @@ def run(
         sys.stdout.write(render_run(response))
     if isinstance(response, dict) and response.get("status") == "failed":
         return 1
+    return 0
+
+
+
+def _key_kwargs(runtime_key: str, app_header_key: str) -> dict[str, str]:
+    """Pass key flags only when set, so the client's own resolution (env, key file) applies."""
+    out: dict[str, str] = {}
+    if runtime_key:
+        out["runtime_key"] = runtime_key
+    if app_header_key:
+        out["app_header_key"] = app_header_key
+    return out
+
+
+@guarded
+def events(
+    app_script: Path,
+    /,
+    *,
+    agent: str = "",
+    workflow: str = "",
+    event_type: str = "webhook.message.received",
+    channel: str = "webhook",
+    source: str = "webhook",
+    message: str = "",
+    input: Annotated[list[str] | None, Parameter(name="--input", negative="", help="key=value, repeatable")] = None,
+    metadata: Annotated[list[str] | None, Parameter(name="--metadata", negative="", help="key=value, repeatable")] = None,
+    idempotency_key: str = "",
+    runtime_key: str = "",
+    app_header_key: str = "",
+) -> int:
+    """Send an event to the app (spec §5.2); hooks listening for its type run.
+
+    The idempotency key (sent as `X-Idempotency-Key`) is `--idempotency-key` or
+    `<event type slug>-<new run id slug>`; sending the same key and body again returns the first
+    response.
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        agent: Agent id the event is for (default: the app's default agent).
+        workflow: Older spelling of `--agent` (spec C12).
+        event_type: Event type, e.g. `webhook.message.received`.
+        channel: Channel name.
+        source: Source name.
+        message: Event message text.
+        input: Payload `key=value` pairs, repeatable.
+        metadata: Metadata `key=value` pairs, repeatable.
+        idempotency_key: De-duplication key.
+        runtime_key: Runtime key (default: `ARA_RUNTIME_KEY`, then `.runtime-keys.local`).
+        app_header_key: App header key (default: `ARA_APP_HEADER_KEY`).
+    """
+    from ara_core import new_run_id, slugify
+
+    from .._inputs import parse_pairs
+
+    key = idempotency_key or f"{slugify(event_type)}-{slugify(new_run_id())}"
+    client = _client(app_script)
+    emit_json(
+        client.events(
+            agent_id=agent or workflow,
+            event_type=event_type,
+            channel=channel,
+            source=source,
+            message=message,
+            payload=parse_pairs(input),
+            metadata=parse_pairs(metadata),
+            idempotency_key=key,
+            **_key_kwargs(runtime_key, app_header_key),
+        )
+    )
+    return 0
+
+
+@guarded
+def run_async(
+    app_script: Path,
+    /,
+    *,
+    agent: str = "",
+    workflow: str = "",
+    message: str = "",
+    input: Annotated[list[str] | None, Parameter(name="--input", negative="", help="key=value, repeatable")] = None,
+    input_json: str = "",
+    response_mode: Literal["poll", "webhook"] = "poll",
+    callback_url: str = "",
+    callback_secret: str = "",
+    callback_event: Annotated[list[str] | None, Parameter(name="--callback-event", negative="")] = None,
+    run_id: str = "",
+    idempotency_key: str = "",
+    runtime_key: str = "",
+    app_header_key: str = "",
+) -> int:
+    """Submit a run without waiting for it (spec §5.2); poll it with `run-status`.
+
+    In `webhook` mode the server POSTs the finished run to `--callback-url`, signed with
+    `--callback-secret` (`X-Ara-Signature: sha256=<hex>`, spec §3.3).
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        agent: Agent id (default: the app's default agent).
+        workflow: Older spelling of `--agent` (spec C12).
+        message: Sets `input.message`.
+        input: `key=value` pairs, repeatable.
+        input_json: A JSON object, or `@path` to a JSON file.
+        response_mode: `poll` or `webhook`.
+        callback_url: Where to deliver the result in `webhook` mode (required there).
+        callback_secret: HMAC key for the delivery signature.
+        callback_event: Events to deliver (default `run.completed` and `run.failed`), repeatable.
+        run_id: Run id (default: a new one).
+        idempotency_key: Submitting the same key again returns the same run (default `run-<run id>`).
+        runtime_key: Runtime key.
+        app_header_key: App header key.
+    """
+    from ara_core import new_run_id, slugify
+
+    from ..errors import CliError
+
+    payload = build_payload(input, input_json, message)
+    rid = run_id or new_run_id()
+    callback = None
+    if response_mode == "webhook":
+        if not callback_url:
+            raise CliError("run-async with --response-mode webhook requires --callback-url")
+        callback = {
+            "url": callback_url,
+            "secret": callback_secret or "",
+            "events": list(callback_event or ["run.completed", "run.failed"]),
+        }
+    client = _client(app_script)
+    emit_json(
+        client.run_async(
+            agent_id=agent or workflow,
+            input_payload=payload,
+            response_mode=response_mode,
+            callback=callback,
+            run_id=rid,
+            idempotency_key=idempotency_key or f"run-{slugify(rid)}",
+            **_key_kwargs(runtime_key, app_header_key),
+        )
+    )
+    return 0
+
+
+@guarded
+def run_status(
+    app_script: Path,
+    /,
+    *,
+    run_id: str = "",
+    wait: bool = False,
+    timeout: float = 300.0,
+    runtime_key: str = "",
+    app_header_key: str = "",
+) -> int:
+    """Print the status of a run submitted with `run-async` (spec §5.2).
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        run_id: The run id (required).
+        wait: Poll until the run is `completed`, `failed` or `cancelled`.
+        timeout: With `--wait`, give up after this many seconds.
+        runtime_key: Runtime key.
+        app_header_key: App header key.
+    """
+    import time
+
+    from ..errors import CliError
+
+    if not run_id.strip():
+        raise CliError("run-status requires --run-id")
+    client = _client(app_script)
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        response = client.run_status(run_id=run_id.strip(), **_key_kwargs(runtime_key, app_header_key))
+        status = _run_state(response)
+        if not wait or status in ("completed", "failed", "cancelled"):
+            break
+        if time.monotonic() >= deadline:
+            raise CliError(f"run {run_id} still {status or 'pending'} after {timeout:g} s")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+    emit_json(response)
+    return 1 if wait and status == "failed" else 0
+
+
+def _run_state(response: Any) -> str:
+    if not isinstance(response, dict):
+        return ""
+    run = response.get("run") if isinstance(response.get("run"), dict) else response
+    return str(run.get("status", ""))
+
+
+@guarded
+def logs(app_script: Path, /, *, runtime_key: str = "", app_header_key: str = "") -> int:
+    """Stream the app's run logs until Ctrl-C (spec §5.2).
+
+    Each line: `<timestamp> <LEVEL> run=<run id> event=<event type> <message>`.
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        runtime_key: Runtime key.
+        app_header_key: App header key.
+    """
+    client = _client(app_script)
+    kwargs = _key_kwargs(runtime_key, app_header_key)
+    rows = client.logs(**kwargs) if kwargs else client.logs()  # C18
+    try:
+        for row in rows:
+            sys.stdout.write(format_log_row(row) + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def format_log_row(row: dict[str, Any]) -> str:
+    """Format one log row as the original CLI does (spec §5.2, `logs`)."""
+    stamp = row.get("timestamp") or row.get("created_at") or ""
+    level = str(row.get("level") or "info").upper()
+    run = row.get("run_id") or "-"
+    event = row.get("event_type") or "runtime.event"
+    return f"{stamp} {level} run={run} event={event} {row.get('message') or ''}".strip()
+
+
+@guarded
+def setup(app_script: Path, /) -> int:
+    """Print the app's setup information (`GET /apps/{app_id}/setup`).
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+    """
+    emit_json(_client(app_script).setup())
+    return 0
+
+
+@guarded
+def setup_auth(
+    app_script: Path, /, *, x_key_name: str = "", x_key_rpm: int = 30, ensure_runtime_key: str = "true"
+) -> int:
+    """Mint an app header key (and a runtime key if none is set) for callers of the app (spec §3.4).
+
+    Export the printed `app_header_key` as `ARA_APP_HEADER_KEY` (or pass `--app-header-key`).
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        x_key_name: Name of the app header key (default `<slug>-x-header`).
+        x_key_rpm: Requests per minute allowed for it.
+        ensure_runtime_key: `false` skips minting a runtime key when none is set.
+    """
+    client = _client(app_script)
+    emit_json(
+        client.setup_auth(
+            x_key_name=x_key_name or None,
+            x_key_rpm=x_key_rpm,
+            ensure_runtime_key=ensure_runtime_key.strip().lower() != "false",
+        )
+    )
+    return 0
+
+
+@guarded
+def invite(app_script: Path, /, *, email: str = "", role: Literal["viewer", "member"] = "viewer", expires_hours: int = 168) -> int:
+    """Invite someone to the app (`POST /apps/{app_id}/invites`).
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        email: Invitee's email (default: `ARA_DEFAULT_INVITE_EMAIL`).
+        role: `viewer` (read) or `member` (deploy and run).
+        expires_hours: Hours until the invite expires.
+    """
+    from ..errors import CliError
+
+    address = email.strip() or os.environ.get("ARA_DEFAULT_INVITE_EMAIL", "").strip()
+    if not address:
+        raise CliError("invite requires --email (or ARA_DEFAULT_INVITE_EMAIL)")
+    emit_json(_client(app_script).invite(email=address, role=role, expires_in_hours=expires_hours))
+    return 0
+
+
+@guarded
+def local(
+    app_script: Path,
+    /,
+    *,
+    input: Annotated[list[str] | None, Parameter(name="--input", negative="", help="key=value, repeatable")] = None,
+) -> int:
+    """Call the app's `@app.local_entrypoint()` on this machine; needs no credentials (spec C16).
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        input: `key=value` pairs passed to the entrypoint, repeatable.
+    """
+    from ara_http import load_dotenv
+    from ara_sdk import load_app
+
+    from .._inputs import parse_pairs
+
+    load_dotenv(Path.cwd())
+    app = load_app(app_script)
+    emit_json({"ok": True, "result": app.call_local_entrypoint(parse_pairs(input))})
     return 0
