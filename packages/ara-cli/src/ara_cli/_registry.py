@@ -32,6 +32,7 @@ class Command:
 
 _APP = "ara_cli._commands.app_commands"
 _SERVER = "ara_cli._commands.server"
+_SCAFFOLD = "ara_cli._commands.scaffold"
 
 COMMANDS: tuple[Command, ...] = (
     Command("deploy", f"{_APP}:deploy", "create or update the app, sync secrets, mint a runtime key", "app", ("up",)),
@@ -46,6 +47,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
     Command("demo", f"{_SERVER}:demo", "deploy and run an example app on a throwaway local server", "server"),
+    Command("init", f"{_SCAFFOLD}:init", "create a new app (app.py, a test, README, .env.example)", "global"),
+    Command("completion", f"{_SCAFFOLD}:completion", "print a shell completion script", "global"),
 )
 
 
@@ -72,6 +75,9 @@ def render_help(prog: str = "ara") -> str:
         "",
         "Local server (no app script required):",
         *section("server"),
+        "",
+        "Project:",
+        *section("global"),
         "",
         "Examples:",
         f"  {prog} demo",
