@@ -39,3 +39,11 @@ def test_unknown_command_and_flag_exit_2(capsys):
 
 def test_render_help_aligns_aliases():
     assert "deploy, up" in render_help()
+
+
+def test_help_keeps_the_original_substrings():
+    # spec §5.1 step 1 and C19
+    text = render_help()
+    assert "auth      login/whoami/logout for CLI auth" in text
+    assert "runtime   runtime capabilities, tools, skills, and control APIs" in text
+    assert "rotate" in text

@@ -21,6 +21,7 @@ class Command:
         summary: One line for the top-level help.
         group: Help section: `app` (needs an app script), `server`, `global` or `alias`.
         aliases: Other words for the same command.
+        more: An extra help line printed under the summary.
     """
 
     name: str
@@ -28,6 +29,7 @@ class Command:
     summary: str
     group: str
     aliases: tuple[str, ...] = ()
+    more: str = ""
 
 
 _APP = "ara_cli._commands.app_commands"
@@ -47,8 +49,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
     Command("demo", f"{_SERVER}:demo", "deploy and run an example app on a throwaway local server", "server"),
-    Command("init", f"{_SCAFFOLD}:init", "create a new app (app.py, a test, README, .env.example)", "global"),
-    Command("completion", f"{_SCAFFOLD}:completion", "print a shell completion script", "global"),
+    Command("auth", "ara_cli._commands.auth:auth_app", "login/whoami/logout for CLI auth", "global",
+            more="rotate: rotate your API key (ara auth rotate)"),
+    Command("runtime", "ara_cli._commands.runtime:runtime_app", "runtime capabilities, tools, skills, and control APIs", "global"),
+    Command("session", "ara_cli._commands.runtime:session_app", "start/status/stop authenticated cloud sessions", "global"),
+    Command("start", "ara_cli._commands.runtime:start", "shorthand for `ara runtime session start`", "alias"),
+    Command("status", "ara_cli._commands.runtime:status", "shorthand for `ara runtime session status`", "alias"),
+    Command("stop", "ara_cli._commands.runtime:stop", "shorthand for `ara runtime session stop`", "alias"),
+    Command("init", f"{_SCAFFOLD}:init", "create a new app (app.py, a test, README, .env.example)", "project"),
+    Command("completion", f"{_SCAFFOLD}:completion", "print a shell completion script", "project"),
 )
 
 
@@ -64,7 +73,12 @@ def render_help(prog: str = "ara") -> str:
     def section(group: str) -> list[str]:
         rows = [c for c in COMMANDS if c.group == group]
         width = max((len(_label(c)) for c in rows), default=0)
-        return [f"  {_label(c).ljust(width)}   {c.summary}" for c in rows]
+        lines: list[str] = []
+        for c in rows:
+            lines.append(f"  {_label(c).ljust(width)}   {c.summary}")
+            if c.more:
+                lines.append(f"  {''.ljust(width)}   {c.more}")
+        return lines
 
     lines = [
         f"Usage: {prog} <command> <app_script.py> [args...]",
@@ -76,8 +90,14 @@ def render_help(prog: str = "ara") -> str:
         "Local server (no app script required):",
         *section("server"),
         "",
-        "Project:",
+        "Global command groups (no app script required):",
         *section("global"),
+        "",
+        "Project:",
+        *section("project"),
+        "",
+        "Global aliases (no app script required):",
+        *section("alias"),
         "",
         "Examples:",
         f"  {prog} demo",

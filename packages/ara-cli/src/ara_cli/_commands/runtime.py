@@ -1,0 +1,148 @@
+"""`ara runtime ...`, `ara session ...` and the `start`/`status`/`stop` aliases (spec §5.3)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+from cyclopts import App, Parameter
+
+from .._inputs import parse_pairs
+from .._output import emit_json, guarded
+from ..errors import CliError
+
+__all__ = ["runtime_app", "session_app", "start", "status", "stop"]
+
+runtime_app = App(name="runtime", help="runtime capabilities, tools, skills, and control APIs", help_format="plaintext")
+session_app = App(name="session", help="start/status/stop authenticated cloud sessions", help_format="plaintext")
+skills_app = App(name="skills", help="skills of a session", help_format="plaintext")
+tools_app = App(name="tools", help="list or execute a session's tools", help_format="plaintext")
+control_app = App(name="control", help="runtime control actions (needs the app UI open)", help_format="plaintext")
+runtime_app.command(session_app)
+runtime_app.command(skills_app)
+runtime_app.command(tools_app)
+runtime_app.command(control_app)
+
+Session = Annotated[str, Parameter(name="--session", help="Session id, e.g. sess-123.")]
+Args = Annotated[list[str] | None, Parameter(name="--arg", negative="", help="key=value, repeatable")]
+
+
+def _rt() -> Any:
+    from ara_sdk import AraRuntimeClient
+
+    try:
+        return AraRuntimeClient.from_env(cwd=os.getcwd())
+    except RuntimeError as exc:
+        raise CliError(f"ara runtime: {exc}") from None
+
+
+@session_app.command(name="start")
+@guarded
+def session_start() -> int:
+    """Start your session (`POST /session/start`)."""
+    emit_json(_rt().session_start())
+    return 0
+
+
+@session_app.command(name="status")
+@guarded
+def session_status() -> int:
+    """Show your session's status (`GET /session/status`)."""
+    emit_json(_rt().session_status())
+    return 0
+
+
+@session_app.command(name="stop")
+@guarded
+def session_stop() -> int:
+    """Stop your session (`POST /session/stop`)."""
+    emit_json(_rt().session_stop())
+    return 0
+
+
+start, status, stop = session_start, session_status, session_stop
+
+
+@runtime_app.command
+@guarded
+def capabilities(*, session: Session, agent: str = "") -> int:
+    """Show a session's tools, skills, agents and control actions.
+
+    Args:
+        session: Session id.
+        agent: Restrict to one agent.
+    """
+    emit_json(_rt().capabilities(session_id=session, agent_id=agent))
+    return 0
+
+
+@skills_app.command(name="list")
+@guarded
+def skills_list(*, session: Session) -> int:
+    """List a session's skills.
+
+    Args:
+        session: Session id.
+    """
+    emit_json(_rt().skills(session_id=session))
+    return 0
+
+
+@tools_app.command(name="list")
+@guarded
+def tools_list(*, session: Session, kind: Literal["all", "builtin", "app", "connector"] = "all", agent: str = "") -> int:
+    """List a session's tools.
+
+    Args:
+        session: Session id.
+        kind: `all`, `builtin`, `app` or `connector`.
+        agent: Restrict to one agent.
+    """
+    emit_json(_rt().tools(session_id=session, kind=kind, agent_id=agent))
+    return 0
+
+
+@tools_app.command(name="execute")
+@guarded
+def tools_execute(*, session: Session, tool: str = "", agent: str = "", arg: Args = None) -> int:
+    """Execute a tool in the session's sandbox directly, without the model.
+
+    Args:
+        session: Session id.
+        tool: Tool name, e.g. `exec` or `read_file` (required).
+        agent: Run as this agent.
+        arg: Tool arguments as `key=value`, repeatable.
+    """
+    if not tool.strip():
+        raise CliError("ara runtime: tools execute requires --tool")
+    emit_json(_rt().execute_tool(session_id=session, tool_name=tool.strip(), args=parse_pairs(arg), agent_id=agent or None))
+    return 0
+
+
+@control_app.command(name="actions")
+@guarded
+def control_actions(*, session: Session) -> int:
+    """List the runtime control actions.
+
+    Args:
+        session: Session id.
+    """
+    emit_json(_rt().control_actions(session_id=session))
+    return 0
+
+
+@control_app.command(name="call")
+@guarded
+def control_call(*, session: Session, action: str = "", timeout_ms: int = 8000, arg: Args = None) -> int:
+    """Trigger a runtime control action.
+
+    Args:
+        session: Session id.
+        action: Action id, e.g. `list_windows` (required).
+        timeout_ms: How long the action may take, in milliseconds.
+        arg: Action arguments as `key=value`, repeatable.
+    """
+    if not action.strip():
+        raise CliError("ara runtime: control call requires --action")
+    emit_json(_rt().control_call(session_id=session, action=action.strip(), args=parse_pairs(arg), timeout_ms=timeout_ms))
+    return 0
