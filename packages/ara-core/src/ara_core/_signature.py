@@ -1,0 +1,171 @@
+"""Function signatures and sources: the JSON schema of parameters (spec §2.10) and the source text
+shipped in manifests (spec §1.3), extracted in linear time per module."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+import textwrap
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DeclarationError
+
+__all__ = ["FunctionSource", "function_source", "signature_schema"]
+
+_SCALARS: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object"}
+_ARRAYS = (list, tuple, set)
+
+
+def _json_type(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty or annotation is None:
+        return "string"
+    if annotation in _SCALARS:
+        return _SCALARS[annotation]
+    if annotation in _ARRAYS:
+        return "array"
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return "object"
+    if origin in _ARRAYS:
+        return "array"
+    return "string"
+
+
+def _json_default(value: Any) -> tuple[bool, Any]:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False, None
+    return True, value
+
+
+def signature_schema(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Return the JSON schema of a function's parameters (spec §2.10).
+
+    Positional-or-keyword and keyword-only parameters are included; `str`, missing or `None`
+    annotations give `string`, `bool` boolean, `int` integer, `float` number, `dict`/`dict[...]`
+    object, `list`/`tuple`/`set` (bare or subscripted) array, anything else (string annotations,
+    `Optional`, unions) string. A JSON-serialisable default adds `"default"`; parameters without a
+    default are `required`.
+
+    Args:
+        fn: Any callable with an inspectable signature.
+
+    Returns:
+        `{"type": "object", "properties": {...}, "required": [...]}`.
+    """
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            continue
+        prop: dict[str, Any] = {"type": _json_type(param.annotation)}
+        if param.default is inspect.Parameter.empty:
+            required.append(param.name)
+        else:
+            ok, value = _json_default(param.default)
+            if ok:
+                prop["default"] = value
+        properties[param.name] = prop
+    return {"type": "object", "properties": properties, "required": required}
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSource:
+    """Where a function's definition sits in its file (1-based, inclusive lines).
+
+    Attributes:
+        decorator_start: First line of the first decorator (or of the `def`).
+        def_start: Line of the `def` keyword.
+        end: Last line of the body.
+        is_async: Whether it is an `async def`.
+    """
+
+    decorator_start: int
+    def_start: int
+    end: int
+    is_async: bool
+
+
+# filename -> (mtime_ns, size, lines, {def line: FunctionSource})
+_FILE_INDEX: dict[str, tuple[int, int, list[str], dict[int, FunctionSource]]] = {}
+
+
+def _index_file(filename: str) -> tuple[list[str], dict[int, FunctionSource]] | None:
+    try:
+        stat = os.stat(filename)
+    except OSError:
+        return None
+    cached = _FILE_INDEX.get(filename)
+    if cached and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
+        return cached[2], cached[3]
+    try:
+        with open(filename, encoding="utf-8") as fh:
+            text = fh.read()
+        tree = ast.parse(text, filename)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    index: dict[int, FunctionSource] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            entry = FunctionSource(first, node.lineno, node.end_lineno or node.lineno, isinstance(node, ast.AsyncFunctionDef))
+            index[node.lineno] = entry
+            for dec in node.decorator_list:  # code objects may report a decorator's line on 3.11
+                index.setdefault(dec.lineno, entry)
+    lines = text.splitlines(keepends=True)
+    _FILE_INDEX[filename] = (stat.st_mtime_ns, stat.st_size, lines, index)
+    return lines, index
+
+
+def function_source(fn: Callable[..., Any], *, decorator: str = "@app.agent") -> str:
+    """Return a function's source without its decorator lines, dedented (spec §1.3).
+
+    Each file is parsed once (cached by path, modification time and size), so extracting the
+    sources of N functions of one module is linear in the module's size, where
+    `inspect.getsource` re-scans the file for every function.
+
+    Args:
+        fn: A plain function defined with `def` in a source file.
+        decorator: The decorator name used in error messages (`@app.agent`, `@app.tool`).
+
+    Returns:
+        The dedented source, starting with `def `.
+
+    Raises:
+        DeclarationError: The function has no retrievable source (lambda, `exec`, REPL) — message
+            `<decorator> requires source-visible functions (no lambdas/dynamic defs)` — or is not a
+            standard `def` (`<decorator> only supports standard def functions`).
+    """
+    code = getattr(fn, "__code__", None)
+    if code is None or getattr(fn, "__name__", "") == "<lambda>":
+        raise DeclarationError(f"{decorator} requires source-visible functions (no lambdas/dynamic defs)")
+    indexed = _index_file(code.co_filename)
+    entry = indexed[1].get(code.co_firstlineno) if indexed else None
+    if indexed is None or entry is None:
+        try:
+            raw = inspect.getsource(fn)
+        except (OSError, TypeError):
+            raise DeclarationError(
+                f"{decorator} requires source-visible functions (no lambdas/dynamic defs)"
+            ) from None
+        source = _strip_decorators(textwrap.dedent(raw))
+    else:
+        lines = indexed[0]
+        source = textwrap.dedent("".join(lines[entry.def_start - 1 : entry.end]))
+    if not source.startswith("def "):
+        raise DeclarationError(f"{decorator} only supports standard def functions")
+    return source
+
+
+def _strip_decorators(source: str) -> str:
+    lines = source.splitlines(keepends=True)
+    i = 0
+    while i < len(lines) and not lines[i].lstrip().startswith(("def ", "async def ")):
+        i += 1
+    return "".join(lines[i:]) if i < len(lines) else source
