@@ -1,0 +1,260 @@
+"""Where requests go and with which credentials (spec §2.9, §4): `.env`, `~/.ara/credentials.json`,
+the local `ara dev` server, and the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ara_core import DEFAULT_API_BASE_URL
+
+__all__ = [
+    "DevServerInfo",
+    "MISSING_CREDENTIALS",
+    "clear_dev_server",
+    "credentials_path",
+    "dev_server_path",
+    "load_dotenv",
+    "read_credentials",
+    "read_dev_server",
+    "resolve_base_url",
+    "resolve_control_token",
+    "write_credentials",
+    "write_dev_server",
+    "write_private_json",
+]
+
+#: Error text when no control-plane credential is found (spec C15: satisfies both generations' tests).
+MISSING_CREDENTIALS = (
+    "Missing required env var: ARA_API_KEY. No credentials found. Set ARA_API_KEY or run `ara auth login`."
+)
+REFRESH_MARGIN_SECONDS = 30
+
+
+def load_dotenv(cwd: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Load `<cwd>/.env` without overriding set variables (spec §2.9).
+
+    Each non-blank, non-`#` line with `=`: key stripped; value stripped, then leading/trailing `'`
+    and then `"` stripped; set only when the variable is unset or empty.
+
+    Args:
+        cwd: Directory holding `.env` (default: the current directory).
+
+    Returns:
+        The variables that were set.
+    """
+    path = Path(cwd or os.getcwd()) / ".env"
+    applied: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return applied
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip().strip("'").strip('"')
+        if key and not os.environ.get(key):
+            os.environ[key] = value
+            applied[key] = value
+    return applied
+
+
+def credentials_path() -> Path:
+    """`~/.ara/credentials.json` (spec §4.3)."""
+    return Path.home() / ".ara" / "credentials.json"
+
+
+def dev_server_path() -> Path:
+    """`~/.ara/dev-server.json`, written by `ara dev` (docs/decisions.md)."""
+    return Path.home() / ".ara" / "dev-server.json"
+
+
+def write_private_json(path: Path, record: Mapping[str, Any]) -> None:
+    """Write JSON (indent 2 + newline) atomically with mode 0600; the directory gets 0700 (best effort)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path.parent, 0o700)
+    except OSError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(dict(record), fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_credentials() -> dict[str, Any]:
+    """The stored CLI credentials; `{}` when missing or unreadable (spec §4.3)."""
+    return _read_json(credentials_path())
+
+
+def write_credentials(record: Mapping[str, Any]) -> Path:
+    """Save CLI credentials with `updated_at` (ISO UTC), mode 0600 (spec §4.3). Returns the path."""
+    path = credentials_path()
+    write_private_json(path, {**dict(record), "updated_at": datetime.now(UTC).isoformat()})
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class DevServerInfo:
+    """How to reach a running `ara dev` server.
+
+    Attributes:
+        api_base_url: `http://127.0.0.1:<port>`.
+        api_key: The owner's API key.
+        pid: Process id of `ara dev`.
+        data_dir: Its data directory.
+    """
+
+    api_base_url: str
+    api_key: str
+    pid: int
+    data_dir: str = ""
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_dev_server() -> DevServerInfo | None:
+    """The running `ara dev` server, or `None` when there is none (file missing or its pid dead)."""
+    data = _read_json(dev_server_path())
+    try:
+        info = DevServerInfo(str(data["api_base_url"]).rstrip("/"), str(data.get("api_key") or ""), int(data["pid"]),
+                             str(data.get("data_dir") or ""))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return info if _alive(info.pid) else None
+
+
+def write_dev_server(info: DevServerInfo) -> Path:
+    """Record the running `ara dev` server (mode 0600)."""
+    path = dev_server_path()
+    write_private_json(path, asdict(info))
+    return path
+
+
+def clear_dev_server() -> None:
+    """Remove the `ara dev` record (on exit)."""
+    dev_server_path().unlink(missing_ok=True)
+
+
+def resolve_base_url(environ: Mapping[str, str] | None = None) -> str:
+    """The API base URL, without a trailing `/`.
+
+    1. `ARA_API_BASE_URL`;
+    2. a live `ara dev` server (`~/.ara/dev-server.json` whose pid runs);
+    3. `api_base_url` of `~/.ara/credentials.json`;
+    4. `https://api.ara.so`.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("ARA_API_BASE_URL", "").strip():
+        return env["ARA_API_BASE_URL"].strip().rstrip("/")
+    dev = read_dev_server()
+    if dev:
+        return dev.api_base_url
+    stored = str(read_credentials().get("api_base_url") or "").strip()
+    return (stored or DEFAULT_API_BASE_URL).rstrip("/")
+
+
+def _parse_expiry(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+RefreshFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def resolve_control_token(
+    environ: Mapping[str, str] | None = None,
+    *,
+    base_url: str | None = None,
+    refresh: RefreshFn | None = None,
+) -> str:
+    """The control-plane bearer token (spec §4.2, plus the local dev server).
+
+    1. `ARA_API_KEY`;
+    2. `ARA_ACCESS_TOKEN`;
+    3. the `ara dev` owner key, when the resolved base URL is the live dev server's;
+    4. `~/.ara/credentials.json`: a `supabase_jwt` record is refreshed (with `refresh`) when its
+       `expires_at` is missing, unparseable or within 30 s, and saved; otherwise its `api_key`.
+
+    Args:
+        environ: Environment mapping (default `os.environ`).
+        base_url: The resolved base URL (default: `resolve_base_url(environ)`).
+        refresh: Called with the stored JWT record, returns the refreshed record (see
+            `ara_http.refresh_supabase_record`); default: that function.
+
+    Returns:
+        The token.
+
+    Raises:
+        RuntimeError: No credential (`MISSING_CREDENTIALS`), or a stored JWT without refresh metadata.
+    """
+    env = os.environ if environ is None else environ
+    for name in ("ARA_API_KEY", "ARA_ACCESS_TOKEN"):
+        if env.get(name, "").strip():
+            return env[name].strip()
+    dev = read_dev_server()
+    resolved = (base_url or resolve_base_url(env)).rstrip("/")
+    if dev and dev.api_key and dev.api_base_url == resolved:
+        return dev.api_key
+    record = read_credentials()
+    if record.get("auth_type") == "supabase_jwt":
+        expires = _parse_expiry(record.get("expires_at"))
+        if expires is None or expires - datetime.now(UTC) <= timedelta(seconds=REFRESH_MARGIN_SECONDS):
+            if not record.get("refresh_token") or not record.get("supabase_url"):
+                raise RuntimeError(
+                    "Stored CLI credentials are missing refresh metadata; run `ara auth login` again."
+                )
+            if refresh is None:
+                from ._auth import refresh_supabase_record
+
+                refresh = refresh_supabase_record
+            record = refresh(record)
+            write_credentials(record)
+        token = str(record.get("access_token") or "")
+        if token:
+            return token
+    if str(record.get("api_key") or "").strip():
+        return str(record["api_key"]).strip()
+    raise RuntimeError(MISSING_CREDENTIALS)

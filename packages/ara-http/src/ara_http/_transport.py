@@ -1,0 +1,289 @@
+"""httpx clients for the Ara API: one base, sync and async fronts (spec §3.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from .errors import ApiError
+
+_json_loads = json.loads
+
+__all__ = [
+    "USE_CLIENT_AUTH",
+    "AppHeaderKeyAuth",
+    "AsyncHttpClient",
+    "BearerAuth",
+    "HttpClient",
+    "RetryPolicy",
+]
+
+#: Sentinel: use the client's own auth for this call.
+USE_CLIENT_AUTH: Any = object()
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_RETRY_STATUS = frozenset({408, 429, 502, 503, 504})
+
+
+class BearerAuth(httpx.Auth):
+    """`Authorization: Bearer <token>` (control-plane API key or JWT, or a runtime key, spec §3.2)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.token:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+class AppHeaderKeyAuth(httpx.Auth):
+    """`X-Ara-App-Key: <key>` and no `Authorization` header (spec §3.2)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.pop("Authorization", None)
+        request.headers["X-Ara-App-Key"] = self.key
+        yield request
+
+
+class RetryPolicy:
+    """When and how long to retry (spec §3.1 has none; this is ours, docs/decisions.md).
+
+    Idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) and requests carrying an idempotency key
+    are retried on network errors and on 408/429/502/503/504, honouring `Retry-After` (seconds or
+    an HTTP date, capped at `max_delay`) and otherwise backing off exponentially with full jitter.
+    Non-idempotent requests without a key are never retried.
+
+    Args:
+        max_retries: Retries after the first attempt (default 2; 0 disables).
+        base_delay: First backoff step in seconds.
+        max_delay: Largest wait in seconds.
+    """
+
+    def __init__(self, max_retries: int = 2, base_delay: float = 0.5, max_delay: float = 20.0) -> None:
+        self.max_retries, self.base_delay, self.max_delay = max(0, max_retries), base_delay, max_delay
+
+    def allowed(self, method: str, headers: Mapping[str, str]) -> bool:
+        keyed = any(k.lower() in ("x-idempotency-key", "idempotency-key") for k in headers)
+        return method.upper() in _IDEMPOTENT or keyed
+
+    def delay(self, attempt: int, response: httpx.Response | None) -> float:
+        if response is not None:
+            after = response.headers.get("Retry-After")
+            if after:
+                try:
+                    return min(self.max_delay, max(0.0, float(after)))
+                except ValueError:
+                    try:
+                        when = parsedate_to_datetime(after)
+                        return min(self.max_delay, max(0.0, when.timestamp() - time.time()))
+                    except (TypeError, ValueError):
+                        pass
+        return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+def _decode(response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None if response.status_code == 204 else {}
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {"raw": response.text}
+
+
+class _Base:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = str(base_url).strip().rstrip("/")
+        self.auth = auth
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json", **dict(headers or {})}
+
+    def _prepare(self, method: str, path: str, json_body: Any, headers: Mapping[str, str] | None, auth: Any, timeout: float | None) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "method": method.upper(),
+            "url": self.base_url + path,
+            "headers": {**self.headers, **dict(headers or {})},
+            "timeout": httpx.Timeout(timeout if timeout is not None else self.timeout),
+            "auth": self.auth if auth is USE_CLIENT_AUTH else auth,
+        }
+        if json_body is not None:
+            request["content"] = json.dumps(json_body, separators=(",", ":"))
+        return request
+
+    def _should_retry(self, attempt: int, method: str, headers: Mapping[str, str], status: int | None) -> bool:
+        if attempt >= self.retry.max_retries or not self.retry.allowed(method, headers):
+            return False
+        return status is None or status in _RETRY_STATUS
+
+
+class HttpClient(_Base):
+    """Synchronous JSON client for the Ara API.
+
+    Args:
+        base_url: API base URL; a trailing `/` is removed.
+        auth: Default auth for calls (`BearerAuth`, `AppHeaderKeyAuth`, any `httpx.Auth`), or `None`.
+        timeout: Default timeout in seconds (spec §3.1: 30 s).
+        retry: Retry policy (default `RetryPolicy()`).
+        headers: Extra headers on every call.
+        transport: An httpx transport (tests use `httpx.MockTransport`).
+    """
+
+    def __init__(self, base_url: str, *, auth: httpx.Auth | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
+        self._client = httpx.Client(transport=transport, follow_redirects=False)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, json: Any = None, headers: Mapping[str, str] | None = None,
+                auth: Any = USE_CLIENT_AUTH, timeout: float | None = None) -> Any:
+        """Send a request and decode the JSON answer.
+
+        Args:
+            method: HTTP method.
+            path: Path (may include a query string), appended to the base URL.
+            json: Body to send as compact JSON, or `None` for no body.
+            headers: Extra headers (merged last).
+            auth: Auth for this call; `None` sends no auth; default: the client's.
+            timeout: Timeout in seconds for this call.
+
+        Returns:
+            `None` for 204, `{}` for an empty body, else the decoded JSON.
+
+        Raises:
+            ApiError: Non-2xx status or a network failure (spec §3.1 texts).
+        """
+        req = self._prepare(method, path, json, headers, auth, timeout)
+        attempt = 0
+        while True:
+            try:
+                response = self._client.request(**req)
+            except httpx.HTTPError as exc:
+                if self._should_retry(attempt, req["method"], req["headers"], None):
+                    time.sleep(self.retry.delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None
+            if response.is_success:
+                return _decode(response)
+            if self._should_retry(attempt, req["method"], req["headers"], response.status_code):
+                time.sleep(self.retry.delay(attempt, response))
+                attempt += 1
+                continue
+            raise ApiError(req["method"], path, response.status_code, response.text)
+
+    def stream_events(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
+                      auth: Any = USE_CLIENT_AUTH, timeout: float | None = 60.0, json: Any = None) -> Iterator[Any]:
+        """Stream a `text/event-stream` response and yield each `data:` payload decoded as JSON.
+
+        Comment lines (`:`) and undecodable payloads are skipped (spec §3.3 log stream rules).
+
+        Raises:
+            ApiError: Non-2xx status or a network failure.
+        """
+        req = self._prepare(method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout)
+        try:
+            with self._client.stream(**req) as response:
+                if not response.is_success:
+                    response.read()
+                    raise ApiError(req["method"], path, response.status_code, response.text)
+                for event in EventSource(response).iter_sse():
+                    data = event.data.strip()
+                    if not data:
+                        continue
+                    try:
+                        yield _json_loads(data)
+                    except ValueError:
+                        continue
+        except httpx.HTTPError as exc:
+            raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None
+
+
+class AsyncHttpClient(_Base):
+    """Asynchronous twin of `HttpClient` (same arguments, `await client.request(...)`)."""
+
+    def __init__(self, base_url: str, *, auth: httpx.Auth | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
+        self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncHttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def request(self, method: str, path: str, *, json: Any = None, headers: Mapping[str, str] | None = None,
+                      auth: Any = USE_CLIENT_AUTH, timeout: float | None = None) -> Any:
+        """As `HttpClient.request`, awaited."""
+        req = self._prepare(method, path, json, headers, auth, timeout)
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.request(**req)
+            except httpx.HTTPError as exc:
+                if self._should_retry(attempt, req["method"], req["headers"], None):
+                    await asyncio.sleep(self.retry.delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None
+            if response.is_success:
+                return _decode(response)
+            if self._should_retry(attempt, req["method"], req["headers"], response.status_code):
+                await asyncio.sleep(self.retry.delay(attempt, response))
+                attempt += 1
+                continue
+            raise ApiError(req["method"], path, response.status_code, response.text)
+
+    async def stream_events(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
+                            auth: Any = USE_CLIENT_AUTH, timeout: float | None = 60.0, json: Any = None) -> AsyncIterator[Any]:
+        """As `HttpClient.stream_events`, asynchronously."""
+        req = self._prepare(method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout)
+        try:
+            async with self._client.stream(**req) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise ApiError(req["method"], path, response.status_code, response.text)
+                async for event in EventSource(response).aiter_sse():
+                    data = event.data.strip()
+                    if not data:
+                        continue
+                    try:
+                        yield _json_loads(data)
+                    except ValueError:
+                        continue
+        except httpx.HTTPError as exc:
+            raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None

@@ -1,0 +1,527 @@
+"""`App` and its decorators: the authoring surface (spec §1)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ara_core import (
+    DEFAULT_SANDBOX_MAX_CONCURRENCY,
+    PROJECT_NAME_PATTERN,
+    DeclarationError,
+    check_json,
+    function_source,
+    normalize_schedule_run,
+    normalize_schedule_spec,
+    signature_schema,
+    slugify,
+    strip_private,
+)
+
+__all__ = ["App", "fastapi_endpoint"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_log = logging.getLogger("ara_sdk")
+
+_ENDPOINT_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+_ENDPOINT_AUTH = ("none", "header", "bearer", "hmac")
+
+
+def _dedupe(values: Any) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        text = str(value).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _upsert(rows: list[dict[str, Any]], row: dict[str, Any], key: Callable[[dict[str, Any]], Any]) -> None:
+    for i, existing in enumerate(rows):
+        if key(existing) == key(row):
+            rows[i] = row
+            return
+    rows.append(row)
+
+
+def _doc(fn: Callable[..., Any]) -> str:
+    return inspect.cleandoc(fn.__doc__) if fn.__doc__ else ""
+
+
+def _check_prompt_signature(fn: Callable[..., Any]) -> None:
+    params = [
+        p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if len(params) != 1:
+        raise DeclarationError(
+            "@app.agent requires exactly one input parameter "
+            f"({fn.__name__} has {len(params)}; write `def {fn.__name__}(input: dict) -> str`, "
+            "or pass task=/instructions= for a fixed prompt)"
+        )
+    ret = inspect.signature(fn).return_annotation
+    if ret is inspect.Signature.empty or ret is str:
+        return
+    if isinstance(ret, str) and ret.strip().strip("'\"").lower() in ("str", "builtins.str"):
+        return
+    raise DeclarationError("@app.agent return annotation must be str (or omitted)")
+
+
+def fastapi_endpoint(
+    *,
+    method: str = "POST",
+    path: str = "",
+    label: str = "",
+    auth: str = "none",
+    auth_header_name: str = "",
+    auth_secret_env: str = "",
+    docs: bool = False,
+) -> Callable[[F], F]:
+    """Expose an agent behind `/v1/apps/{app_id}/endpoints/{label}` (spec §2.7); either decorator order.
+
+    Args:
+        method: HTTP method (GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD).
+        path: Route path (default `/<label>`).
+        label: Endpoint label (default: the slugified function name).
+        auth: `none`, `header` (shared secret in a header), `bearer` or `hmac` (signed body).
+        auth_header_name: Header for `header` mode (default `X-Ara-Endpoint-Secret`).
+        auth_secret_env: Env var holding the secret (default `ARA_ENDPOINT_<LABEL>_SECRET`).
+        docs: Publish docs for the endpoint.
+
+    Raises:
+        DeclarationError: Bad method, empty label or unknown auth mode.
+    """
+    verb = str(method or "").strip().upper()
+    if verb not in _ENDPOINT_METHODS:
+        raise DeclarationError(f"fastapi_endpoint(method=...) must be one of: {', '.join(_ENDPOINT_METHODS)}")
+    mode = str(auth or "").strip().lower()
+    if mode not in _ENDPOINT_AUTH:
+        raise DeclarationError(f"fastapi_endpoint(auth=...) must be one of: {', '.join(_ENDPOINT_AUTH)}")
+
+    def decorate(fn: F) -> F:
+        name = slugify(label or fn.__name__)
+        if not name:
+            raise DeclarationError("fastapi_endpoint(...) requires a non-empty label")
+        route = "/" + "/".join(p for p in str(path).split("/") if p) if path else f"/{name}"
+        header = auth_header_name or ("X-Ara-Endpoint-Secret" if mode == "header" else "")
+        env = auth_secret_env or ("" if mode == "none" else f"ARA_ENDPOINT_{name.upper().replace('-', '_')}_SECRET")
+        spec = {"type": "fastapi_endpoint", "method": verb, "path": route, "label": name, "docs": bool(docs),
+                "auth": {"mode": mode, "header_name": header, "secret_env": env}}
+        fn.__ara_fastapi_endpoint__ = spec  # type: ignore[attr-defined]
+        row = getattr(fn, "__ara_agent__", None)
+        if isinstance(row, dict):
+            row["fastapi_endpoint"] = spec
+        return fn
+
+    return decorate
+
+
+class App:
+    """An Ara app: identity, defaults and the agents, tools and schedules declared on it (spec §1).
+
+    Two modes (spec §1.15 C1):
+
+    * **strict** — `App("my-app")` or `App(project_name="my-app")`: the project name must be a DNS
+      label (1-63 of `[a-z0-9-]`, no leading/trailing hyphen); `name == slug == project_name`.
+    * **legacy** — `App("Display Name", project_name="dns-name", description=...)`, or `name=`/
+      `slug=`/`description=` given: display name kept, slug = `slugify(project_name or slug or name)`
+      (fallback `workflow`), `description` emitted.
+
+    Args:
+        project_name_or_name: The project name (strict) or display name (legacy).
+        name: Display name (legacy).
+        project_name: DNS project name.
+        slug: Explicit slug (legacy).
+        description: App description (legacy).
+        interfaces: `interfaces` block (e.g. `{"inherit_owner_tools": False}`).
+        runtime_profile: Usually `runtime(...)`.
+        agent: Base `agent` block.
+
+    Raises:
+        DeclarationError: Invalid project name (`project_name must match ...`) or empty name.
+    """
+
+    def __init__(
+        self,
+        project_name_or_name: str | None = None,
+        /,
+        *,
+        name: str | None = None,
+        project_name: str | None = None,
+        slug: str | None = None,
+        description: str | None = None,
+        interfaces: Mapping[str, Any] | None = None,
+        runtime_profile: Mapping[str, Any] | None = None,
+        agent: Mapping[str, Any] | None = None,
+    ) -> None:
+        legacy = name is not None or slug is not None or description is not None or (
+            project_name_or_name is not None and project_name is not None
+        )
+        self.legacy = legacy
+        if legacy:
+            display = str(name if name is not None else project_name_or_name or "").strip()
+            if not display:
+                raise DeclarationError("App(name=...) requires a non-empty name")
+            self.name = display
+            self.slug = slugify(project_name or slug or display) or "workflow"
+            self.project_name = str(project_name or "").strip() or self.slug
+            self.description = str(description or "").strip()
+        else:
+            raw = str(project_name if project_name is not None else project_name_or_name or "").strip()
+            if not PROJECT_NAME_PATTERN.match(raw):
+                raise DeclarationError(
+                    f"project_name must match {PROJECT_NAME_PATTERN.pattern} (got {raw!r}): use 1-63 lowercase "
+                    "letters, digits and hyphens, starting and ending with a letter or digit, e.g. 'my-app-1'"
+                )
+            self.name = self.slug = self.project_name = raw
+            self.description = ""
+        self.interfaces: dict[str, Any] = dict(interfaces or {})
+        self.runtime_profile: dict[str, Any] = dict(runtime_profile or {})
+        self._agent_base: dict[str, Any] = dict(agent or {})
+        self._agents: list[dict[str, Any]] = []
+        self._tools: list[dict[str, Any]] = []
+        self._workflows: list[dict[str, Any]] = []
+        self._local_entrypoint: Callable[..., Any] | None = None
+        self._entrypoint_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"App({self.slug!r})"
+
+    # ----------------------------------------------------------------------------------- agents
+    def agent(
+        self,
+        id: str | None = None,
+        *,
+        task: str = "",
+        instructions: str = "",
+        prompt_factory: bool = False,
+        entrypoint: bool = False,
+        skills: list[str] | None = None,
+        schedules: list[Mapping[str, Any]] | None = None,
+        handoff_to: list[str] | None = None,
+        runtime: Mapping[str, Any] | None = None,
+        sandbox: Mapping[str, Any] | None = None,
+        always_on: bool = True,
+    ) -> Callable[[F], F]:
+        """Register an agent (spec §1.3, C4).
+
+        Two forms: a *prompt function* of one parameter returning `str` (the run input in, the
+        instructions out; emitted as `prompt_factory`), used in strict mode when neither `task` nor
+        `instructions` is given or with `prompt_factory=True`; or a fixed `task=`/`instructions=`
+        text with any signature. The decorated function is returned unchanged.
+
+        Args:
+            id: Agent id (default: the function name; slugified in legacy mode, C3).
+            task: Task text.
+            instructions: Instructions (default: `task`).
+            prompt_factory: Force the prompt-function form.
+            entrypoint: Make this the app's default agent.
+            skills: Skill names.
+            schedules: Schedule specs (spec §2.8).
+            handoff_to: Agent ids this agent may hand off to.
+            runtime: Agent runtime overrides.
+            sandbox: `sandbox(...)` policy.
+            always_on: Keep the agent warm.
+
+        Raises:
+            DeclarationError: Bad id, signature, return annotation, source, or schedules.
+        """
+
+        def decorate(fn: F) -> F:
+            agent_id = str(id).strip() if id is not None else (slugify(fn.__name__) if self.legacy else fn.__name__)
+            if not agent_id:
+                raise DeclarationError("@app.agent requires a non-empty id")
+            factory = prompt_factory or (not self.legacy and not task and not instructions)
+            row: dict[str, Any] = {"id": agent_id}
+            if factory:
+                _check_prompt_signature(fn)
+                source = function_source(fn, decorator="@app.agent")
+                if task or instructions:
+                    text = task or instructions
+                elif prompt_factory and self.legacy:
+                    text = f"Generate instructions at runtime via prompt factory '{fn.__name__}'."
+                else:
+                    text = _doc(fn) or f"Generate instructions at runtime via agent function '{fn.__name__}'."
+                row.update(task=text, instructions=instructions or text, persona=instructions or text)
+            else:
+                text = task or instructions or _doc(fn) or f"Run agent {agent_id}"
+                row.update(task=text, instructions=instructions or text, persona=instructions or text)
+            row["schedules"] = [normalize_schedule_spec(s) for s in (schedules or [])]
+            row["handoff_to"] = _dedupe(handoff_to)
+            row["always_on"] = bool(always_on)
+            row["entrypoint"] = bool(entrypoint)
+            if factory:
+                row["prompt_factory"] = {"function_name": fn.__name__, "source": source, "parameters": signature_schema(fn)}
+            if skills is not None:
+                row["skills"] = _dedupe(skills)
+            if runtime:
+                row["runtime"] = strip_private(runtime)
+            if sandbox:
+                row["sandbox"] = dict(sandbox)
+            endpoint = getattr(fn, "__ara_fastapi_endpoint__", None)
+            if endpoint:
+                row["fastapi_endpoint"] = endpoint
+            for entry in getattr(fn, "__ara_schedule_entries__", []):
+                _upsert(row["schedules"], self._bind(entry, agent_id=agent_id), lambda r: r["id"])
+            _upsert(self._agents, row, lambda r: r["id"])
+            if entrypoint:
+                self._entrypoint_id = agent_id
+            fn.__ara_agent__ = row  # type: ignore[attr-defined]
+            return fn
+
+        return decorate
+
+    # ------------------------------------------------------------------------------------ tools
+    def tool(
+        self,
+        id: str | None = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> Callable[[F], F]:
+        """Register a tool the model can call; its source runs in the app's sandbox (spec §1.8).
+
+        The source is shipped alone: import what the tool needs inside the function.
+
+        Args:
+            id: Tool name (default: the function name; slugified in legacy mode).
+            parameters: Explicit JSON schema (default: derived from the signature, spec §2.10).
+            description: Description (default: the docstring).
+
+        Raises:
+            DeclarationError: Source not retrievable or not a plain `def`.
+        """
+
+        def decorate(fn: F) -> F:
+            name = str(id).strip() if id else (slugify(fn.__name__) if self.legacy else fn.__name__)
+            if not name:
+                raise DeclarationError("@app.tool requires a non-empty id")
+            schema = dict(parameters) if parameters is not None else signature_schema(fn)
+            if parameters is not None and not isinstance(parameters, Mapping):
+                raise DeclarationError("@app.tool(parameters=...) must be a JSON schema dict")
+            check_json(schema, "@app.tool(parameters=...)")
+            row: dict[str, Any] = {
+                "type": "function",
+                "function": {"name": name, "description": description if description is not None else _doc(fn),
+                             "parameters": schema},
+                "function_name": fn.__name__,
+                "source": function_source(fn, decorator="@app.tool"),
+            }
+            entries = [self._bind(e, tool_name=name) for e in getattr(fn, "__ara_schedule_entries__", [])]
+            if entries:
+                row["schedules"] = entries
+            _upsert(self._tools, row, lambda r: r["function"]["name"])
+            fn.__ara_tool__ = row  # type: ignore[attr-defined]
+            return fn
+
+        return decorate
+
+    # -------------------------------------------------------------------------------- schedules
+    def schedule(
+        self, *, id: str = "", cron: str = "", at: str | list[str] | None = None, timezone: str = "UTC",
+        run: Mapping[str, Any] | None = None,
+    ) -> Callable[[F], F]:
+        """Attach schedules to an agent or tool; either decorator order (spec §1.9).
+
+        Args:
+            id: Base schedule id (default: the slugified function name).
+            cron: A 5-field cron expression.
+            at: `HH:MM` (daily), a 5-field cron, or an ISO-8601 instant (one shot), or a list.
+            timezone: IANA zone for cron and `HH:MM` entries.
+            run: An `invoke.*` target (default: the decorated agent or tool).
+
+        Raises:
+            DeclarationError: No source, a bad token, cron or zone.
+        """
+        tokens = [at] if isinstance(at, str) else list(at or [])
+
+        def decorate(fn: F) -> F:
+            base = slugify(id or fn.__name__)
+            if not base:
+                raise DeclarationError("app.schedule(...) requires a non-empty id or function name")
+            sources: list[tuple[str, dict[str, Any]]] = []
+            if cron.strip():
+                sources.append(("cron", {"kind": "cron", "cron": cron, "timezone": timezone}))
+            for n, token in enumerate(tokens, 1):
+                sources.append((slugify(token) or f"at-{n}", _at_entry(token, timezone)))
+            if not sources:
+                raise DeclarationError("app.schedule(...) requires at least one of cron= or at=")
+            target = normalize_schedule_run(run) if run is not None else None
+            entries = getattr(fn, "__ara_schedule_entries__", [])
+            for suffix, entry in sources:
+                sid = base if len(sources) == 1 else f"{base}--{suffix}"
+                spec = {"id": sid, **entry, "run": target or {"type": "agent", "agent_id": "placeholder"}}
+                normalized = normalize_schedule_spec(spec)
+                if target is None:
+                    normalized.pop("run")
+                _upsert(entries, normalized, lambda r: r["id"])
+            fn.__ara_schedule_entries__ = entries  # type: ignore[attr-defined]
+            agent_row = getattr(fn, "__ara_agent__", None)
+            tool_row = getattr(fn, "__ara_tool__", None)
+            if agent_row is not None:
+                for e in entries:
+                    _upsert(agent_row["schedules"], self._bind(e, agent_id=agent_row["id"]), lambda r: r["id"])
+            elif tool_row is not None:
+                bound = tool_row.setdefault("schedules", [])
+                for e in entries:
+                    _upsert(bound, self._bind(e, tool_name=tool_row["function"]["name"]), lambda r: r["id"])
+            else:
+                _log.warning("app.schedule(...) on %s: decorate it with @app.agent or @app.tool too", fn.__name__)
+            return fn
+
+        return decorate
+
+    @staticmethod
+    def _bind(entry: dict[str, Any], *, agent_id: str | None = None, tool_name: str | None = None) -> dict[str, Any]:
+        bound = dict(entry)
+        if "run" not in bound:
+            bound["run"] = {"type": "agent", "agent_id": agent_id} if agent_id else {"type": "tool", "tool_name": tool_name, "args": {}}
+        # keep key order: id, kind, cron/..., timezone, one_shot_at, run
+        run = bound.pop("run")
+        bound["run"] = run
+        return bound
+
+    # ------------------------------------------------------------------------- local entrypoint
+    def local_entrypoint(self) -> Callable[[F], F]:
+        """Register the function `ara local` calls on this machine (spec §1.13)."""
+
+        def decorate(fn: F) -> F:
+            self._local_entrypoint = fn
+            return fn
+
+        return decorate
+
+    def call_local_entrypoint(self, input: Mapping[str, Any] | None = None) -> Any:
+        """Call the local entrypoint: 0 params -> `fn()`, 1 -> `fn(input)`, more -> matching keywords.
+
+        Raises:
+            RuntimeError: No `@app.local_entrypoint()` registered.
+        """
+        fn = self._local_entrypoint
+        if fn is None:
+            raise RuntimeError("No @app.local_entrypoint() registered")
+        data = dict(input or {})
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)]
+        if not params:
+            return fn()
+        if len(params) == 1:
+            return fn(data)
+        return fn(**{p.name: data[p.name] for p in params if p.name in data})
+
+    # --------------------------------------------------------------------------------- manifest
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The app manifest, recomputed on every access (spec §1.1-§1.8).
+
+        Returns:
+            `{"name", "slug", "description", "agent", "workflows", "interfaces", "runtime_profile"}`.
+        """
+        agent: dict[str, Any] = dict(self._agent_base)
+        rows = [dict(r) for r in self._agents]
+        if not rows and any(t.get("schedules") for t in self._tools):
+            rows = [{"id": "scheduled-jobs", "task": "Execute scheduled tool jobs.",
+                     "instructions": "Execute scheduled tool jobs.", "persona": "Execute scheduled tool jobs.",
+                     "schedules": [], "handoff_to": [], "always_on": False, "entrypoint": False}]
+        workflows: list[dict[str, Any]] = []
+        if rows:
+            default_id = self._entrypoint_id if self._entrypoint_id in {r["id"] for r in rows} else rows[0]["id"]
+            anchor = next(i for i, r in enumerate(rows) if r["id"] == default_id)
+            tool_schedules = [s for t in self._tools for s in t.get("schedules", [])]
+            if tool_schedules:
+                merged = [dict(s) for s in rows[anchor]["schedules"]]
+                for s in tool_schedules:
+                    _upsert(merged, s, lambda r: r["id"])
+                rows[anchor] = {**rows[anchor], "schedules": merged}
+            agent["agents"] = rows
+            agent["default_agent_id"] = default_id
+            agent["profiles"] = [self._profile(r) for r in rows]
+            agent["default_profile_id"] = self._agent_base.get("default_profile_id", default_id)
+            agent["subagents"] = [
+                {"id": r["id"], "workflow_id": r["id"], "channels": [], "runtime": strip_private(r.get("runtime")),
+                 "sandbox": r.get("sandbox") or {"policy": "shared", "max_concurrency": DEFAULT_SANDBOX_MAX_CONCURRENCY},
+                 "hooks": []}
+                for r in rows
+            ]
+            for r in rows:
+                workflows.extend(self._workflows_for(r))
+        if self._tools:
+            agent["tools"] = [dict(t) for t in self._tools]
+        for wf in self._workflows:
+            _upsert(workflows, wf, lambda r: r["id"])
+        interfaces = dict(self.interfaces)
+        endpoints = [r for r in rows if r.get("fastapi_endpoint")]
+        if endpoints:
+            listed = list(interfaces.get("fastapi_endpoints") or [])
+            for r in endpoints:
+                spec = dict(r["fastapi_endpoint"])
+                spec.setdefault("agent_id", r["id"])
+                spec.setdefault("workflow_id", r["id"])
+                listed.append(spec)
+            interfaces["fastapi_endpoints"] = listed
+        return {
+            "name": self.name,
+            "slug": self.slug,
+            "description": self.description if self.legacy else "",
+            "agent": agent,
+            "workflows": workflows,
+            "interfaces": interfaces,
+            "runtime_profile": dict(self.runtime_profile),
+        }
+
+    @staticmethod
+    def _profile(row: dict[str, Any]) -> dict[str, Any]:
+        text = row.get("instructions") or row.get("task") or ""
+        out = {"id": row["id"], "instructions": text, "persona": text, "handoff_to": list(row.get("handoff_to", [])),
+               "always_on": row.get("always_on", True)}
+        if isinstance(row.get("skills"), list):
+            out["skills"] = list(row["skills"])
+        return out
+
+    @staticmethod
+    def _workflows_for(row: dict[str, Any]) -> list[dict[str, Any]]:
+        aid = row["id"]
+        task = row.get("instructions") or row.get("task") or f"Run agent {aid}"
+        out = [{"id": aid, "mode": "task", "agent_id": aid, "task": task, "run": {}, "pipeline": [], "schedule": "",
+                "trigger": {"type": "api"}}]
+        for s in row.get("schedules", []):
+            if s.get("kind") != "cron":
+                continue
+            trigger = {"type": "cron", "cron": s["cron"], "schedule": s["cron"], "timezone": s.get("timezone", "UTC")}
+            if s.get("one_shot_at"):
+                trigger["one_shot_at"] = s["one_shot_at"]
+            wid = f"{aid}--{s['id']}"
+            run = s.get("run") or {}
+            if run.get("type") == "tool":
+                out.append({"id": wid, "mode": "pipeline", "agent_id": aid, "task": f"Run scheduled tool {run['tool_name']}",
+                            "run": {}, "pipeline": [{"id": f"{wid}--tool", "kind": "tool", "tool_name": run["tool_name"],
+                                                     "args": dict(run.get("args") or {})}],
+                            "schedule": s["cron"], "trigger": trigger})
+            else:
+                out.append({"id": wid, "mode": "task", "agent_id": run.get("agent_id") or aid, "task": task, "run": {},
+                            "pipeline": [], "schedule": s["cron"], "trigger": trigger})
+        return out
+
+
+def _at_entry(token: str, timezone: str) -> dict[str, Any]:
+    text = str(token or "").strip()
+    if not text:
+        raise DeclarationError("app.schedule(at=...) tokens must be non-empty")
+    if len(text.split()) == 5:
+        return {"kind": "cron", "cron": text, "timezone": timezone}
+    if ":" in text and len(text) <= 5 and text.replace(":", "").isdigit():
+        hour_text, minute_text = text.split(":", 1)
+        hour, minute = int(hour_text), int(minute_text)
+        if len(minute_text) != 2 or hour > 23 or minute > 59:
+            raise DeclarationError(f"app.schedule(at={text!r}): HH:MM needs hour <= 23 and minute <= 59")
+        return {"kind": "cron", "cron": f"{minute} {hour} * * *", "timezone": timezone}
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DeclarationError(
+            f"app.schedule(at={text!r}) must be HH:MM, a 5-field cron expression, or an ISO8601 date-time"
+        ) from None
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    return {"kind": "cron", "cron": f"{moment.minute} {moment.hour} {moment.day} {moment.month} *", "timezone": "UTC",
+            "one_shot_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
