@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import APPS
+from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import APPS
+from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e
 

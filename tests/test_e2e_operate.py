@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import APPS
+from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e
 

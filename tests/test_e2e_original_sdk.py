@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, base_env
+from e2e_support import APPS, base_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.original_sdk]
 

@@ -1,0 +1,191 @@
+"""Executing runs: synchronous runs inline, async runs from a durable queue, webhook deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import random
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import structlog
+from ara_core import strip_private
+from ara_http import ApiError, AsyncHttpClient
+
+from ._settings import Settings
+from ._store import Store, now
+from .engine import ModelProvider, execute_agent_run
+
+__all__ = ["RunService", "sign_delivery"]
+
+log = structlog.get_logger("ara_server.runs")
+
+WEBHOOK_ATTEMPTS = 5
+
+
+def sign_delivery(secret: str, timestamp: str, delivery_id: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<delivery id>.<raw body>")>` (spec §3.3)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.{delivery_id}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def materialize_files(workdir: Path, manifest: dict[str, Any]) -> None:
+    """Write the app's `runtime_profile.files` into its working directory (spec §2.4)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for item in (manifest.get("runtime_profile") or {}).get("files") or []:
+        target = (workdir / str(item["path"]).lstrip("/")).resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(item.get("content") or ""), encoding="utf-8")
+        target.chmod(0o755 if item.get("executable") else 0o644)
+
+
+def public_run(row: dict[str, Any]) -> dict[str, Any]:
+    """The wire shape of a stored run."""
+    out: dict[str, Any] = {"run_id": row["run_id"], "agent_id": row["agent_id"], "workflow_id": row["agent_id"],
+                           "status": row["status"], "created_at": _iso(row.get("created_at")),
+                           "started_at": _iso(row.get("started_at")), "finished_at": _iso(row.get("finished_at"))}
+    if row.get("result") is not None:
+        out["result"] = row["result"]
+    if row.get("error"):
+        out["error"] = row["error"]
+    if row.get("trace"):
+        out["trace"] = row["trace"]
+    return out
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class RunService:
+    """Runs agents for one server node.
+
+    Args:
+        settings: Server settings.
+        store: The store.
+        provider: Model provider (default: from the environment, per run).
+    """
+
+    def __init__(self, settings: Settings, store: Store, provider: ModelProvider | None = None) -> None:
+        self.settings, self.store, self.provider = settings, store, provider
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._log_event = asyncio.Event()
+
+    # ------------------------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Re-queue runs a crash left running and start the async workers."""
+        requeued = await self.store.requeue_running()
+        if requeued:
+            log.info("requeued interrupted runs", count=requeued)
+        for n in range(max(1, self.settings.workers)):
+            self._tasks.append(asyncio.create_task(self._worker(), name=f"ara-run-worker-{n}"))
+
+    async def stop(self) -> None:
+        """Stop the workers (queued runs stay queued for the next start)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    def notify(self) -> None:
+        """Wake a worker: a run was queued."""
+        self._wake.set()
+
+    async def wait_for_logs(self, timeout: float) -> None:
+        """Return when a log line is added or after `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._log_event.wait(), timeout)
+
+    async def log(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
+        """Append a log line and wake log streams."""
+        await self.store.add_log(app_id, run_id, level, event_type, message)
+        self._log_event.set()
+        self._log_event = asyncio.Event()
+
+    # ---------------------------------------------------------------------------------- running
+    async def execute(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """Run `run` of `app` now and persist the outcome. Returns the updated run row."""
+        manifest = app["manifest"]
+        app_id, run_id = app["id"], run["run_id"]
+        workdir = self.settings.app_dir(app_id)
+        await asyncio.to_thread(materialize_files, workdir, manifest)
+        env = {**(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id)}
+        env.update({"ARA_APP_ID": app_id, "ARA_APP_SLUG": app["slug"], "ARA_RUN_ID": run_id,
+                    "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run["input"].get("idempotency_key") or "")})
+        await self.store.update_run(run_id, status="running", started_at=now())
+        await self.log(app_id, run_id, "info", "run.started", f"agent {run['agent_id']} started")
+
+        async def on_event(entry: dict[str, Any]) -> None:
+            if entry["type"] == "tool_call":
+                level = "error" if entry.get("error") else "info"
+                text = f"tool {entry['tool']} {'failed: ' + entry['error'] if entry.get('error') else 'ok'} ({entry.get('duration_ms', 0):.0f} ms)"
+                await self.log(app_id, run_id, level, "tool.call", text)
+
+        try:
+            outcome = await asyncio.wait_for(
+                execute_agent_run(manifest, run["agent_id"], run["input"], workdir=workdir, provider=self.provider,
+                                  tool_timeout_seconds=self.settings.tool_timeout_seconds, env=env, on_event=on_event),
+                timeout=self.settings.run_timeout_seconds,
+            )
+            status, error, trace = outcome.status, outcome.error, outcome.trace
+            result = {"output_text": outcome.output_text, "tool_calls": outcome.tool_calls}
+        except TimeoutError:
+            status, error, trace, result = "failed", f"run timed out after {self.settings.run_timeout_seconds:g} s", [], None
+        await self.store.update_run(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
+        await self.log(app_id, run_id, "error" if status == "failed" else "info", f"run.{status}",
+                       error or f"agent {run['agent_id']} completed")
+        return {**run, "status": status, "result": result, "error": error, "trace": trace,
+                "finished_at": now(), "started_at": run.get("started_at") or now()}
+
+    async def _worker(self) -> None:
+        while True:
+            run = await self.store.claim_queued_run()
+            if run is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                continue
+            app = await self.store.app(run["app_id"])
+            if app is None:
+                continue
+            try:
+                done = await self.execute(app, run)
+            except Exception as exc:  # a bug must not kill the worker; the run records it
+                log.exception("run crashed", run_id=run["run_id"])
+                await self.store.update_run(run["run_id"], status="failed", error=f"internal error: {exc}", finished_at=now())
+                done = {**run, "status": "failed", "error": f"internal error: {exc}"}
+            if run.get("callback"):
+                asyncio.create_task(self.deliver(app, done))
+
+    # --------------------------------------------------------------------------------- webhooks
+    async def deliver(self, app: dict[str, Any], run: dict[str, Any]) -> bool:
+        """POST the finished run to its callback URL, signed, retried with backoff. Returns success."""
+        callback = run.get("callback") or {}
+        event = "run.completed" if run["status"] == "completed" else "run.failed"
+        if event not in (callback.get("events") or ["run.completed", "run.failed"]):
+            return True
+        body = json.dumps({"event": event, "app_id": app["id"], "run": public_run(run)}, default=str,
+                          separators=(",", ":")).encode()
+        delivery_id = f"dlv_{uuid.uuid4().hex[:16]}"
+        async with AsyncHttpClient(str(callback["url"]), timeout=10.0) as client:
+            for attempt in range(WEBHOOK_ATTEMPTS):
+                stamp = str(int(time.time()))
+                headers = {"X-Ara-Timestamp": stamp, "X-Ara-Delivery-Id": delivery_id, "X-Ara-Event": event,
+                           "X-Ara-Signature": sign_delivery(str(callback.get("secret") or ""), stamp, delivery_id, body)}
+                try:
+                    await client.request("POST", "", json=json.loads(body), headers=headers, auth=None)
+                    await self.log(app["id"], run["run_id"], "info", "webhook.delivered", f"{event} delivered to callback")
+                    return True
+                except ApiError as exc:
+                    await self.log(app["id"], run["run_id"], "warning", "webhook.retry",
+                                   f"delivery attempt {attempt + 1} failed: {exc}")
+                await asyncio.sleep(min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
+        return False

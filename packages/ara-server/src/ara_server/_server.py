@@ -1,0 +1,106 @@
+"""Running ara-server: in the foreground (`serve`) or in a background thread (`ServerThread`)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+from ._api import create_app
+from ._settings import Settings
+from .engine import ModelProvider
+
+__all__ = ["ServerThread", "serve"]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+class ServerThread:
+    """ara-server under uvicorn in a background thread, on a loopback port (0 = a free one).
+
+    Use as a context manager, or call `start()` and `stop()`.
+
+    Attributes:
+        settings: The settings it runs with.
+        base_url: `http://<host>:<port>` once started.
+        owner_api_key: The owner's clear API key: the one given in the settings, or one generated on
+            the first start of a new data dir (shown once); `None` when the data dir already had an
+            owner key and none was given.
+    """
+
+    def __init__(self, settings: Settings, *, provider: ModelProvider | None = None, startup_timeout: float = 30.0) -> None:
+        self.settings = settings
+        self.app = create_app(settings, provider=provider)
+        self.startup_timeout = startup_timeout
+        self.base_url = ""
+        self.owner_api_key: str | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> ServerThread:
+        """Bind the port, start serving and wait until the app has started.
+
+        Raises:
+            OSError: The port cannot be bound.
+            RuntimeError: The server failed to start (e.g. the database cannot be opened).
+        """
+        sock = _bind(self.settings.host, self.settings.port)
+        port = sock.getsockname()[1]
+        host = self.settings.host
+        self.base_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        server = self._server
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve(sockets=[sock]))
+            except BaseException as exc:  # reported by start()
+                self._error = exc
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name="ara-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self.startup_timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"ara-server failed to start: {self._error or 'timed out'}")
+            time.sleep(0.02)
+        generated = getattr(self.app.state, "owner_api_key", None)
+        self.owner_api_key = generated or self.settings.owner_api_key
+        return self
+
+    def is_alive(self) -> bool:
+        """Whether the server thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread (up to 30 s)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def serve(settings: Settings) -> None:
+    """Run ara-server in the foreground until interrupted."""
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

@@ -1,0 +1,53 @@
+"""ara-server configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+@dataclass(slots=True)
+class Settings:
+    """How an ara-server runs (docs/server.md).
+
+    Attributes:
+        data_dir: Directory for the SQLite database, app working dirs and the secrets key.
+        database_url: SQLAlchemy async URL; default `sqlite+aiosqlite:///<data_dir>/ara.db`;
+            `postgresql+asyncpg://user@host/db` for several nodes.
+        owner_api_key: The owner's API key. When given it is registered (hash only) for the owner;
+            when `None` and the database has no owner yet, one is generated (see
+            `ServerThread.owner_api_key`).
+        owner_email: Email of the owner account created on first start.
+        host: Interface to listen on.
+        port: TCP port; 0 picks a free one.
+        tool_timeout_seconds: Limit per tool or prompt-function call, in seconds.
+        run_timeout_seconds: Limit per run, in seconds.
+        workers: Async-run workers per node.
+        log_heartbeat_seconds: Interval of `: heartbeat` comments on log streams, in seconds.
+    """
+
+    data_dir: Path
+    database_url: str | None = None
+    owner_api_key: str | None = None
+    owner_email: str = "owner@localhost"
+    host: str = "127.0.0.1"
+    port: int = 0
+    tool_timeout_seconds: float = 30.0
+    run_timeout_seconds: float = 600.0
+    workers: int = 2
+    log_heartbeat_seconds: float = 15.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def url(self) -> str:
+        """The database URL in use."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'ara.db'}"
+
+    def app_dir(self, app_id: str) -> Path:
+        """Working directory of an app's sandboxed code: `<data_dir>/apps/<app_id>/work`."""
+        return self.data_dir / "apps" / app_id / "work"

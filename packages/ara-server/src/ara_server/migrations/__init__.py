@@ -1,0 +1,1 @@
+"""Alembic migrations of the ara-server schema (applied at startup)."""
