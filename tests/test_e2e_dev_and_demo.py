@@ -91,7 +91,8 @@ def test_demo_prints_tool_calls_and_slots_and_exits_0(home, workdir):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "Tool calls:" in out
-    for tool in ("read_meeting_request", "find_free_slots", "draft_reply"):
+    for tool in ("read-meeting-request", "find-free-slots", "draft-reply"):
         assert tool in out
     assert "Result:" in out
+    assert "Wed 02 Dec, 09:00 EST" in out  # free only because the standup is EXDATEd that day
     assert os.listdir(workdir) == []  # the demo leaves nothing behind in the current directory
