@@ -86,19 +86,19 @@ def test_setup_and_invite(cli, deployed):
 
 def test_logs_stream_run_lines(cli, deployed):
     _json(cli("run", str(APPS / "calc_app.py"), "--agent", "calculator", "--input", "a=1", "--input", "b=2"))
-    proc = subprocess.Popen([sys.executable, "-m", "ara_cli", "logs", str(APPS / "calc_app.py")], cwd=cli.cwd,
-                            env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(lines) < 2:
-            line = proc.stdout.readline()
-            if line:
-                lines.append(line)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert lines, proc.stderr.read()
+    lines: list[str] = []
+    with subprocess.Popen([sys.executable, "-m", "ara_cli", "logs", str(APPS / "calc_app.py")], cwd=cli.cwd,
+                          env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(lines) < 2:
+                line = proc.stdout.readline()
+                if line:
+                    lines.append(line)
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=10)
+    assert lines, err
     assert all(" run=" in line and " event=" in line for line in lines)
 
 

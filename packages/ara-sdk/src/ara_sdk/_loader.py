@@ -54,7 +54,7 @@ def load_app(path: str | os.PathLike[str]) -> App:
         if "project_name must match" in str(exc):
             raise AppLoadError(
                 f"Invalid project name in {script}.\n"
-                "  A project_name may contain only lowercase letters (a-z), digits (0-9) and hyphens (-),\n"
+                "  A project_name may contain only lowercase letters, digits and hyphens (a-z, 0-9, -),\n"
                 "  1-63 characters, starting and ending with a letter or digit (regex ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$).\n"
                 "  Example: App(\"my-app-1\")"
             ) from None

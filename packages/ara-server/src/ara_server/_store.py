@@ -249,9 +249,9 @@ class Store:
     async def list_secrets(self, app_id: str) -> list[dict[str, Any]]:
         """Secret names and key names, never values."""
         async with self._begin() as conn:
-            rows = (await conn.execute(sa.select(t.secrets.c.name, t.secrets.c.keys, t.secrets.c.updated_at)
+            rows = (await conn.execute(sa.select(t.secrets.c.name, t.secrets.c["keys"], t.secrets.c.updated_at)
                                        .where(t.secrets.c.app_id == app_id).order_by(t.secrets.c.name))).all()
-        return [{"name": r.name, "keys": r.keys, "updated_at": r.updated_at.isoformat()} for r in rows]
+        return [{"name": r.name, "keys": r._mapping["keys"], "updated_at": r.updated_at.isoformat()} for r in rows]
 
     async def delete_secret(self, app_id: str, name: str) -> bool:
         """Delete a secret; `False` if absent."""
