@@ -1,0 +1,99 @@
+"""The store on real databases: SQLite always, PostgreSQL when ARA_TEST_POSTGRES_URL is set
+(`.ci/run` starts one). Migrations, key hashing, idempotent runs and events, queue claims."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ara_server import Settings
+from ara_server._store import Store
+
+
+def _backends() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    params.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.skipif(
+        not os.environ.get("ARA_TEST_POSTGRES_URL"), reason="set ARA_TEST_POSTGRES_URL (scripts/start-postgres.sh)")))
+    return params
+
+
+@pytest.fixture(params=_backends())
+async def store(request, tmp_path: Path):
+    url = None
+    schema = None
+    if request.param == "postgresql":
+        base = os.environ["ARA_TEST_POSTGRES_URL"]
+        schema = dbname = f"t_{uuid.uuid4().hex[:10]}"
+        engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
+        await engine.dispose()
+        url = base.rsplit("/", 1)[0] + f"/{dbname}"
+    s = Store(Settings(data_dir=tmp_path, database_url=url))
+    await s.open()
+    yield s
+    await s.close()
+    if schema:
+        engine = create_async_engine(os.environ["ARA_TEST_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE "{schema}" WITH (FORCE)'))
+        await engine.dispose()
+
+
+async def test_migrations_create_every_table(store):
+    async with store.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+    assert {"accounts", "api_keys", "apps", "app_members", "invites", "app_keys", "secrets", "runs", "events", "logs",
+            "alembic_version"} <= names
+
+
+async def test_owner_key_is_stored_only_as_a_hash(store):
+    key = await store.ensure_owner(None)
+    assert key and key.startswith("ara_sk_")
+    assert await store.ensure_owner(None) is None  # shown once
+    account = await store.account_for_api_key(key)
+    assert account and account["is_owner"]
+    async with store.engine.connect() as conn:
+        dump = str((await conn.execute(sa.text("select * from api_keys"))).all())
+    assert key not in dump
+
+
+async def test_apps_keys_secrets_runs_events(store):
+    key = await store.ensure_owner(None)
+    owner = await store.account_for_api_key(key)
+    app = await store.create_app(owner["id"], "demo-app", {"name": "demo-app"})
+    assert app is not None
+    assert await store.create_app(owner["id"], "demo-app", {"name": "x"}) is None  # slug taken
+
+    runtime, _ = await store.create_app_key(app["id"], "runtime", "k", 60)
+    assert await store.app_for_key(app["id"], runtime.key, ("runtime",))
+    assert not await store.app_for_key(app["id"], runtime.key, ("app_header",))
+
+    await store.put_secret(app["id"], "mail", {"SMTP_PASSWORD": "hunter2"})
+    assert await store.secret_env(app["id"]) == {"SMTP_PASSWORD": "hunter2"}
+    async with store.engine.connect() as conn:
+        assert "hunter2" not in str((await conn.execute(sa.text("select * from secrets"))).all())
+    assert [s["name"] for s in await store.list_secrets(app["id"])] == ["mail"]
+
+    row, created = await store.insert_run({"run_id": "r1", "app_id": app["id"], "agent_id": "a", "mode": "async",
+                                           "status": "queued", "input": {}, "idempotency_key": "k1"})
+    assert created
+    again, created = await store.insert_run({"run_id": "r2", "app_id": app["id"], "agent_id": "a", "mode": "async",
+                                             "status": "queued", "input": {}, "idempotency_key": "k1"})
+    assert not created and again["run_id"] == "r1"
+    claimed = await store.claim_queued_run()
+    assert claimed and claimed["run_id"] == "r1"
+    assert await store.claim_queued_run() is None
+    assert await store.requeue_running() == 1
+
+    first, outcome = await store.record_event(app["id"], "e1", {"a": 1}, {"event_id": "evt_1", "ok": True})
+    assert outcome == "new"
+    same, outcome = await store.record_event(app["id"], "e1", {"a": 1}, {"event_id": "evt_2", "ok": True})
+    assert outcome == "replay" and same == first
+    _, outcome = await store.record_event(app["id"], "e1", {"a": 2}, {"event_id": "evt_3", "ok": True})
+    assert outcome == "conflict"
