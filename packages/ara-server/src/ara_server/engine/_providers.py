@@ -143,8 +143,7 @@ class OpenAICompatibleProvider:
     def __init__(self, base_url: str, api_key: str = "", model: str = "gpt-4o-mini", *, timeout: float = 120.0,
                  transport: Any = None) -> None:
         self.model = model
-        self._http = AsyncHttpClient(base_url, auth=BearerAuth(api_key) if api_key else None, timeout=timeout,
-                                     transport=transport)
+        self.base_url, self.api_key, self.timeout, self.transport = base_url, api_key, timeout, transport
 
     async def complete(self, messages: list[dict[str, Any]], ctx: RunContext) -> ModelTurn:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -156,7 +155,9 @@ class OpenAICompatibleProvider:
             body["tools"] = tools
             body["tool_choice"] = "auto"
         try:
-            response = await self._http.request("POST", "/chat/completions", json=body)
+            async with AsyncHttpClient(self.base_url, auth=BearerAuth(self.api_key) if self.api_key else None,
+                                       timeout=self.timeout, transport=self.transport) as http:
+                response = await http.request("POST", "/chat/completions", json=body)
         except ApiError as exc:
             raise ModelError(f"model request failed: {exc}") from None
         try:
