@@ -3,7 +3,7 @@
 # Usage: eval "$(scripts/start-postgres.sh)"   -> exports ARA_TEST_POSTGRES_URL
 # Installs Debian's postgresql package if no server binaries are present (CI machines are new).
 set -euo pipefail
-port="${ARA_TEST_POSTGRES_PORT:-55432}"
+port="${ARA_TEST_POSTGRES_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
   echo "installing postgresql (Debian package)" >&2
