@@ -34,7 +34,7 @@ from ara_core import (
     tarball_artifact,
 )
 
-from ._app import App, fastapi_endpoint
+from ._app import App, define_app, fastapi_endpoint
 from ._client import AraClient, AsyncAraClient
 from ._loader import load_app
 from ._runtime_client import AraRuntimeClient
@@ -62,6 +62,7 @@ __all__ = sorted(
         "cron",
         "entrypoint",
         "event_envelope",
+        "define_app",
         "fastapi_endpoint",
         "file",
         "git_artifact",

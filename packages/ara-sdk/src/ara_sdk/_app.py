@@ -10,18 +10,24 @@ from typing import Any, TypeVar
 
 from ara_core import (
     DEFAULT_SANDBOX_MAX_CONCURRENCY,
+    DEFAULT_SUBAGENT_MAX_CONCURRENCY,
+    DEFAULT_SUBAGENT_MAX_RETRIES,
+    DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
+    DEFAULT_SUBAGENT_TIMEOUT_SECONDS,
     PROJECT_NAME_PATTERN,
     DeclarationError,
     check_json,
     function_source,
+    guardrail_command,
     normalize_schedule_run,
     normalize_schedule_spec,
     signature_schema,
     slugify,
     strip_private,
+    task_guardrail_prefix,
 )
 
-__all__ = ["App", "fastapi_endpoint"]
+__all__ = ["App", "define_app", "fastapi_endpoint"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _log = logging.getLogger("ara_sdk")
@@ -183,6 +189,9 @@ class App:
         self._agents: list[dict[str, Any]] = []
         self._tools: list[dict[str, Any]] = []
         self._workflows: list[dict[str, Any]] = []
+        self._profiles: list[dict[str, Any]] = []
+        self._subagents: list[dict[str, Any]] = []
+        self._handlers: list[dict[str, Any]] = []
         self._local_entrypoint: Callable[..., Any] | None = None
         self._entrypoint_id: str | None = None
 
@@ -280,6 +289,7 @@ class App:
         *,
         parameters: Mapping[str, Any] | None = None,
         description: str | None = None,
+        handler: str | None = None,
     ) -> Callable[[F], F]:
         """Register a tool the model can call; its source runs in the app's sandbox (spec §1.8).
 
@@ -289,6 +299,7 @@ class App:
             id: Tool name (default: the function name; slugified in legacy mode).
             parameters: Explicit JSON schema (default: derived from the signature, spec §2.10).
             description: Description (default: the docstring).
+            handler: 0.1.5 style: the handler id; adds `id`, `handler_id`, `description`, `parameters` (C6).
 
         Raises:
             DeclarationError: Source not retrievable or not a plain `def`.
@@ -309,6 +320,8 @@ class App:
                 "function_name": fn.__name__,
                 "source": function_source(fn, decorator="@app.tool"),
             }
+            if handler is not None:
+                row.update(id=name, handler_id=handler or name, description=row["function"]["description"], parameters=schema)
             entries = [self._bind(e, tool_name=name) for e in getattr(fn, "__ara_schedule_entries__", [])]
             if entries:
                 row["schedules"] = entries
@@ -383,6 +396,185 @@ class App:
         bound["run"] = run
         return bound
 
+    # ------------------------------------------------------------------ workflows (seed 001, G0)
+    def workflow(
+        self,
+        *,
+        mode: str = "task",
+        id: str | None = None,
+        agent: str | None = None,
+        task: str | None = None,
+        command: str | None = None,
+        pipeline: list[Mapping[str, Any]] | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        schedule: Any = None,
+    ) -> Callable[[F], F]:
+        """The workflow primitive behind `task`, `run` and `pipeline` (spec §1.14).
+
+        Args:
+            mode: `task` (agent loop), `run` (a shell command) or `pipeline` (ordered steps).
+            id: Workflow id (slugified; default: the function name).
+            agent: Agent id running a task or pipeline (rejected in `run` mode).
+            task: Task text (default: the docstring).
+            command: Shell command (required in `run` mode).
+            pipeline: Steps `{"id", "kind": "tool"|"agent", "tool_name"|"agent_id", "args"|"input"}`.
+            trigger: Trigger dict (`{"type": "api"}` by default; `{"type": "api", "event": ...}` for hooks).
+            schedule: A cron expression or `cron(...)` dict.
+
+        Raises:
+            DeclarationError: Unknown mode, `run` without command or with `agent`, bad pipeline, bad cron.
+        """
+        if mode not in ("task", "run", "pipeline"):
+            raise DeclarationError("@app.workflow(mode=...) must be one of: task, run, pipeline")
+        if mode == "run":
+            if not (command and str(command).strip()):
+                raise DeclarationError("@app.run(...) requires a non-empty command")
+            if agent:
+                raise DeclarationError("@app.run(...) does not accept agent=; run mode executes a shell command")
+
+        def decorate(fn: F) -> F:
+            wid = slugify(id or fn.__name__)
+            if not wid:
+                raise DeclarationError("@app.workflow requires a non-empty id")
+            normalized, expr = _normalize_trigger(trigger, schedule)
+            row: dict[str, Any] = {"id": wid, "mode": mode}
+            if mode == "run":
+                row.update(task="", run={"command": str(command)}, pipeline=[])
+            else:
+                text = task or _doc(fn) or f"Execute workflow {wid}"
+                row.update(task=text, run={}, pipeline=_pipeline(pipeline or [], wid))
+            row["trigger"] = normalized
+            if agent:
+                row["agent_id"] = str(agent)
+            row["schedule"] = expr
+            _upsert(self._workflows, row, lambda r: r["id"])
+            fn.__ara_workflow__ = row  # type: ignore[attr-defined]
+            return fn
+
+        return decorate
+
+    def task(self, *, id: str | None = None, agent: str | None = None, task: str | None = None,
+             trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+        """A task-mode workflow: an agent works on `task` (spec §1.13). See `workflow`."""
+        return self.workflow(mode="task", id=id, agent=agent, task=task, trigger=trigger, schedule=schedule)
+
+    def run(self, *, id: str | None = None, command: str | None = None, agent: str | None = None,
+            trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+        """A run-mode workflow: a shell command (spec §1.14). See `workflow`."""
+        return self.workflow(mode="run", id=id, command=command, agent=agent, trigger=trigger, schedule=schedule)
+
+    def pipeline(self, *, id: str | None = None, steps: list[Mapping[str, Any]] | None = None, agent: str | None = None,
+                 task: str | None = None, trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+        """A pipeline workflow: ordered tool/agent steps (spec §1.14, PROPOSED step shape). See `workflow`."""
+        return self.workflow(mode="pipeline", id=id, agent=agent, task=task, pipeline=steps, trigger=trigger, schedule=schedule)
+
+    def hook(self, *, id: str | None = None, event: str = "hook.tick", agent: str | None = None, task: str | None = None,
+             command: str | None = None, trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+        """A workflow run when an event arrives (spec §1.13): `command` -> run mode, else task mode.
+
+        Raises:
+            DeclarationError: Both `task` and `command` (C20), or an empty event.
+        """
+        if task and command:
+            raise DeclarationError("@app.hook(...) accepts task or command, not both")
+        name = str(event or "").strip()
+        if not name:
+            raise DeclarationError("@app.hook(...) requires a non-empty event")
+        base = {"type": "api", **dict(trigger or {})}
+        base.setdefault("event", name)
+
+        def decorate(fn: F) -> F:
+            if command:
+                inner = self.workflow(mode="run", id=id, command=command, trigger=base,
+                                      schedule=schedule if isinstance(schedule, str) else None)
+            else:
+                inner = self.workflow(mode="task", id=id, agent=agent, task=task or _doc(fn) or f"Handle hook '{name}'",
+                                      trigger=base, schedule=schedule)
+            out = inner(fn)
+            fn.__ara_hook__ = {"id": fn.__ara_workflow__["id"], "event": name}  # type: ignore[attr-defined]
+            return out
+
+        return decorate
+
+    def subagent(
+        self,
+        id: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        instructions: str = "",
+        handoff_to: list[str] | None = None,
+        always_on: bool = True,
+        task: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        schedule: Any = None,
+        adapter: Mapping[str, Any] | None = None,
+        runtime: Mapping[str, Any] | None = None,
+        sandbox: Mapping[str, Any] | None = None,
+        channels: list[str] | None = None,
+        hooks: list[Mapping[str, Any]] | None = None,
+    ) -> Callable[[F], F]:
+        """An agent with its own workflow, runtime budget, shared-sandbox guardrails and hooks (spec §1.14).
+
+        Runtime defaults: `working_dir = subagents/<id>`, `timeout_seconds = 120`, `max_retries = 2`,
+        `retry_backoff_seconds = 5`; sandbox `{"policy": "shared", "max_concurrency": 4}`. The task
+        text gets the guardrail preamble; command hooks are wrapped in the guardrail launcher.
+        """
+
+        def decorate(fn: F) -> F:
+            sid = str(id).strip() if id else slugify(fn.__name__)
+            wid = slugify(workflow_id or sid)
+            text = instructions or _doc(fn)
+            self.agent(sid, task=text or f"Execute subagent {sid}", instructions=text, handoff_to=handoff_to,
+                       always_on=always_on)(fn)
+            rt = {"working_dir": f"subagents/{sid}", "timeout_seconds": DEFAULT_SUBAGENT_TIMEOUT_SECONDS,
+                  "max_retries": DEFAULT_SUBAGENT_MAX_RETRIES, "retry_backoff_seconds": DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
+                  **strip_private(runtime)}
+            if adapter:
+                rt["adapter"] = dict(adapter)
+            box = dict(sandbox) if sandbox else {"policy": "shared", "max_concurrency": DEFAULT_SUBAGENT_MAX_CONCURRENCY}
+            guard = dict(app_slug=self.slug, subagent_id=sid, workflow_id=wid, working_dir=rt["working_dir"],
+                         timeout_seconds=rt["timeout_seconds"], max_retries=rt["max_retries"],
+                         retry_backoff_seconds=rt["retry_backoff_seconds"])
+            body = task or _doc(fn) or f"Execute subagent {sid}"
+            self.workflow(mode="task", id=wid, agent=sid, task=task_guardrail_prefix(**guard) + body,
+                          trigger=trigger, schedule=schedule)(fn)
+            hook_rows = []
+            for n, hook in enumerate(hooks or [], 1):
+                spec = dict(hook)
+                hid = str(spec.get("id") or f"{wid}-hook-{n}")
+                event = str(spec.get("event") or "hook.tick")
+                hook_trigger = {"type": "api", **dict(spec.get("trigger") or {})}
+                hook_trigger.setdefault("event", event)
+                if spec.get("command"):
+                    cmd = guardrail_command(str(spec["command"]), **{**guard, "workflow_id": slugify(hid)})
+                    self.workflow(mode="run", id=hid, command=cmd, trigger=hook_trigger,
+                                  schedule=spec.get("schedule") if isinstance(spec.get("schedule"), str) else None)(fn)
+                else:
+                    self.workflow(mode="task", id=hid, agent=sid,
+                                  task=task_guardrail_prefix(**guard) + str(spec.get("task") or f"Handle hook '{event}' for subagent {sid}"),
+                                  trigger=hook_trigger, schedule=spec.get("schedule"))(fn)
+                hook_rows.append({**spec, "id": hid, "event": event})
+            row = {"id": sid, "workflow_id": wid,
+                   "channels": sorted({str(c).strip().lower() for c in channels or [] if str(c).strip()}),
+                   "runtime": rt, "sandbox": box, "hooks": hook_rows}
+            _upsert(self._subagents, row, lambda r: r["id"])
+            return fn
+
+        return decorate
+
+    def handler(self, *, id: str | None = None, description: str = "") -> Callable[[F], F]:
+        """A 0.1.5-style handler (`agent.handlers[]`, spec §1.13)."""
+
+        def decorate(fn: F) -> F:
+            hid = str(id).strip() if id else slugify(fn.__name__)
+            row = {"id": hid, "function_name": fn.__name__, "description": description or _doc(fn),
+                   "parameters": signature_schema(fn), "source": function_source(fn, decorator="@app.handler")}
+            _upsert(self._handlers, row, lambda r: r["id"])
+            fn.__ara_handler__ = row  # type: ignore[attr-defined]
+            return fn
+
+        return decorate
+
     # ------------------------------------------------------------------------- local entrypoint
     def local_entrypoint(self) -> Callable[[F], F]:
         """Register the function `ara local` calls on this machine (spec §1.13)."""
@@ -444,8 +636,12 @@ class App:
                  "hooks": []}
                 for r in rows
             ]
+            for sub in self._subagents:
+                _upsert(agent["subagents"], dict(sub), lambda r: r["id"])
             for r in rows:
                 workflows.extend(self._workflows_for(r))
+        if self._handlers:
+            agent["handlers"] = [dict(h) for h in self._handlers]
         if self._tools:
             agent["tools"] = [dict(t) for t in self._tools]
         for wf in self._workflows:
@@ -525,3 +721,78 @@ def _at_entry(token: str, timezone: str) -> dict[str, Any]:
     moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     return {"kind": "cron", "cron": f"{moment.minute} {moment.hour} {moment.day} {moment.month} *", "timezone": "UTC",
             "one_shot_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _normalize_trigger(trigger: Mapping[str, Any] | None, schedule: Any) -> tuple[dict[str, Any], str]:
+    """Trigger normalisation of spec §1.13; returns `(trigger, cron expression or "")`."""
+    from ara_core import validate_cron
+
+    out = dict(trigger or {})
+    expr = ""
+    if isinstance(schedule, Mapping):
+        expr = str(schedule.get("cron") or schedule.get("schedule") or "").strip()
+        out.setdefault("type", str(schedule.get("type") or "cron"))
+        if expr:
+            out.setdefault("cron", expr)
+            out.setdefault("schedule", expr)
+        if schedule.get("timezone"):
+            out.setdefault("timezone", schedule["timezone"])
+    elif isinstance(schedule, str) and schedule.strip():
+        expr = schedule.strip()
+        out.setdefault("type", "cron")
+        out.setdefault("cron", expr)
+        out.setdefault("schedule", expr)
+    else:
+        expr = str(out.get("cron") or out.get("schedule") or "").strip()
+    if not out:
+        out = {"type": "api"}
+    out.setdefault("type", "api")
+    if out["type"] == "cron" and not expr:
+        out = {k: v for k, v in out.items() if k not in ("cron", "schedule")} | {"type": "api"}
+    if expr:
+        validate_cron(expr, where="workflow schedule")
+        out.setdefault("timezone", "UTC")
+    return out, expr
+
+
+def _pipeline(steps: list[Mapping[str, Any]], wid: str) -> list[dict[str, Any]]:
+    out = []
+    for n, step in enumerate(steps, 1):
+        if not isinstance(step, Mapping):
+            raise DeclarationError("@app.pipeline(steps=...) items must be dicts")
+        kind = str(step.get("kind") or ("tool" if step.get("tool_name") else "agent"))
+        if kind == "tool" and not step.get("tool_name"):
+            raise DeclarationError(f"pipeline step {n} of {wid!r} needs tool_name")
+        if kind == "agent" and not step.get("agent_id"):
+            raise DeclarationError(f"pipeline step {n} of {wid!r} needs agent_id")
+        row = {"id": str(step.get("id") or f"{wid}--step-{n}"), "kind": kind}
+        if kind == "tool":
+            row.update(tool_name=str(step["tool_name"]), args=dict(step.get("args") or {}))
+        else:
+            row.update(agent_id=str(step["agent_id"]), input=dict(step.get("input") or {}))
+        out.append(row)
+    return out
+
+
+def define_app(spec: App | Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest from an `App` or a manifest dict (spec §1.14 PROPOSED contract).
+
+    A dict gets `name` stripped (required), `slug = slugify(slug or project_name or project or name)`
+    (fallback `workflow`) and the empty defaults of the other top-level keys; other keys are kept.
+
+    Raises:
+        DeclarationError: Not an App or dict, or an empty name.
+    """
+    if isinstance(spec, App):
+        return spec.manifest
+    if not isinstance(spec, Mapping):
+        raise DeclarationError("define_app(...) expects an App or a manifest dict")
+    name = str(spec.get("name") or "").strip()
+    if not name:
+        raise DeclarationError("define_app(...) requires a non-empty name")
+    out = dict(spec)
+    out["name"] = name
+    out["slug"] = slugify(spec.get("slug") or spec.get("project_name") or spec.get("project") or name) or "workflow"
+    for key, default in (("description", ""), ("agent", {}), ("workflows", []), ("interfaces", {}), ("runtime_profile", {})):
+        out.setdefault(key, default)
+    return out
