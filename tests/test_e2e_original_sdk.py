@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,44 @@ def test_original_cli_deploys_and_runs_against_ara_server(original_ara, server, 
     response = json.loads(proc.stdout)
     assert response["result"]["output_text"] == "The sum is 42."
     assert [c["name"] for c in response["result"]["tool_calls"]] == ["add", "describe"]
+
+
+def test_original_cli_setup_auth_events_and_async_runs(original_ara, server, home, workdir):
+    env = base_env(home)
+    env.update(ARA_API_BASE_URL=server.base_url, ARA_API_KEY=server.owner_api_key)
+    app = str(APPS / "calc_app.py")
+    deployed = json.loads(_original(original_ara, workdir, env, "deploy", app).stdout)
+    env["ARA_RUNTIME_KEY"] = deployed["runtime_key"]
+
+    # setup-auth mints an app header key; a run authorized by it alone works.
+    proc = _original(original_ara, workdir, env, "setup-auth", app)
+    assert proc.returncode == 0, proc.stderr
+    auth = json.loads(proc.stdout)
+    assert auth["app_header_key_created"] is True and auth["app_header_key"]
+    header_env = {k: v for k, v in env.items() if k != "ARA_RUNTIME_KEY"} | {"ARA_APP_HEADER_KEY": auth["app_header_key"]}
+    proc = _original(original_ara, workdir, header_env, "run", app, "--agent", "calculator", "--input", "a=1", "--input", "b=1")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["result"]["output_text"] == "The sum is 2."
+
+    # events twice with one idempotency key: the same response.
+    args = ("events", app, "--event-type", "mail.received", "--message", "hi", "--idempotency-key", "orig-evt-1")
+    first = _original(original_ara, workdir, env, *args)
+    second = _original(original_ara, workdir, env, *args)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+
+    # run-async, then run-status until completed.
+    proc = _original(original_ara, workdir, env, "run-async", app, "--agent", "calculator", "--input", "a=3", "--input", "b=4")
+    assert proc.returncode == 0, proc.stderr
+    submitted = json.loads(proc.stdout)
+    run_id = submitted.get("run_id") or submitted["run"]["run_id"]
+    status = {}
+    for _ in range(100):
+        proc = _original(original_ara, workdir, env, "run-status", app, "--run-id", run_id)
+        assert proc.returncode == 0, proc.stderr
+        status = json.loads(proc.stdout)["run"]
+        if status["status"] in ("completed", "failed"):
+            break
+        time.sleep(0.2)
+    assert status["status"] == "completed"
+    assert status["result"]["output_text"] == "The sum is 7."
