@@ -41,9 +41,26 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R | int]:
         try:
             return fn(*args, **kwargs)
         except (CliError, RuntimeError, ValueError, OSError) as exc:
-            return fail(str(exc) or type(exc).__name__)
+            return fail((str(exc) or type(exc).__name__) + _server_detail(exc))
 
     return wrapper
+
+
+def _server_detail(exc: BaseException) -> str:
+    """The message of an ara-server JSON error body (`{"error": {"message"}}`), as an extra line.
+
+    The exception text itself stays the spec's (§3.1, body hidden); the structured message of an
+    ara-server error is written for users and holds no secrets, so the CLI shows it.
+    """
+    body = getattr(exc, "body", "")
+    if not body or "ARA_SDK_DEBUG_HTTP_ERRORS=true" not in str(exc):
+        return ""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    message = error.get("message") if isinstance(error, dict) else None
+    return f"\n  server: {message}" if isinstance(message, str) and message else ""
 
 
 def _short(value: Any, limit: int = 160) -> str:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from ._keys import new_id
 from ._runs import RunService, materialize_files, public_run
+from ._sessions import SessionApi
 from ._settings import Settings
 from ._store import Store, now
 from .engine import ModelProvider
@@ -393,6 +394,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
     store = Store(settings)
     runs = RunService(settings, store, provider)
     api = Api(settings, store, runs)
+    sessions = SessionApi(store, settings.data_dir, api.account, provider)
     r = lambda path, fn, methods: Route(path, _wrap(fn), methods=methods)  # noqa: E731
     routes = [
         r("/healthz", api.healthz, ["GET"]),
@@ -416,6 +418,16 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
         r("/v1/apps/{app_id}/runs/{run_id}", api.run_status, ["GET"]),
         r("/v1/apps/{app_id}/events", api.events, ["POST"]),
         r("/v1/apps/{app_id}/logs/stream", api.logs_stream, ["GET"]),
+        r("/session/start", sessions.start, ["POST"]),
+        r("/session/status", sessions.status, ["GET"]),
+        r("/session/stop", sessions.stop, ["POST"]),
+        r("/session/runtime/capabilities", sessions.capabilities, ["GET"]),
+        r("/session/runtime/skills", sessions.skills, ["GET"]),
+        r("/session/runtime/tools", sessions.tools, ["GET"]),
+        r("/session/runtime/tools/execute", sessions.execute, ["POST"]),
+        r("/session/runtime/control/actions", sessions.control_actions, ["GET"]),
+        r("/session/runtime/control/call", sessions.control_call, ["POST"]),
+        r("/chat", sessions.chat, ["POST"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -122,3 +122,12 @@ logs = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
 )
+
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("stopped_at", Timestamp),
+)

@@ -375,3 +375,35 @@ class Store:
         """A raw connection (tests)."""
         assert self.engine is not None
         return await self.engine.connect()
+
+
+async def _session_row(conn: AsyncConnection, account_id: str) -> dict[str, Any] | None:
+    return _row((await conn.execute(sa.select(t.sessions).where(t.sessions.c.account_id == account_id)
+                                    .order_by(t.sessions.c.created_at.desc()).limit(1))).first())
+
+
+async def session_start(store: Store, account_id: str) -> tuple[dict[str, Any], bool]:
+    """The account's running session, or a new one. Returns `(row, created)`."""
+    async with store._begin() as conn:
+        row = await _session_row(conn, account_id)
+        if row and row["status"] == "running":
+            return row, False
+        row = {"id": new_id("sess"), "account_id": account_id, "status": "running", "created_at": now(), "stopped_at": None}
+        await conn.execute(sa.insert(t.sessions).values(**row))
+        return row, True
+
+
+async def session_latest(store: Store, account_id: str) -> dict[str, Any] | None:
+    """The account's latest session, if any."""
+    async with store._begin() as conn:
+        return await _session_row(conn, account_id)
+
+
+async def session_stop(store: Store, account_id: str) -> dict[str, Any] | None:
+    """Stop the account's running session; returns it, or `None` when none runs."""
+    async with store._begin() as conn:
+        row = await _session_row(conn, account_id)
+        if not row or row["status"] != "running":
+            return None
+        await conn.execute(sa.update(t.sessions).where(t.sessions.c.id == row["id"]).values(status="stopped", stopped_at=now()))
+        return {**row, "status": "stopped"}
