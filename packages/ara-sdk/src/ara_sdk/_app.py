@@ -438,15 +438,15 @@ class App:
                 raise DeclarationError("@app.workflow requires a non-empty id")
             normalized, expr = _normalize_trigger(trigger, schedule)
             row: dict[str, Any] = {"id": wid, "mode": mode}
-            if mode == "run":
-                row.update(task="", run={"command": str(command)}, pipeline=[])
-            else:
+            if mode == "run":  # spec §1.13 hook-command shape: schedule always present
+                row.update(task="", run={"command": str(command)}, pipeline=[], trigger=normalized, schedule=expr)
+            else:  # spec §1.13 task shape: agent_id and schedule only when set
                 text = task or _doc(fn) or f"Execute workflow {wid}"
-                row.update(task=text, run={}, pipeline=_pipeline(pipeline or [], wid))
-            row["trigger"] = normalized
-            if agent:
-                row["agent_id"] = str(agent)
-            row["schedule"] = expr
+                row.update(task=text, trigger=normalized, run={}, pipeline=_pipeline(pipeline or [], wid))
+                if agent:
+                    row["agent_id"] = str(agent)
+                if expr:
+                    row["schedule"] = expr
             _upsert(self._workflows, row, lambda r: r["id"])
             fn.__ara_workflow__ = row  # type: ignore[attr-defined]
             return fn
