@@ -60,8 +60,8 @@ def test_runtime_without_credentials_says_so(cli):
 
 
 def test_chat_streams_through_the_agent_loop(server):
-    rt = AraRuntimeClient(api_key=server.owner_api_key, base_url=server.base_url)
-    result = rt.chat(message="hello there")
+    with AraRuntimeClient(api_key=server.owner_api_key, base_url=server.base_url) as rt:
+        result = rt.chat(message="hello there")
     # The offline provider calls the first builtin tool whose required parameters it can fill:
     # list_dir needs none, so it lists the (empty) workspace and answers with that result.
     assert result["tool_calls"] == [{"name": "list_dir", "args": {}, "result": []}]

@@ -82,6 +82,12 @@ class AraClient:
         """Close the HTTP connection pool."""
         self._http.close()
 
+    def __enter__(self) -> AraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------------------ helpers
     def _find_app(self) -> dict[str, Any] | None:
         listing = self._http.request("GET", "/apps")

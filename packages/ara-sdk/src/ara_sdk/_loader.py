@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -52,8 +53,9 @@ def load_app(path: str | os.PathLike[str]) -> App:
         spec.loader.exec_module(module)
     except ValueError as exc:
         if "project_name must match" in str(exc):
+            got = re.search(r"\(got (.*?)\):", str(exc))
             raise AppLoadError(
-                f"Invalid project name in {script}.\n"
+                f"Invalid project name in {_where(script, exc)}" + (f": {got.group(1)}" if got else "") + ".\n"
                 "  A project_name may contain only lowercase letters, digits and hyphens (a-z, 0-9, -),\n"
                 "  1-63 characters, starting and ending with a letter or digit (regex ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$).\n"
                 "  Example: App(\"my-app-1\")"
@@ -77,7 +79,10 @@ def load_app(path: str | os.PathLike[str]) -> App:
     raise AppLoadError(f"No App(...) instance found in script {script}; define one, e.g. app = App(\"my-app\")")
 
 
-def _describe(script: Path, exc: BaseException) -> str:
+def _where(script: Path, exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(script)]
-    where = f"{script}:{frames[-1].lineno}" if frames else str(script)
-    return f"{where}: {type(exc).__name__}: {exc}"
+    return f"{script}:{frames[-1].lineno}" if frames else str(script)
+
+
+def _describe(script: Path, exc: BaseException) -> str:
+    return f"{_where(script, exc)}: {type(exc).__name__}: {exc}"

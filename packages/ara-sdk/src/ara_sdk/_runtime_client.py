@@ -36,6 +36,16 @@ class AraRuntimeClient:
         base = resolve_base_url()
         return cls(api_key=resolve_control_token(base_url=base), base_url=base, **kwargs)
 
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> AraRuntimeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _get(self, path: str, params: dict[str, Any]) -> Any:
         query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
         return self._http.request("GET", f"{path}?{query}" if query else path)

@@ -347,7 +347,7 @@ class Api:
         async def stream() -> AsyncIterator[bytes]:
             last = 0
             quiet = 0.0
-            while True:
+            while not await request.is_disconnected():
                 rows = await self.store.logs_after(app["id"], last)
                 for row in rows:
                     last = row["id"]

@@ -59,7 +59,7 @@ class ServerThread:
         port = sock.getsockname()[1]
         host = self.settings.host
         self.base_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         server = self._server
 

@@ -198,6 +198,7 @@ def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "", 
             started = time.perf_counter()
             response = client.run(agent_id=agent_id, input_payload=payload, runtime_key=deployed.get("runtime_key"))
             elapsed = time.perf_counter() - started
+            client.close()
     if json_output:
         out.write(json.dumps(response, indent=2) + "\n")
     else:
