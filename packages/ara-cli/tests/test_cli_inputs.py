@@ -35,3 +35,26 @@ def test_input_json_errors_are_clear(raw, fragment):
 def test_payload_prefers_input_json_and_message_overrides():
     assert build_payload(["a=1"], '{"b": 2}', "") == {"b": 2}
     assert build_payload(["a=1"], "", "hello") == {"a": "1", "message": "hello"}
+
+
+def test_readable_rendering_and_json_switch(monkeypatch, capsys):
+    from ara_cli._output import emit, render_text
+
+    text = render_text({"ok": True, "slug": "demo", "next": {"cmd": "ara run"}, "keys": [], "items": [{"a": 1}, 2], "none": None})
+    assert text == "ok: yes\nslug: demo\nnext:\n  cmd: ara run\nkeys: (none)\nitems:\n  - a: 1\n  - 2\nnone: -\n"
+    monkeypatch.setenv("ARA_OUTPUT", "json")
+    emit({"ok": True})
+    assert capsys.readouterr().out == '{\n  "ok": true\n}\n'
+    monkeypatch.setenv("ARA_OUTPUT", "text")
+    emit({"ok": True})
+    assert capsys.readouterr().out == "ok: yes\n"
+
+
+def test_global_json_flag_is_stripped(monkeypatch, capsys):
+    from ara_cli.__main__ import main
+
+    monkeypatch.delenv("ARA_OUTPUT", raising=False)
+    assert main(["init", "--json", "Bad_Name"]) == 1
+    import os
+
+    assert os.environ["ARA_OUTPUT"] == "json"

@@ -4,22 +4,80 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from .errors import CliError
 
-__all__ = ["emit_json", "fail", "guarded", "render_run"]
+__all__ = ["emit", "emit_json", "fail", "guarded", "json_wanted", "render_run", "render_text"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def json_wanted() -> bool:
+    """JSON output: asked for with `--json` (`ARA_OUTPUT=json`), or stdout is not a terminal."""
+    mode = os.environ.get("ARA_OUTPUT", "").strip().lower()
+    if mode == "json":
+        return True
+    if mode == "text":
+        return False
+    return not sys.stdout.isatty()
 
 
 def emit_json(value: Any) -> None:
     """Print `value` as indented JSON (spec §5.2: `json.dumps(result, indent=2)`)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def render_text(value: Any, indent: int = 0) -> str:
+    """Render JSON-like data readably: `key: value` lines, nested blocks indented, lists as `- `."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        if not value:
+            return f"{pad}(none)\n"
+        out = []
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                out.append(f"{pad}{key}:\n{render_text(item, indent + 1)}")
+            else:
+                out.append(f"{pad}{key}: {_scalar(item)}\n")
+        return "".join(out)
+    if isinstance(value, list):
+        if not value:
+            return f"{pad}(none)\n"
+        out = []
+        for item in value:
+            if isinstance(item, dict | list) and item:
+                block = render_text(item, indent + 1)
+                out.append(f"{pad}- {block.lstrip()}")
+            else:
+                out.append(f"{pad}- {_scalar(item)}\n")
+        return "".join(out)
+    return f"{pad}{_scalar(value)}\n"
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return "(none)"
+    text = str(value)
+    return text.replace("\n", "\n    ") if "\n" in text else text
+
+
+def emit(value: Any) -> None:
+    """Print a command result: JSON when `json_wanted()`, else `render_text`."""
+    if json_wanted():
+        emit_json(value)
+    else:
+        sys.stdout.write(render_text(value))
+        sys.stdout.flush()
 
 
 def fail(message: str, code: int = 1) -> int:

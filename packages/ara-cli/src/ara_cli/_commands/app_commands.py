@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cyclopts import Parameter
 
 from .._inputs import build_payload
-from .._output import emit_json, guarded, render_run
+from .._output import emit, emit_json, guarded, json_wanted, render_run
 
 __all__ = ["deploy", "events", "format_log_row", "invite", "local", "logs", "run", "run_async", "run_status", "setup", "setup_auth"]
-
-JsonFlag = Annotated[bool, Parameter(name="--json", negative="", help="Print the JSON response.")]
-
 
 def _client(app_script: Path) -> Any:
     """Load the app script and build an `AraClient` for it from the environment (spec §4.2)."""
@@ -23,6 +23,21 @@ def _client(app_script: Path) -> Any:
 
     app = load_app(app_script)
     return AraClient.from_env(manifest=app.manifest, cwd=os.getcwd())
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[None]:
+    """A spinner on stderr while a slow step runs, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with console.status(label + " …"):
+        yield
+    console.print(f"[green]✓[/green] {label} ({time.perf_counter() - started:.1f} s)")
 
 
 def _is_true(value: str) -> bool:
@@ -59,16 +74,17 @@ def deploy(
         on_existing: `error` refuses to update an app that already exists.
     """
     client = _client(app_script)
-    result = client.deploy(
-        activate=activate.strip().lower() != "false",
-        key_name=key_name or None,
-        key_rpm=rpm,
-        warm=_is_true(warm),
-        warm_agent_id=(warm_agent or warm_workflow) or None,
-        on_existing=on_existing,
-    )
+    with _progress(f"Deploying {client.slug} to {client.base_url}"):
+        result = client.deploy(
+            activate=activate.strip().lower() != "false",
+            key_name=key_name or None,
+            key_rpm=rpm,
+            warm=_is_true(warm),
+            warm_agent_id=(warm_agent or warm_workflow) or None,
+            on_existing=on_existing,
+        )
     warmup = result.get("warmup") if isinstance(result.get("warmup"), dict) else {}
-    emit_json(
+    emit(
         {
             "ok": True,
             "app_id": result.get("app_id", ""),
@@ -97,7 +113,6 @@ def run(
     input_json: str = "",
     runtime_key: str = "",
     app_header_key: str = "",
-    json_output: JsonFlag = False,
 ) -> int:
     """Run an agent of a deployed app and print the result (spec §5.2).
 
@@ -115,7 +130,6 @@ def run(
         input_json: A JSON object, or `@path` to a JSON file.
         runtime_key: Runtime key (default: `ARA_RUNTIME_KEY`, then `.runtime-keys.local`).
         app_header_key: App header key, sent as `X-Ara-App-Key` (default: `ARA_APP_HEADER_KEY`).
-        json_output: Print the JSON response even on a terminal.
     """
     from ara_core import new_run_id, slugify
 
@@ -131,7 +145,7 @@ def run(
         runtime_key=runtime_key or None,
         app_header_key=app_header_key or None,
     )
-    if json_output or not sys.stdout.isatty() or not isinstance(response, dict):
+    if json_wanted() or not isinstance(response, dict):
         emit_json(response)
     else:
         sys.stdout.write(render_run(response))
@@ -194,7 +208,7 @@ def events(
 
     key = idempotency_key or f"{slugify(event_type)}-{slugify(new_run_id())}"
     client = _client(app_script)
-    emit_json(
+    emit(
         client.events(
             agent_id=agent or workflow,
             event_type=event_type,
@@ -266,7 +280,7 @@ def run_async(
             "events": list(callback_event or ["run.completed", "run.failed"]),
         }
     client = _client(app_script)
-    emit_json(
+    emit(
         client.run_async(
             agent_id=agent or workflow,
             input_payload=payload,
@@ -319,7 +333,7 @@ def run_status(
             raise CliError(f"run {run_id} still {status or 'pending'} after {timeout:g} s")
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
-    emit_json(response)
+    emit(response)
     return 1 if wait and status == "failed" else 0
 
 
@@ -369,7 +383,7 @@ def setup(app_script: Path, /) -> int:
     Args:
         app_script: Path of the Python file that defines the `App`.
     """
-    emit_json(_client(app_script).setup())
+    emit(_client(app_script).setup())
     return 0
 
 
@@ -388,7 +402,7 @@ def setup_auth(
         ensure_runtime_key: `false` skips minting a runtime key when none is set.
     """
     client = _client(app_script)
-    emit_json(
+    emit(
         client.setup_auth(
             x_key_name=x_key_name or None,
             x_key_rpm=x_key_rpm,
@@ -413,7 +427,7 @@ def invite(app_script: Path, /, *, email: str = "", role: Literal["viewer", "mem
     address = email.strip() or os.environ.get("ARA_DEFAULT_INVITE_EMAIL", "").strip()
     if not address:
         raise CliError("invite requires --email (or ARA_DEFAULT_INVITE_EMAIL)")
-    emit_json(_client(app_script).invite(email=address, role=role, expires_in_hours=expires_hours))
+    emit(_client(app_script).invite(email=address, role=role, expires_in_hours=expires_hours))
     return 0
 
 
@@ -437,5 +451,5 @@ def local(
 
     load_dotenv(Path.cwd())
     app = load_app(app_script)
-    emit_json({"ok": True, "result": app.call_local_entrypoint(parse_pairs(input))})
+    emit({"ok": True, "result": app.call_local_entrypoint(parse_pairs(input))})
     return 0

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from cyclopts import App
 
-from .._output import emit_json, guarded
+from .._output import emit, guarded
 from ..errors import CliError
 
 __all__ = ["OAUTH_PROVIDERS", "auth_app", "pkce_pair"]
@@ -95,7 +95,7 @@ def login(
             user = _whoami(base, key).get("user")
         except RuntimeError:
             sys.stderr.write("Warning: could not verify API key against server; stored locally anyway.\n")
-        emit_json({"ok": True, "status": "logged_in", "auth_type": "cli_api_key", "api_base_url": base,
+        emit({"ok": True, "status": "logged_in", "auth_type": "cli_api_key", "api_base_url": base,
                    "user": user, "credentials_path": str(credentials_path())})
         return 0
 
@@ -112,7 +112,7 @@ def login(
         user = _whoami(record["api_base_url"], record["access_token"]).get("user") or user
     except RuntimeError:
         pass
-    emit_json({"ok": True, "status": "logged_in", "api_base_url": record["api_base_url"],
+    emit({"ok": True, "status": "logged_in", "api_base_url": record["api_base_url"],
                "expires_at": record["expires_at"], "user": user, "credentials_path": str(credentials_path())})
     return 0
 
@@ -312,7 +312,7 @@ def whoami(*, api_base_url: str = "") -> int:
     else:
         record = read_credentials()
         source = str(record.get("auth_type") or ("cli_api_key" if record.get("api_key") else "cli_jwt"))
-    emit_json({**result, "auth_source": source})
+    emit({**result, "auth_source": source})
     return 0
 
 
@@ -324,7 +324,7 @@ def logout() -> int:
 
     path = credentials_path()
     path.unlink(missing_ok=True)
-    emit_json({"ok": True, "status": "logged_out"})
+    emit({"ok": True, "status": "logged_out"})
     return 0
 
 
@@ -357,6 +357,6 @@ def rotate(*, api_base_url: str = "") -> int:
             write_credentials(record)
             out["credentials_updated"] = True
             out["credentials_path"] = str(credentials_path())
-    emit_json(out)
+    emit(out)
     return 0
 

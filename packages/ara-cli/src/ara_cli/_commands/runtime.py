@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from cyclopts import App, Parameter
 
 from .._inputs import parse_pairs
-from .._output import emit_json, guarded
+from .._output import emit, guarded
 from ..errors import CliError
 
 __all__ = ["runtime_app", "session_app", "start", "status", "stop"]
@@ -40,7 +40,7 @@ def _rt() -> Any:
 @guarded
 def session_start() -> int:
     """Start your session (`POST /session/start`)."""
-    emit_json(_rt().session_start())
+    emit(_rt().session_start())
     return 0
 
 
@@ -48,7 +48,7 @@ def session_start() -> int:
 @guarded
 def session_status() -> int:
     """Show your session's status (`GET /session/status`)."""
-    emit_json(_rt().session_status())
+    emit(_rt().session_status())
     return 0
 
 
@@ -56,7 +56,7 @@ def session_status() -> int:
 @guarded
 def session_stop() -> int:
     """Stop your session (`POST /session/stop`)."""
-    emit_json(_rt().session_stop())
+    emit(_rt().session_stop())
     return 0
 
 
@@ -72,7 +72,7 @@ def capabilities(*, session: Session, agent: str = "") -> int:
         session: Session id.
         agent: Restrict to one agent.
     """
-    emit_json(_rt().capabilities(session_id=session, agent_id=agent))
+    emit(_rt().capabilities(session_id=session, agent_id=agent))
     return 0
 
 
@@ -84,7 +84,7 @@ def skills_list(*, session: Session) -> int:
     Args:
         session: Session id.
     """
-    emit_json(_rt().skills(session_id=session))
+    emit(_rt().skills(session_id=session))
     return 0
 
 
@@ -98,7 +98,7 @@ def tools_list(*, session: Session, kind: Literal["all", "builtin", "app", "conn
         kind: `all`, `builtin`, `app` or `connector`.
         agent: Restrict to one agent.
     """
-    emit_json(_rt().tools(session_id=session, kind=kind, agent_id=agent))
+    emit(_rt().tools(session_id=session, kind=kind, agent_id=agent))
     return 0
 
 
@@ -115,7 +115,7 @@ def tools_execute(*, session: Session, tool: str = "", agent: str = "", arg: Arg
     """
     if not tool.strip():
         raise CliError("ara runtime: tools execute requires --tool")
-    emit_json(_rt().execute_tool(session_id=session, tool_name=tool.strip(), args=parse_pairs(arg), agent_id=agent or None))
+    emit(_rt().execute_tool(session_id=session, tool_name=tool.strip(), args=parse_pairs(arg), agent_id=agent or None))
     return 0
 
 
@@ -127,7 +127,7 @@ def control_actions(*, session: Session) -> int:
     Args:
         session: Session id.
     """
-    emit_json(_rt().control_actions(session_id=session))
+    emit(_rt().control_actions(session_id=session))
     return 0
 
 
@@ -144,5 +144,5 @@ def control_call(*, session: Session, action: str = "", timeout_ms: int = 8000, 
     """
     if not action.strip():
         raise CliError("ara runtime: control call requires --action")
-    emit_json(_rt().control_call(session_id=session, action=action.strip(), args=parse_pairs(arg), timeout_ms=timeout_ms))
+    emit(_rt().control_call(session_id=session, action=action.strip(), args=parse_pairs(arg), timeout_ms=timeout_ms))
     return 0

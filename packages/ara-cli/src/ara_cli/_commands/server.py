@@ -155,7 +155,7 @@ def _sample_input(script: Path, message: str) -> dict[str, Any]:
 
 
 @guarded
-def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "", json_output: bool = False) -> int:
+def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "") -> int:
     """Deploy and run an example app on a throwaway local server, then shut it down.
 
     Starts ara-server on a free loopback port with a temporary data dir, deploys the app, runs its
@@ -166,7 +166,6 @@ def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "", 
         app: An example app name (default: the investor meeting bot) or a path to an app script.
         agent: Agent to run (default: the app's default agent).
         message: Overrides the sample input's `message`.
-        json_output: Print the run response as JSON instead of text.
     """
     from ara_core import new_run_id, slugify
     from ara_sdk import AraClient, load_app
@@ -181,6 +180,7 @@ def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "", 
     payload.setdefault("run_id", run_id)
     payload.setdefault("idempotency_key", f"{slugify(agent_id or 'default-agent')}-{slugify(run_id)}")
     out = sys.stdout
+    json_output = os.environ.get("ARA_OUTPUT", "").strip().lower() == "json"
     with tempfile.TemporaryDirectory(prefix="ara-demo-") as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", port=0)
         with ServerThread(settings) as server:
