@@ -9,7 +9,6 @@ import secrets
 import sys
 import time
 import webbrowser
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from threading import Thread
 from typing import Any, Literal
@@ -140,10 +139,11 @@ def _oauth_login(base: str, provider: str, timeout: int, open_browser: bool, flo
         except RuntimeError:
             sys.stderr.write("Warning: localhost callback failed; falling back to polling login flow.\n")
             grant = _poll_flow(base, provider, challenge, timeout, open_browser)
-    tokens = _client(supabase_url).request(
-        "POST", "/auth/v1/token?grant_type=pkce", auth=None,
-        headers={"apikey": anon_key, "Accept": "application/json"},
-        json={"auth_code": grant["code"], "code_verifier": verifier, "redirect_uri": grant["redirect_uri"]},
+    from ara_http import expires_at_iso, supabase_token_request
+
+    tokens = supabase_token_request(
+        supabase_url=supabase_url, supabase_anon_key=anon_key, grant_type="pkce",
+        body={"auth_code": grant["code"], "code_verifier": verifier, "redirect_uri": grant["redirect_uri"]},
     )
     if not isinstance(tokens, dict) or not tokens.get("access_token") or not tokens.get("refresh_token"):
         raise CliError("ara auth: login failed, missing access or refresh token.")
@@ -153,31 +153,6 @@ def _oauth_login(base: str, provider: str, timeout: int, open_browser: bool, flo
         "refresh_token": tokens["refresh_token"], "expires_at": expires_at_iso(tokens),
         "user": tokens.get("user") or {},
     }
-
-
-def expires_at_iso(tokens: dict[str, Any]) -> str:
-    """The token expiry as ISO UTC: `expires_at` (epoch seconds or ISO), else now + `expires_in`
-    (spec §4.3).
-
-    Raises:
-        RuntimeError: Neither field is usable.
-    """
-    value = tokens.get("expires_at")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC).isoformat()
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.replace(".", "", 1).isdigit():
-            return datetime.fromtimestamp(float(text), UTC).isoformat()
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-        except ValueError:
-            pass
-    expires_in = tokens.get("expires_in")
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-        return (datetime.now(UTC) + timedelta(seconds=float(expires_in))).isoformat()
-    raise RuntimeError("Supabase auth response did not include a valid expires_at or expires_in field.")
 
 
 def _oauth_port() -> int:
