@@ -122,7 +122,7 @@ def test_tool_exact_row_explicit_parameters_and_handler_style():
     assert tools[1]["function"] == {"name": "search", "description": "", "parameters": schema}
     assert tools[2]["id"] == "legacy" and tools[2]["handler_id"] == "h1" and tools[2]["description"] == "Legacy."
     assert tools[2]["parameters"] == {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
-    assert send_email("x") == {} and send_email.__ara_tool__ is app._tools[0]
+    assert send_email("x") == {} and send_email.__ara_tool__ is app._tools["send_email"]
     assert "agents" not in app.manifest["agent"]  # tools alone add no agent
     with pytest.raises(DeclarationError, match="^@app.tool requires source-visible functions"):
         app.tool()(lambda: 1)
@@ -156,7 +156,7 @@ def test_schedule_on_tool_either_order_anchors_on_default_agent(schedule_first):
     m = app.manifest
     assert m["agent"]["tools"][0]["schedules"] == entries
     assert m["agent"]["agents"][0]["schedules"] == entries
-    assert app._agents[0]["schedules"] == []  # anchoring lives in the manifest only
+    assert app._agents["boss"]["schedules"] == []  # anchoring lives in the manifest only
     assert [w["id"] for w in m["workflows"]] == ["boss", "boss--send--cron", "boss--send--09-30"]
     assert m["workflows"][2]["task"] == "Run scheduled tool send"
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
 import os
 import textwrap
+import tokenize
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,22 +107,44 @@ def _index_file(filename: str) -> tuple[list[str], dict[int, FunctionSource]] | 
     if cached and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
         return cached[2], cached[3]
     try:
-        with open(filename, encoding="utf-8") as fh:
+        with tokenize.open(filename) as fh:  # honours a PEP 263 coding cookie
             text = fh.read()
         tree = ast.parse(text, filename)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     index: dict[int, FunctionSource] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            first = min([d.lineno for d in node.decorator_list] + [node.lineno])
-            entry = FunctionSource(first, node.lineno, node.end_lineno or node.lineno, isinstance(node, ast.AsyncFunctionDef))
-            index[node.lineno] = entry
-            for dec in node.decorator_list:  # code objects may report a decorator's line on 3.11
-                index.setdefault(dec.lineno, entry)
-    lines = text.splitlines(keepends=True)
+    for node in _function_defs(tree.body):
+        first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+        entry = FunctionSource(first, node.lineno, node.end_lineno or node.lineno, isinstance(node, ast.AsyncFunctionDef))
+        index[node.lineno] = entry
+        for dec in node.decorator_list:  # code objects may report a decorator's line on 3.11
+            index.setdefault(dec.lineno, entry)
+    lines = io.StringIO(text).readlines()  # split on "\n" only, as line numbers count (not on \f etc.)
     _FILE_INDEX[filename] = (stat.st_mtime_ns, stat.st_size, lines, index)
     return lines, index
+
+
+_NESTED_STATEMENTS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _function_defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Every `def` in a module, nested ones included, visiting statements only (never expressions).
+
+    A `def` is a statement, so it can only sit in statement lists (`body`, `orelse`, `finalbody`,
+    exception handlers, `match` cases); skipping expression subtrees makes this several times faster
+    than `ast.walk` on typical code.
+    """
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    stack: list[Any] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node)
+        for field in _NESTED_STATEMENTS:
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                stack.extend(children)
+    return found
 
 
 def function_source(fn: Callable[..., Any], *, decorator: str = "@app.agent") -> str:

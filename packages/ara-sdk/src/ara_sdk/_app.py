@@ -53,6 +53,20 @@ def _upsert(rows: list[dict[str, Any]], row: dict[str, Any], key: Callable[[dict
     rows.append(row)
 
 
+def _upsert_all(rows: list[dict[str, Any]], updates: Any) -> None:
+    """Upsert each of `updates` into `rows` by `id` (replace the first match in place, else append); linear."""
+    position: dict[Any, int] = {}
+    for i, row in enumerate(rows):
+        position.setdefault(row["id"], i)
+    for update in updates:
+        i = position.get(update["id"])
+        if i is None:
+            position[update["id"]] = len(rows)
+            rows.append(dict(update))
+        else:
+            rows[i] = dict(update)
+
+
 def _doc(fn: Callable[..., Any]) -> str:
     return inspect.cleandoc(fn.__doc__) if fn.__doc__ else ""
 
@@ -186,12 +200,13 @@ class App:
         self.interfaces: dict[str, Any] = dict(interfaces or {})
         self.runtime_profile: dict[str, Any] = dict(runtime_profile or {})
         self._agent_base: dict[str, Any] = dict(agent or {})
-        self._agents: list[dict[str, Any]] = []
-        self._tools: list[dict[str, Any]] = []
-        self._workflows: list[dict[str, Any]] = []
+        # Rows keyed by id: re-assigning a key keeps its position, so upserts are in place and O(1).
+        self._agents: dict[str, dict[str, Any]] = {}
+        self._tools: dict[str, dict[str, Any]] = {}
+        self._workflows: dict[str, dict[str, Any]] = {}
         self._profiles: list[dict[str, Any]] = []
-        self._subagents: list[dict[str, Any]] = []
-        self._handlers: list[dict[str, Any]] = []
+        self._subagents: dict[str, dict[str, Any]] = {}
+        self._handlers: dict[str, dict[str, Any]] = {}
         self._local_entrypoint: Callable[..., Any] | None = None
         self._entrypoint_id: str | None = None
 
@@ -274,7 +289,7 @@ class App:
                 row["fastapi_endpoint"] = endpoint
             for entry in getattr(fn, "__ara_schedule_entries__", []):
                 _upsert(row["schedules"], self._bind(entry, agent_id=agent_id), lambda r: r["id"])
-            _upsert(self._agents, row, lambda r: r["id"])
+            self._agents[agent_id] = row
             if entrypoint:
                 self._entrypoint_id = agent_id
             fn.__ara_agent__ = row  # type: ignore[attr-defined]
@@ -325,7 +340,7 @@ class App:
             entries = [self._bind(e, tool_name=name) for e in getattr(fn, "__ara_schedule_entries__", [])]
             if entries:
                 row["schedules"] = entries
-            _upsert(self._tools, row, lambda r: r["function"]["name"])
+            self._tools[name] = row
             fn.__ara_tool__ = row  # type: ignore[attr-defined]
             return fn
 
@@ -447,7 +462,7 @@ class App:
                     row["agent_id"] = str(agent)
                 if expr:
                     row["schedule"] = expr
-            _upsert(self._workflows, row, lambda r: r["id"])
+            self._workflows[wid] = row
             fn.__ara_workflow__ = row  # type: ignore[attr-defined]
             return fn
 
@@ -557,7 +572,7 @@ class App:
             row = {"id": sid, "workflow_id": wid,
                    "channels": sorted({str(c).strip().lower() for c in channels or [] if str(c).strip()}),
                    "runtime": rt, "sandbox": box, "hooks": hook_rows}
-            _upsert(self._subagents, row, lambda r: r["id"])
+            self._subagents[sid] = row
             return fn
 
         return decorate
@@ -569,7 +584,7 @@ class App:
             hid = str(id).strip() if id else slugify(fn.__name__)
             row = {"id": hid, "function_name": fn.__name__, "description": description or _doc(fn),
                    "parameters": signature_schema(fn), "source": function_source(fn, decorator="@app.handler")}
-            _upsert(self._handlers, row, lambda r: r["id"])
+            self._handlers[hid] = row
             fn.__ara_handler__ = row  # type: ignore[attr-defined]
             return fn
 
@@ -611,8 +626,8 @@ class App:
             `{"name", "slug", "description", "agent", "workflows", "interfaces", "runtime_profile"}`.
         """
         agent: dict[str, Any] = dict(self._agent_base)
-        rows = [dict(r) for r in self._agents]
-        if not rows and any(t.get("schedules") for t in self._tools):
+        rows = [dict(r) for r in self._agents.values()]
+        if not rows and any(t.get("schedules") for t in self._tools.values()):
             rows = [{"id": "scheduled-jobs", "task": "Execute scheduled tool jobs.",
                      "instructions": "Execute scheduled tool jobs.", "persona": "Execute scheduled tool jobs.",
                      "schedules": [], "handoff_to": [], "always_on": False, "entrypoint": False}]
@@ -620,11 +635,10 @@ class App:
         if rows:
             default_id = self._entrypoint_id if self._entrypoint_id in {r["id"] for r in rows} else rows[0]["id"]
             anchor = next(i for i, r in enumerate(rows) if r["id"] == default_id)
-            tool_schedules = [s for t in self._tools for s in t.get("schedules", [])]
+            tool_schedules = [s for t in self._tools.values() for s in t.get("schedules", [])]
             if tool_schedules:
                 merged = [dict(s) for s in rows[anchor]["schedules"]]
-                for s in tool_schedules:
-                    _upsert(merged, s, lambda r: r["id"])
+                _upsert_all(merged, tool_schedules)
                 rows[anchor] = {**rows[anchor], "schedules": merged}
             agent["agents"] = rows
             agent["default_agent_id"] = default_id
@@ -636,16 +650,14 @@ class App:
                  "hooks": []}
                 for r in rows
             ]
-            for sub in self._subagents:
-                _upsert(agent["subagents"], dict(sub), lambda r: r["id"])
+            _upsert_all(agent["subagents"], self._subagents.values())
             for r in rows:
                 workflows.extend(self._workflows_for(r))
         if self._handlers:
-            agent["handlers"] = [dict(h) for h in self._handlers]
+            agent["handlers"] = [dict(h) for h in self._handlers.values()]
         if self._tools:
-            agent["tools"] = [dict(t) for t in self._tools]
-        for wf in self._workflows:
-            _upsert(workflows, wf, lambda r: r["id"])
+            agent["tools"] = [dict(t) for t in self._tools.values()]
+        _upsert_all(workflows, self._workflows.values())
         interfaces = dict(self.interfaces)
         endpoints = [r for r in rows if r.get("fastapi_endpoint")]
         if endpoints:
