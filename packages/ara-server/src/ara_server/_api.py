@@ -96,8 +96,11 @@ class Api:
                 return app
             if token:
                 account = await self.store.account_for_api_key(token)
-                if account and (await self.store.app_for(app["id"], account["id"]) or {}).get("role") in _ROLES_WRITE:
+                role = (await self.store.app_for(app["id"], account["id"]) or {}).get("role") if account else None
+                if role in _ROLES_WRITE:
                     return app
+                if role == "viewer":
+                    raise ApiProblem(403, "forbidden", "viewers cannot run this app; ask the owner for the member role")
         if not header_key and not token:
             raise ApiProblem(401, "unauthorized", "missing runtime key: send Authorization: Bearer <runtime key> or X-Ara-App-Key")
         if app is None:
@@ -249,8 +252,22 @@ class Api:
         if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
             raise ApiProblem(422, "invalid_invite", "at `$.expires_in_hours`: must be a positive integer")
         row = await self.store.invite(app["id"], email, role, hours)
+        accept = str(request.base_url).rstrip("/") + "/auth/cli/invites/accept"
         return _json({"ok": True, "invite": {"id": row["id"], "email": email, "role": role,
-                                             "expires_at": row["expires_at"].isoformat()}}, 201)
+                                             "expires_at": row["expires_at"].isoformat(),
+                                             "invite_token": row["token"], "accept_url": accept}}, 201)
+
+    async def accept_invite(self, request: Request) -> Response:
+        body = await _body(request)
+        token = str(body.get("token") or "").strip()
+        if not token:
+            raise ApiProblem(422, "invalid_body", "at `$.token`: the invite token is required")
+        accepted = await self.store.accept_invite(token)
+        if accepted is None:
+            raise ApiProblem(404, "invite_not_found", "invite token unknown, already used or expired; ask for a new invite")
+        invite, key = accepted
+        return _json({"ok": True, "app_id": invite["app_id"], "email": invite["email"], "role": invite["role"],
+                      "api_key": key.key, "key_prefix": key.prefix})
 
     # ----------------------------------------------------------------------------- runtime plane
     def _agent_id(self, app: dict[str, Any], body: dict[str, Any]) -> str:
@@ -400,6 +417,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
         r("/healthz", api.healthz, ["GET"]),
         r("/readyz", api.readyz, ["GET"]),
         r("/auth/cli/whoami", api.whoami, ["GET"]),
+        r("/auth/cli/invites/accept", api.accept_invite, ["POST"]),
         r("/apps", api.list_apps, ["GET"]),
         r("/apps", api.create_app, ["POST"]),
         r("/apps/api-key/rotate", api.rotate, ["POST"]),

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 __all__ = ["KeyMaterial", "SecretBox", "hash_key", "new_id", "new_key"]
 
-PREFIXES = {"api": "ara_sk_", "runtime": "ara_rk_", "app_header": "ara_xk_"}
+PREFIXES = {"api": "ara_sk_", "runtime": "ara_rk_", "app_header": "ara_xk_", "invite": "ara_inv_"}
 
 
 def new_id(prefix: str) -> str:

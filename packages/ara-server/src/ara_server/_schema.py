@@ -56,6 +56,8 @@ invites = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("accepted_at", Timestamp),
 )
 
 app_keys = sa.Table(

@@ -274,8 +274,9 @@ class Store:
         """Record an invite and grant the role (the invitee's account is created if needed)."""
         account = await self.account_by_email(email, create=True)
         assert account is not None
+        token = KeyMaterial("invite")
         row = {"id": new_id("inv"), "app_id": app_id, "email": email, "role": role, "created_at": now(),
-               "expires_at": now() + timedelta(hours=hours)}
+               "expires_at": now() + timedelta(hours=hours), "token_hash": token.hash}
         async with self._begin() as conn:
             await conn.execute(sa.insert(t.invites).values(**row))
             existing = (await conn.execute(sa.select(t.app_members.c.role).where(
@@ -286,7 +287,27 @@ class Store:
             else:
                 await conn.execute(sa.insert(t.app_members).values(app_id=app_id, account_id=account["id"], role=role,
                                                                    created_at=now()))
-        return {**row, "account_id": account["id"]}
+        return {**row, "account_id": account["id"], "token": token.key}
+
+    async def accept_invite(self, token: str) -> tuple[dict[str, Any], KeyMaterial] | None:
+        """Redeem an invite token once: returns the invite and a new API key for the invitee."""
+        async with self._begin() as conn:
+            invite = _row((await conn.execute(sa.select(t.invites).where(
+                t.invites.c.token_hash == hash_key(token), t.invites.c.accepted_at.is_(None)))).first())
+            if invite is None:
+                return None
+            expires = invite["expires_at"]
+            expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+            if expires < now():
+                return None
+            claimed = await conn.execute(sa.update(t.invites).where(t.invites.c.id == invite["id"],
+                                                                    t.invites.c.accepted_at.is_(None))
+                                         .values(accepted_at=now()))
+            if not claimed.rowcount:
+                return None
+        account = await self.account_by_email(invite["email"], create=True)
+        assert account is not None
+        return invite, await self.new_api_key(account["id"])
 
     # ---------------------------------------------------------------------------------- runs
     async def insert_run(self, row: dict[str, Any]) -> tuple[dict[str, Any], bool]:
