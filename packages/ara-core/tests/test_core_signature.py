@@ -9,9 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 import ara_core._signature as sig
+import pytest
 from ara_core import DeclarationError, function_source, signature_schema
 
 

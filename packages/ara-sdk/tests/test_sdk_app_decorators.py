@@ -3,7 +3,6 @@
 import logging
 
 import pytest
-
 from ara_core import DeclarationError
 from ara_sdk import App, fastapi_endpoint, invoke, runtime
 

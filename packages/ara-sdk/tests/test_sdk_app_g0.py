@@ -2,7 +2,6 @@
 define_app (spec §1.13, §1.14, §1.15 PROPOSED assembly)."""
 
 import pytest
-
 from ara_core import DeclarationError, guardrail_command, task_guardrail_prefix
 from ara_sdk import App, cron, define_app, sandbox, subagent_hook
 

@@ -5,7 +5,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from ara_sdk import App, AppLoadError, load_app
 
 

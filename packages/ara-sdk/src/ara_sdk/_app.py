@@ -396,7 +396,7 @@ class App:
                 for e in entries:
                     _upsert(bound, self._bind(e, tool_name=tool_row["function"]["name"]), lambda r: r["id"])
             else:
-                _log.warning("app.schedule(...) on %s: decorate it with @app.agent or @app.tool too", fn.__name__)
+                _log.warning("app.schedule(...) on %s: no agent or tool yet; the schedule binds when @app.agent or @app.tool is applied", fn.__name__)
             return fn
 
         return decorate

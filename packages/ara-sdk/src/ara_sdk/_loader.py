@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -36,10 +37,8 @@ def load_app(path: str | os.PathLike[str]) -> App:
             traceback), or defines no `App` (`No App(...) instance found in script`).
     """
     script = Path(path).expanduser()
-    try:
+    with contextlib.suppress(OSError):
         script = script.resolve()
-    except OSError:
-        pass
     if not script.is_file():
         raise AppLoadError(f"Script not found: {script}")
     spec = importlib.util.spec_from_file_location(MODULE_NAME, script)
@@ -66,10 +65,8 @@ def load_app(path: str | os.PathLike[str]) -> App:
     except Exception as exc:  # the user's module raised while importing
         raise AppLoadError(_describe(script, exc)) from None
     finally:
-        try:
+        with contextlib.suppress(ValueError):
             sys.path.remove(directory)
-        except ValueError:
-            pass
     candidate = getattr(module, "app", None)
     if isinstance(candidate, App):
         return candidate
