@@ -133,3 +133,33 @@ def test_auth_login_rejects_unknown_provider_before_any_network(cli):
     proc = cli("auth", "login", "--provider", "myspace", "--api-base-url", "http://127.0.0.1:9", env={"ARA_API_KEY": ""})
     assert proc.returncode == 1
     assert "unsupported OAuth provider" in proc.stderr
+
+
+def test_up_is_deploy(cli):
+    first = _json(cli("up", str(APPS / "calc_app.py")))
+    assert first["ok"] is True and first["slug"] == "calc-e2e"
+
+
+async def test_async_client_deploys_runs_and_polls(server, tmp_path):
+    from ara_sdk import AsyncAraClient, load_app
+
+    manifest = load_app(APPS / "calc_app.py").manifest
+    client = AsyncAraClient(manifest=manifest, api_key=server.owner_api_key, base_url=server.base_url, cwd=tmp_path)
+    deployed = await client.deploy()
+    key = deployed["runtime_key"]
+    result = await client.run(agent_id="calculator", input_payload={"a": 4, "b": 4}, runtime_key=key)
+    assert result["result"]["output_text"] == "The sum is 8."
+    submitted = await client.run_async(agent_id="calculator", input_payload={"a": 1, "b": 1}, runtime_key=key,
+                                       run_id="run-async-client-1")
+    assert submitted["run"]["run_id"] == "run-async-client-1"
+    for _ in range(100):
+        status = (await client.run_status(run_id="run-async-client-1", runtime_key=key))["run"]
+        if status["status"] == "completed":
+            break
+        import asyncio
+
+        await asyncio.sleep(0.1)
+    assert status["status"] == "completed"
+    setup = await client.setup()
+    assert setup["app"]["slug"] == "calc-e2e"
+    client.close()
