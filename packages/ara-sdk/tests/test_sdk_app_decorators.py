@@ -224,3 +224,16 @@ def test_user_interfaces_and_runtime_profile_are_copied():
     assert app.interfaces["fastapi_endpoints"] == [listed]  # the App's own dict is untouched
     assert m["runtime_profile"] == runtime(memory_mb=256)
     assert m is not app.manifest  # recomputed on every access
+
+
+def test_worked_example_1_9b_full_snapshot_in_key_order():
+    """The whole §1.9b manifest, compared as JSON text so key order counts too."""
+    import json
+    from pathlib import Path
+
+    from ara_sdk import load_app
+
+    apps = Path(__file__).parent / "apps"
+    manifest = load_app(apps / "support_ops.py").manifest
+    expected = (apps / "support_ops.manifest.json").read_text()
+    assert json.dumps(manifest, indent=2) + "\n" == expected
