@@ -19,12 +19,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import uvicorn
+from e2e_support import base_env
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from e2e_support import base_env
 
 pytestmark = pytest.mark.e2e
 

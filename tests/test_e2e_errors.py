@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e

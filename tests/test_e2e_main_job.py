@@ -6,7 +6,6 @@ import json
 import sqlite3
 
 import pytest
-
 from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e

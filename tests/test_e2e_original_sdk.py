@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from e2e_support import APPS, base_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.original_sdk]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ara_sdk import AraRuntimeClient
 
 pytestmark = pytest.mark.e2e

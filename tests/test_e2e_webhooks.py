@@ -11,7 +11,6 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-
 from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e

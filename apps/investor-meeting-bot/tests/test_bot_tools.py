@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import recurring_ical_events
-
 from ara_sdk import load_app
 
 HERE = Path(__file__).resolve().parents[1]

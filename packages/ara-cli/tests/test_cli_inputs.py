@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from ara_cli._inputs import build_payload, parse_input_json, parse_pairs
 from ara_cli.errors import CliError
 

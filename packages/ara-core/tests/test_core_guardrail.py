@@ -3,10 +3,9 @@
 import json
 import subprocess
 
+from ara_core import guardrail_command, task_guardrail_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from ara_core import guardrail_command, task_guardrail_prefix
 
 HOSTILE = st.sampled_from([
     "echo 'single' \"double\" `echo backtick` $(echo sub) $HOME",

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ara_core import (
     ArgumentError,
     DeclarationError,
@@ -74,7 +73,7 @@ def test_coerce_arguments():
         coerce_arguments(schema, {"b": "maybe"})
 
 
-def sample(a: int, b: float = 1.0, *args, c: bool = False, d: dict | None = None, e: list[int] = [], f=object(), **kw) -> str:  # noqa: B006
+def sample(a: int, b: float = 1.0, *args, c: bool = False, d: dict | None = None, e: list[int] = [], f=object(), **kw) -> str:  # noqa: B006, B008
     return ""
 
 

@@ -3,10 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
+from ara_core import DeclarationError, next_fire_times, normalize_schedule_spec, slugify, validate_cron
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ara_core import DeclarationError, next_fire_times, normalize_schedule_spec, slugify, validate_cron
 
 
 def test_range_of_one_hour_fires_daily_not_hourly():

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
 from ara_http import (
     MISSING_CREDENTIALS,
     DevServerInfo,

@@ -4,7 +4,6 @@ import json
 
 import httpx
 import pytest
-
 from ara_http import ApiError, AppHeaderKeyAuth, BearerAuth, HttpClient, RetryPolicy
 
 

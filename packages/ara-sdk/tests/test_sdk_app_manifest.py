@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ara_core import DeclarationError
 from ara_sdk import App, fastapi_endpoint, invoke, load_app, runtime, sandbox, schedule
 

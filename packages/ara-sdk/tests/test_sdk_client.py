@@ -4,7 +4,6 @@ import json
 
 import httpx
 import pytest
-
 from ara_core import Secret, runtime
 from ara_sdk import AraClient, AraRuntimeClient
 

@@ -7,18 +7,16 @@ import json
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from ara_core import signature_schema
+from ara_server.engine import OfflineProvider, OpenAICompatibleProvider, execute_agent_run, provider_from_env
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from ara_core import signature_schema
-from ara_server.engine import OfflineProvider, OpenAICompatibleProvider, execute_agent_run, provider_from_env
 
 
 def _tool(fn_source: str, name: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from ara_server import Settings
 from ara_server._store import Store
+from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def _backends() -> list:

@@ -19,34 +19,39 @@ from ._config import (
     write_dev_server,
     write_private_json,
 )
-from ._transport import USE_CLIENT_AUTH, AppHeaderKeyAuth, AsyncHttpClient, BearerAuth, HttpClient, RetryPolicy
+from ._transport import (
+    USE_CLIENT_AUTH,
+    AppHeaderKeyAuth,
+    AsyncHttpClient,
+    BearerAuth,
+    HttpClient,
+    RetryPolicy,
+)
 from .errors import ApiError, debug_http_errors
 
-__all__ = sorted(
-    [
-        "MISSING_CREDENTIALS",
-        "USE_CLIENT_AUTH",
-        "ApiError",
-        "AppHeaderKeyAuth",
-        "AsyncHttpClient",
-        "BearerAuth",
-        "DevServerInfo",
-        "HttpClient",
-        "RetryPolicy",
-        "clear_dev_server",
-        "credentials_path",
-        "debug_http_errors",
-        "dev_server_path",
-        "expires_at_iso",
-        "load_dotenv",
-        "read_credentials",
-        "read_dev_server",
-        "refresh_supabase_record",
-        "resolve_base_url",
-        "resolve_control_token",
-        "supabase_token_request",
-        "write_credentials",
-        "write_dev_server",
-        "write_private_json",
-    ]
-)
+__all__ = [
+    "ApiError",
+    "AppHeaderKeyAuth",
+    "AsyncHttpClient",
+    "BearerAuth",
+    "DevServerInfo",
+    "HttpClient",
+    "MISSING_CREDENTIALS",
+    "RetryPolicy",
+    "USE_CLIENT_AUTH",
+    "clear_dev_server",
+    "credentials_path",
+    "debug_http_errors",
+    "dev_server_path",
+    "expires_at_iso",
+    "load_dotenv",
+    "read_credentials",
+    "read_dev_server",
+    "refresh_supabase_record",
+    "resolve_base_url",
+    "resolve_control_token",
+    "supabase_token_request",
+    "write_credentials",
+    "write_dev_server",
+    "write_private_json",
+]

@@ -6,4 +6,10 @@ from ._server import ServerThread, serve
 from ._settings import Settings
 from .errors import ApiProblem
 
-__all__ = sorted(["ApiProblem", "ServerThread", "Settings", "create_app", "serve"])
+__all__ = [
+    "ApiProblem",
+    "ServerThread",
+    "Settings",
+    "create_app",
+    "serve",
+]

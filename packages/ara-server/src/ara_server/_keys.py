@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-__all__ = ["KeyMaterial", "SecretBox", "hash_key", "new_id", "new_key"]
+__all__ = ["KeyMaterial", "SecretBox", "hash_key", "new_id"]
 
 PREFIXES = {"api": "ara_sk_", "runtime": "ara_rk_", "app_header": "ara_xk_", "invite": "ara_inv_"}
 

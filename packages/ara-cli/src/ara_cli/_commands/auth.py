@@ -10,7 +10,6 @@ import sys
 import time
 import webbrowser
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from threading import Thread
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse
 

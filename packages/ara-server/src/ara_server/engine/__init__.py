@@ -13,7 +13,18 @@ from ._providers import (
 )
 from ._sandbox import SandboxResult, run_function
 
-__all__ = sorted([
-    "MAX_MODEL_TURNS", "ModelError", "ModelProvider", "ModelTurn", "OfflineProvider", "OpenAICompatibleProvider",
-    "RunContext", "RunOutcome", "SandboxResult", "ToolCall", "execute_agent_run", "provider_from_env", "run_function",
-])
+__all__ = [
+    "MAX_MODEL_TURNS",
+    "ModelError",
+    "ModelProvider",
+    "ModelTurn",
+    "OfflineProvider",
+    "OpenAICompatibleProvider",
+    "RunContext",
+    "RunOutcome",
+    "SandboxResult",
+    "ToolCall",
+    "execute_agent_run",
+    "provider_from_env",
+    "run_function",
+]
