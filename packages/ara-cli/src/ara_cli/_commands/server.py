@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -101,16 +102,21 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
     )
     out.flush()
     stop = threading.Event()
+    code = 0
+    # Ctrl-C and `kill` both stop the server cleanly, even when the shell started us with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             if not server.is_alive():
-                return 1
-    except KeyboardInterrupt:
+                code = 1
+                break
         out.write("\nstopping ara-server\n")
+        out.flush()
     finally:
         clear_dev_server()
         server.stop()
-    return 0
+    return code
 
 
 def find_demo_app(name: str) -> Path:
