@@ -345,16 +345,32 @@ class Api:
             raise ApiProblem(422, "invalid_event", "at `$.event_type`: must be a non-empty string")
         key = request.headers.get("x-idempotency-key", "").strip() or None
         event_id = new_id("evt")
-        hooks = [w.get("id") for w in app["manifest"].get("workflows") or []
-                 if (w.get("trigger") or {}).get("event") == event_type]
+        manifest = app["manifest"]
+        hooks = [w for w in manifest.get("workflows") or [] if (w.get("trigger") or {}).get("event") == event_type
+                 and w.get("mode") in ("task", "run")]
+        default_agent = (manifest.get("agent") or {}).get("default_agent_id") or ""
+        planned = [(w, new_run_id()) for w in hooks]
         response = {"ok": True, "event_id": event_id, "event_type": event_type, "accepted_at": now().isoformat(),
-                    "matched_workflows": hooks}
+                    "matched_workflows": [w.get("id") for w in hooks], "runs": [rid for _, rid in planned]}
         stored, outcome = await self.store.record_event(app["id"], key, body, response)
         if outcome == "conflict":
             raise ApiProblem(409, "idempotency_conflict",
                              f"idempotency key {key!r} was already used with a different body")
         if outcome == "new":
             await self.runs.log(app["id"], None, "info", "event.received", f"{event_type}: {str(body.get('message') or '')[:200]}")
+            event_input = {"event_type": event_type, "message": body.get("message") or "", "channel": body.get("channel"),
+                           "source": body.get("source"), "payload": body.get("payload") or {},
+                           "metadata": body.get("metadata") or {}, "event_id": event_id}
+            for workflow, run_id in planned:
+                command = workflow.get("mode") == "run"
+                agent_id = str(workflow.get("agent_id") or default_agent)
+                await self.store.insert_run({
+                    "run_id": run_id, "app_id": app["id"], "agent_id": "" if command else agent_id,
+                    "workflow_id": workflow.get("id"), "kind": "command" if command else "agent", "mode": "async",
+                    "status": "queued", "idempotency_key": f"{key or event_id}:{workflow.get('id')}",
+                    "input": event_input if command else {**event_input, "task": workflow.get("task") or ""}})
+            if planned:
+                self.runs.notify()
         return _json(stored, 202 if outcome == "new" else 200)
 
     async def logs_stream(self, request: Request) -> Response:

@@ -7,7 +7,9 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import random
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -46,7 +48,8 @@ def materialize_files(workdir: Path, manifest: dict[str, Any]) -> None:
 
 def public_run(row: dict[str, Any]) -> dict[str, Any]:
     """The wire shape of a stored run."""
-    out: dict[str, Any] = {"run_id": row["run_id"], "agent_id": row["agent_id"], "workflow_id": row["agent_id"],
+    out: dict[str, Any] = {"run_id": row["run_id"], "agent_id": row["agent_id"],
+                           "workflow_id": row.get("workflow_id") or row["agent_id"], "kind": row.get("kind") or "agent",
                            "status": row["status"], "created_at": _iso(row.get("created_at")),
                            "started_at": _iso(row.get("started_at")), "finished_at": _iso(row.get("finished_at"))}
     if row.get("result") is not None:
@@ -113,7 +116,15 @@ class RunService:
     # ---------------------------------------------------------------------------------- running
     async def execute(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """Run `run` of `app` now and persist the outcome. Returns the updated run row."""
+        if run.get("kind") == "command":
+            return await self.execute_command(app, run)
         manifest = app["manifest"]
+        agents = [a.get("id") for a in (manifest.get("agent") or {}).get("agents") or []]
+        if run["agent_id"] not in agents:
+            error = f"agent {run['agent_id']!r} not found in app {app['slug']!r}; agents: {', '.join(map(str, agents)) or 'none'}"
+            await self.store.update_run(run["run_id"], status="failed", error=error, finished_at=now())
+            await self.log(app["id"], run["run_id"], "error", "run.failed", error)
+            return {**run, "status": "failed", "error": error, "result": None, "trace": []}
         app_id, run_id = app["id"], run["run_id"]
         workdir = self.settings.app_dir(app_id)
         await asyncio.to_thread(materialize_files, workdir, manifest)
@@ -144,6 +155,54 @@ class RunService:
                        error or f"agent {run['agent_id']} completed")
         return {**run, "status": status, "result": result, "error": error, "trace": trace,
                 "finished_at": now(), "started_at": run.get("started_at") or now()}
+
+    async def execute_command(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """Run a run-mode workflow's shell command (a hook) in the app's working directory.
+
+        The command gets the app's env and secrets, `ARA_RUN_ID`, `ARA_IDEMPOTENCY_KEY`, and the
+        event as JSON in `ARA_EVENT`; its output lines become log lines; exit status 0 completes the run.
+        """
+        manifest = app["manifest"]
+        app_id, run_id = app["id"], run["run_id"]
+        workflow = next((w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), None)
+        command = str(((workflow or {}).get("run") or {}).get("command") or "")
+        workdir = self.settings.app_dir(app_id)
+        await asyncio.to_thread(materialize_files, workdir, manifest)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "LANG": "C.UTF-8",
+               **(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id),
+               "ARA_APP_ID": app_id, "ARA_RUN_ID": run_id,
+               "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run_id),
+               "ARA_EVENT": json.dumps(run.get("input") or {})}
+        await self.store.update_run(run_id, status="running", started_at=now())
+        await self.log(app_id, run_id, "info", "hook.started", f"workflow {run.get('workflow_id')} started")
+        started = time.perf_counter()
+        error: str | None = None
+        if not command:
+            code, out, err = 127, "", f"workflow {run.get('workflow_id')!r} has no command"
+        else:
+            proc = await asyncio.create_subprocess_exec(
+                "bash", "-c", command, cwd=str(workdir), env=env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            try:
+                raw_out, raw_err = await asyncio.wait_for(proc.communicate(), self.settings.run_timeout_seconds)
+                code, out, err = proc.returncode or 0, raw_out.decode("utf-8", "replace"), raw_err.decode("utf-8", "replace")
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+                code, out, err = -9, "", ""
+                error = f"command timed out after {self.settings.run_timeout_seconds:g} s"
+        for line in out.splitlines()[-200:]:
+            await self.log(app_id, run_id, "info", "hook.output", line[:2000])
+        status = "completed" if code == 0 and error is None else "failed"
+        if status == "failed" and error is None:
+            error = f"command exited with status {code}: {err.strip()[-500:]}"
+        trace = [{"seq": 0, "type": "command", "workflow_id": run.get("workflow_id"), "exit_code": code,
+                  "stdout": out[-8000:], "stderr": err[-8000:], "duration_ms": round((time.perf_counter() - started) * 1000, 2)}]
+        result = {"output_text": out[-8000:], "exit_code": code}
+        await self.store.update_run(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
+        await self.log(app_id, run_id, "error" if error else "info", f"run.{status}", error or "hook completed")
+        return {**run, "status": status, "result": result, "error": error, "trace": trace}
 
     async def _worker(self) -> None:
         while True:

@@ -87,6 +87,8 @@ runs = sa.Table(
     sa.Column("run_id", sa.String(128), primary_key=True),
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
     sa.Column("agent_id", sa.String(256), nullable=False),
+    sa.Column("workflow_id", sa.String(256)),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="agent"),  # agent | command
     sa.Column("mode", sa.String(8), nullable=False),  # sync | async
     sa.Column("status", sa.String(16), nullable=False),  # queued|running|completed|failed|cancelled
     sa.Column("input", sa.JSON, nullable=False),
