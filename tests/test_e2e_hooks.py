@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-
 from e2e_support import APPS
 
 pytestmark = pytest.mark.e2e
