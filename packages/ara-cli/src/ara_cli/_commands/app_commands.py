@@ -17,6 +17,10 @@ from .._output import emit, emit_json, guarded, json_wanted, render_run
 
 __all__ = ["deploy", "events", "format_log_row", "invite", "local", "logs", "run", "run_async", "run_status", "setup", "setup_auth"]
 
+#: A repeatable `key=value` flag (`--input a=1 --input b=2`); the flag name comes from the parameter.
+Pairs = Annotated[list[str] | None, Parameter(negative="", help="key=value, repeatable")]
+
+
 def _client(app_script: Path) -> Any:
     """Load the app script and build an `AraClient` for it from the environment (spec §4.2)."""
     from ara_sdk import AraClient, load_app
@@ -109,7 +113,7 @@ def run(
     agent: str = "",
     workflow: str = "",
     message: str = "",
-    input: Annotated[list[str] | None, Parameter(name="--input", negative="", help="key=value, repeatable")] = None,
+    input: Pairs = None,
     input_json: str = "",
     runtime_key: str = "",
     app_header_key: str = "",
@@ -176,8 +180,8 @@ def events(
     channel: str = "webhook",
     source: str = "webhook",
     message: str = "",
-    input: Annotated[list[str] | None, Parameter(name="--input", negative="", help="key=value, repeatable")] = None,
-    metadata: Annotated[list[str] | None, Parameter(name="--metadata", negative="", help="key=value, repeatable")] = None,
+    input: Pairs = None,
+    metadata: Pairs = None,
     idempotency_key: str = "",
     runtime_key: str = "",
     app_header_key: str = "",
@@ -232,7 +236,7 @@ def run_async(
     agent: str = "",
     workflow: str = "",
     message: str = "",
-    input: Annotated[list[str] | None, Parameter(name="--input", negative="", help="key=value, repeatable")] = None,
+    input: Pairs = None,
     input_json: str = "",
     response_mode: Literal["poll", "webhook"] = "poll",
     callback_url: str = "",
@@ -436,7 +440,7 @@ def local(
     app_script: Path,
     /,
     *,
-    input: Annotated[list[str] | None, Parameter(name="--input", negative="", help="key=value, repeatable")] = None,
+    input: Pairs = None,
 ) -> int:
     """Call the app's `@app.local_entrypoint()` on this machine; needs no credentials (spec C16).
 
