@@ -99,3 +99,27 @@ def test_jwt_without_refresh_metadata():
     write_credentials({"auth_type": "supabase_jwt", "access_token": "old"})
     with pytest.raises(RuntimeError, match="missing refresh metadata"):
         resolve_control_token()
+
+
+def test_control_plane_auth_refreshes_a_stored_jwt_mid_session():
+    from ara_http import ControlPlaneAuth, HttpClient
+
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    write_credentials({"auth_type": "supabase_jwt", "api_base_url": "https://api.test", "supabase_url": "https://sb.test",
+                       "supabase_anon_key": "anon", "access_token": "stale", "refresh_token": "r1", "expires_at": later})
+    refreshed = []
+
+    def refresh(record):
+        refreshed.append(record["refresh_token"])
+        return {**record, "access_token": "fresh", "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+
+    def api(request):
+        ok = request.headers["authorization"] == "Bearer fresh"
+        return httpx.Response(200 if ok else 401, json={"ok": ok})
+
+    client = HttpClient("https://api.test", auth=ControlPlaneAuth("https://api.test", refresh=refresh),
+                        transport=httpx.MockTransport(api))
+    assert client.request("GET", "/apps") == {"ok": True}  # 401 with the stale token, refreshed, retried
+    assert refreshed == ["r1"]
+    assert read_credentials()["access_token"] == "fresh"
+    assert client.request("GET", "/apps") == {"ok": True} and refreshed == ["r1"]

@@ -6,6 +6,7 @@ The only package that imports httpx (enforced by import-linter).
 from ._auth import expires_at_iso, refresh_supabase_record, supabase_token_request
 from ._config import (
     MISSING_CREDENTIALS,
+    ControlPlaneAuth,
     DevServerInfo,
     clear_dev_server,
     credentials_path,
@@ -34,6 +35,7 @@ __all__ = [
     "AppHeaderKeyAuth",
     "AsyncHttpClient",
     "BearerAuth",
+    "ControlPlaneAuth",
     "DevServerInfo",
     "HttpClient",
     "MISSING_CREDENTIALS",

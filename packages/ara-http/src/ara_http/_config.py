@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from ara_core import DEFAULT_API_BASE_URL
 
 __all__ = [
+    "ControlPlaneAuth",
     "DevServerInfo",
     "MISSING_CREDENTIALS",
     "clear_dev_server",
@@ -202,6 +204,40 @@ def _parse_expiry(value: Any) -> datetime | None:
 
 
 RefreshFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class ControlPlaneAuth(httpx.Auth):
+    """`httpx.Auth` for control-plane calls that resolves the bearer token on every request (spec §4.2).
+
+    A long-lived client therefore picks up a stored JWT that is refreshed within 30 s of its expiry,
+    and a new `ara auth login`. On a 401 it forces one refresh of a stored JWT and retries once.
+
+    Args:
+        base_url: The API base URL the token is for (the `ara dev` key only goes to its server).
+        refresh: As in `resolve_control_token`.
+    """
+
+    def __init__(self, base_url: str, *, refresh: RefreshFn | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.refresh = refresh
+
+    def _token(self, *, force_refresh: bool = False) -> str:
+        if force_refresh:
+            record = read_credentials()
+            if record.get("auth_type") == "supabase_jwt" and not any(
+                os.environ.get(n, "").strip() for n in ("ARA_API_KEY", "ARA_ACCESS_TOKEN")
+            ):
+                record["expires_at"] = None  # makes resolve_control_token refresh it now
+                write_credentials(record)
+        return resolve_control_token(base_url=self.base_url, refresh=self.refresh)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Set the bearer; after a 401 with a stored JWT, refresh it and retry once."""
+        request.headers["Authorization"] = f"Bearer {self._token()}"
+        response = yield request
+        if response.status_code == 401 and read_credentials().get("auth_type") == "supabase_jwt":
+            request.headers["Authorization"] = f"Bearer {self._token(force_refresh=True)}"
+            yield request
 
 
 def resolve_control_token(

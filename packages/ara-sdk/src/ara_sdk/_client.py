@@ -14,6 +14,7 @@ from ara_http import (
     ApiError,
     AppHeaderKeyAuth,
     BearerAuth,
+    ControlPlaneAuth,
     HttpClient,
     load_dotenv,
     resolve_base_url,
@@ -76,7 +77,10 @@ class AraClient:
         base = resolve_base_url()
         token = resolve_control_token(base_url=base)
         os.environ["ARA_API_BASE_URL"] = base
-        return cls(manifest=manifest, api_key=token, base_url=base, cwd=cwd, **kwargs)
+        client = cls(manifest=manifest, api_key=token, base_url=base, cwd=cwd, **kwargs)
+        # Resolve the token per request from now on, so a stored JWT is refreshed when it nears expiry.
+        client._http.auth = ControlPlaneAuth(base)
+        return client
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
