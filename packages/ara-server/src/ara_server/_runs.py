@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from ara_core import strip_private
+from ara_core import ArgumentError, coerce_arguments, strip_private
 from ara_http import ApiError, AsyncHttpClient
 
+from ._scheduler import Scheduler
 from ._settings import Settings
 from ._store import Store, now
-from .engine import ModelProvider, execute_agent_run
+from .engine import ModelProvider, execute_agent_run, run_function
 
 __all__ = ["RunService", "sign_delivery"]
 
@@ -88,6 +89,18 @@ class RunService:
             log.info("requeued interrupted runs", count=requeued)
         for n in range(max(1, self.settings.workers)):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"ara-run-worker-{n}"))
+        if self.settings.scheduler_interval_seconds > 0:
+            self._tasks.append(asyncio.create_task(self._schedule_loop(), name="ara-scheduler"))
+
+    async def _schedule_loop(self) -> None:
+        scheduler = Scheduler(self.store)
+        while True:
+            try:
+                if await scheduler.tick():
+                    self.notify()
+            except Exception:  # a bad manifest or a database hiccup must not stop the scheduler
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(self.settings.scheduler_interval_seconds)
 
     async def stop(self) -> None:
         """Stop the workers (queued runs stay queued for the next start)."""
@@ -118,6 +131,8 @@ class RunService:
         """Run `run` of `app` now and persist the outcome. Returns the updated run row."""
         if run.get("kind") == "command":
             return await self.execute_command(app, run)
+        if run.get("kind") in ("pipeline", "tool"):
+            return await self.execute_steps(app, run)
         manifest = app["manifest"]
         agents = [a.get("id") for a in (manifest.get("agent") or {}).get("agents") or []]
         if run["agent_id"] not in agents:
@@ -155,6 +170,67 @@ class RunService:
                        error or f"agent {run['agent_id']} completed")
         return {**run, "status": status, "result": result, "error": error, "trace": trace,
                 "finished_at": now(), "started_at": run.get("started_at") or now()}
+
+    async def execute_steps(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """Run a pipeline workflow's steps in order (tool steps in the sandbox, agent steps through the
+        agent loop), or a single scheduled tool call (`kind == "tool"`). The first failing step fails the run."""
+        manifest = app["manifest"]
+        app_id, run_id = app["id"], run["run_id"]
+        if run.get("kind") == "tool":
+            steps = [{"id": f"{run.get('workflow_id')}--tool", "kind": "tool", "tool_name": run["input"].get("tool_name"),
+                      "args": run["input"].get("args") or {}}]
+        else:
+            workflow = next((w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), {})
+            steps = list(workflow.get("pipeline") or [])
+        workdir = self.settings.app_dir(app_id)
+        await asyncio.to_thread(materialize_files, workdir, manifest)
+        env = {**(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id),
+               "ARA_APP_ID": app_id, "ARA_APP_SLUG": app["slug"], "ARA_RUN_ID": run_id,
+               "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run_id)}
+        await self.store.update_run(run_id, status="running", started_at=now())
+        await self.log(app_id, run_id, "info", "run.started", f"workflow {run.get('workflow_id')} started ({len(steps)} steps)")
+        tools = {t["function"]["name"]: t for t in (manifest.get("agent") or {}).get("tools") or [] if t.get("function")}
+        trace: list[dict[str, Any]] = []
+        error: str | None = None
+        last: Any = None
+        for step in steps:
+            started = time.perf_counter()
+            if step.get("kind") == "agent":
+                outcome = await execute_agent_run(manifest, str(step.get("agent_id")), dict(step.get("input") or {}),
+                                                  workdir=workdir, provider=self.provider,
+                                                  tool_timeout_seconds=self.settings.tool_timeout_seconds, env=env)
+                entry = {"type": "pipeline_step", "step_id": step.get("id"), "agent_id": step.get("agent_id"),
+                         "result": outcome.output_text, "error": outcome.error}
+                last, error = outcome.output_text, outcome.error
+            else:
+                name = str(step.get("tool_name"))
+                tool = tools.get(name)
+                entry = {"type": "tool_call", "step_id": step.get("id"), "tool": name, "arguments": step.get("args") or {},
+                         "result": None, "error": None}
+                if tool is None:
+                    error = f"unknown tool {name!r}; the app's tools are {sorted(tools)}"
+                else:
+                    try:
+                        args = coerce_arguments(tool["function"].get("parameters"), dict(step.get("args") or {}))
+                        res = await run_function(source=tool.get("source") or "", function_name=tool.get("function_name") or name,
+                                                 mode="tool", payload=args, workdir=workdir,
+                                                 timeout_seconds=self.settings.tool_timeout_seconds, env=env)
+                        last, error = res.result, (None if res.ok else f"tool {name} failed: {res.error}")
+                        entry.update(arguments=args, result=res.result if res.ok else None)
+                    except ArgumentError as exc:
+                        error = f"{name}: {exc}"
+                entry["error"] = error
+            entry.update(seq=len(trace), duration_ms=round((time.perf_counter() - started) * 1000, 2))
+            trace.append(entry)
+            if error:
+                break
+        status = "failed" if error else "completed"
+        text = last if isinstance(last, str) else json.dumps(last, default=str)
+        result = {"output_text": text, "tool_calls": [{"name": e["tool"], "arguments": e["arguments"], "result": e["result"],
+                                                       "error": e["error"]} for e in trace if e["type"] == "tool_call"]}
+        await self.store.update_run(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
+        await self.log(app_id, run_id, "error" if error else "info", f"run.{status}", error or "workflow completed")
+        return {**run, "status": status, "result": result, "error": error, "trace": trace}
 
     async def execute_command(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """Run a run-mode workflow's shell command (a hook) in the app's working directory.

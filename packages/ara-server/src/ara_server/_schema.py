@@ -135,3 +135,12 @@ sessions = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("stopped_at", Timestamp),
 )
+
+schedule_firings = sa.Table(
+    "schedule_firings", metadata,
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("schedule_key", sa.String(512), primary_key=True),
+    sa.Column("fire_time", Timestamp, primary_key=True),
+    sa.Column("run_id", sa.String(128), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)

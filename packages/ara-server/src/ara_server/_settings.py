@@ -26,6 +26,8 @@ class Settings:
         run_timeout_seconds: Limit per run, in seconds.
         workers: Async-run workers per node.
         log_heartbeat_seconds: Interval of `: heartbeat` comments on log streams, in seconds.
+        scheduler_interval_seconds: How often the scheduler looks for due schedules, in seconds;
+            0 turns the scheduler off on this node.
     """
 
     data_dir: Path
@@ -38,6 +40,7 @@ class Settings:
     run_timeout_seconds: float = 600.0
     workers: int = 2
     log_heartbeat_seconds: float = 15.0
+    scheduler_interval_seconds: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -428,3 +428,24 @@ async def session_stop(store: Store, account_id: str) -> dict[str, Any] | None:
             return None
         await conn.execute(sa.update(t.sessions).where(t.sessions.c.id == row["id"]).values(status="stopped", stopped_at=now()))
         return {**row, "status": "stopped"}
+
+
+async def active_apps(store: Store) -> list[dict[str, Any]]:
+    """Apps whose status is `active` (the scheduler fires only their schedules)."""
+    async with store._begin() as conn:
+        rows = (await conn.execute(sa.select(t.apps).where(t.apps.c.status == "active"))).all()
+    return [dict(r._mapping) for r in rows]
+
+
+async def record_firing(store: Store, app_id: str, schedule_key: str, fire_time: datetime, run: dict[str, Any]) -> bool:
+    """Record a schedule firing and queue its run in one transaction; `False` if that firing exists."""
+    values = {"result": None, "error": None, "callback": None, "attempts": 0, "started_at": None,
+              "finished_at": None, "trace": [], "created_at": now(), **run}
+    try:
+        async with store._begin() as conn:
+            await conn.execute(sa.insert(t.schedule_firings).values(
+                app_id=app_id, schedule_key=schedule_key, fire_time=fire_time, run_id=run["run_id"], created_at=now()))
+            await conn.execute(sa.insert(t.runs).values(**values))
+    except IntegrityError:
+        return False
+    return True
