@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ._keys import new_id
+from ._requests import bearer, json_body
 from ._runs import RunService, materialize_files, public_run
 from ._sessions import SessionApi
 from ._settings import Settings
@@ -37,26 +38,6 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiProblem(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiProblem(400, "invalid_body", "request body must be a JSON object")
-    return data
-
-
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return ""
-
-
 class Api:
     """Route handlers bound to one store and run service."""
 
@@ -65,7 +46,7 @@ class Api:
 
     # ------------------------------------------------------------------------------ auth helpers
     async def account(self, request: Request) -> dict[str, Any]:
-        token = _bearer(request)
+        token = bearer(request)
         if not token:
             raise ApiProblem(401, "unauthorized", "missing API key: send Authorization: Bearer <ARA_API_KEY>")
         account = await self.store.account_for_api_key(token)
@@ -88,7 +69,7 @@ class Api:
         """The app of a runtime-plane call, authorized by runtime key, app header key or a member's API key."""
         app = await self.store.app(request.path_params["app_id"])
         header_key = request.headers.get("x-ara-app-key", "").strip()
-        token = _bearer(request)
+        token = bearer(request)
         if app is not None:
             if header_key and await self.store.app_for_key(app["id"], header_key, ("app_header",)):
                 return app
@@ -125,7 +106,7 @@ class Api:
 
     async def rotate(self, request: Request) -> Response:
         account = await self.account(request)
-        material, key_id = await self.store.rotate_api_key(account["id"], _bearer(request))
+        material, key_id = await self.store.rotate_api_key(account["id"], bearer(request))
         return _json({"ok": True, "api_key": material.key, "key_prefix": material.prefix, "key_identifier": key_id})
 
     async def list_apps(self, request: Request) -> Response:
@@ -153,7 +134,7 @@ class Api:
 
     async def create_app(self, request: Request) -> Response:
         account = await self.account(request)
-        body = await _body(request)
+        body = await json_body(request)
         slug = str(body.get("slug") or "").strip()
         if not slug:
             raise ApiProblem(422, "invalid_manifest", "at `$.slug`: must be a non-empty string")
@@ -167,7 +148,7 @@ class Api:
 
     async def update_app(self, request: Request) -> Response:
         _, app = await self.owned_app(request, write=True)
-        body = await _body(request)
+        body = await json_body(request)
         status = body.get("status")
         if status is not None and status not in ("active", "inactive"):
             raise ApiProblem(422, "invalid_status", "at `$.status`: must be 'active' or 'inactive'")
@@ -182,7 +163,7 @@ class Api:
 
     async def create_key(self, request: Request) -> Response:
         _, app = await self.owned_app(request, write=True)
-        body = await _body(request)
+        body = await json_body(request)
         kind = "app_header" if request.url.path.endswith("/x-keys") else "runtime"
         name = str(body.get("name") or f"{app['slug']}-{'x-header' if kind == 'app_header' else 'key'}")
         rpm = body.get("requests_per_minute", 60)
@@ -208,7 +189,7 @@ class Api:
 
     async def put_secret(self, request: Request) -> Response:
         _, app = await self.owned_app(request, write=True)
-        body = await _body(request)
+        body = await json_body(request)
         name = str(body.get("name") or "").strip().lower()
         if not _SECRET_NAME.match(name):
             raise ApiProblem(422, "invalid_secret", "at `$.name`: must match [a-z0-9][a-z0-9_-]{0,62}[a-z0-9]")
@@ -241,7 +222,7 @@ class Api:
 
     async def invite(self, request: Request) -> Response:
         _, app = await self.owned_app(request, owner_only=True)
-        body = await _body(request)
+        body = await json_body(request)
         email = str(body.get("email") or "").strip()
         role = str(body.get("role") or "viewer")
         hours = body.get("expires_in_hours", 168)
@@ -258,7 +239,7 @@ class Api:
                                              "invite_token": row["token"], "accept_url": accept}}, 201)
 
     async def accept_invite(self, request: Request) -> Response:
-        body = await _body(request)
+        body = await json_body(request)
         token = str(body.get("token") or "").strip()
         if not token:
             raise ApiProblem(422, "invalid_body", "at `$.token`: the invite token is required")
@@ -292,7 +273,7 @@ class Api:
 
     async def run(self, request: Request) -> Response:
         app = await self.runtime_app(request)
-        body = await _body(request)
+        body = await json_body(request)
         run_input = self._input(body)
         if body.get("warmup"):
             return _json({"ok": True, "run_id": new_run_id(), "app_id": app["id"], "warmup": True, "status": "completed"})
@@ -310,7 +291,7 @@ class Api:
 
     async def submit_run(self, request: Request) -> Response:
         app = await self.runtime_app(request)
-        body = await _body(request)
+        body = await json_body(request)
         run_input = self._input(body)
         agent_id = self._agent_id(app, body)
         mode = str(body.get("response_mode") or "poll")
@@ -339,7 +320,7 @@ class Api:
 
     async def events(self, request: Request) -> Response:
         app = await self.runtime_app(request)
-        body = await _body(request)
+        body = await json_body(request)
         event_type = str(body.get("event_type") or "").strip()
         if not event_type:
             raise ApiProblem(422, "invalid_event", "at `$.event_type`: must be a non-empty string")

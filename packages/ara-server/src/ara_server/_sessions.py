@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from ._requests import json_body
 from ._store import Store, session_latest, session_start, session_stop
 from .engine import ModelError, ModelProvider, RunContext, provider_from_env
 from .errors import ApiProblem
@@ -216,7 +217,7 @@ class SessionApi:
 
     async def execute(self, request: Request) -> Response:
         account = await self.account(request)
-        body = await _json_body(request)
+        body = await json_body(request)
         row = await self._session(request, account, str(body.get("session_id") or "") or None)
         name = str(body.get("tool_name") or "")
         args = body.get("args") or {}
@@ -237,13 +238,13 @@ class SessionApi:
 
     async def control_call(self, request: Request) -> Response:
         account = await self.account(request)
-        body = await _json_body(request)
+        body = await json_body(request)
         await self._session(request, account, str(body.get("session_id") or "") or None)
         raise ApiProblem(409, "no_ui", "no app UI is connected to this session; control actions need the Ara app open")
 
     async def chat(self, request: Request) -> Response:
         account = await self.account(request)
-        body = await _json_body(request)
+        body = await json_body(request)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise ApiProblem(422, "invalid_body", "at `$.messages`: must be a non-empty list")
@@ -282,16 +283,3 @@ class SessionApi:
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream")
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise ApiProblem(400, "invalid_json", "request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiProblem(400, "invalid_body", "request body must be a JSON object")
-    return data
-
-
