@@ -108,3 +108,16 @@ def test_manifest_rejected_by_the_server_names_the_json_path(cli, server):
     malformed = httpx.post(f"{server.base_url}/apps", headers={"Authorization": f"Bearer {server.owner_api_key}"},
                            content=b"{not json")
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "invalid_json"
+
+
+def test_runtime_key_rate_limit_answers_429_with_retry_after(cli, server):
+    import httpx
+
+    assert cli("deploy", str(APPS / "calc_app.py"), "--rpm", "2").returncode == 0
+    key = json.loads((cli.cwd / ".runtime-keys.local").read_text())["calc-e2e"]
+    apps = httpx.get(f"{server.base_url}/apps", headers={"Authorization": f"Bearer {server.owner_api_key}"}).json()["apps"]
+    url = f"{server.base_url}/v1/apps/{apps[0]['id']}/runs/run-none"
+    codes = [httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code for _ in range(3)]
+    assert codes[:2] == [404, 404] and codes[2] == 429
+    limited = httpx.get(url, headers={"Authorization": f"Bearer {key}"})
+    assert int(limited.headers["Retry-After"]) >= 1 and limited.json()["error"]["code"] == "rate_limited"

@@ -96,3 +96,17 @@ async def test_apps_keys_secrets_runs_events(store):
     assert outcome == "replay" and same == first
     _, outcome = await store.record_event(app["id"], "e1", {"a": 2}, {"event_id": "evt_3", "ok": True})
     assert outcome == "conflict"
+
+
+def test_rate_limiter_sliding_window():
+    from ara_server._ratelimit import RateLimiter
+
+    now = [100.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    assert [limiter.check("k", 2) for _ in range(2)] == [None, None]
+    assert limiter.check("k", 2) == 60.0
+    now[0] += 30
+    assert limiter.check("k", 2) == 30.0
+    assert limiter.check("other", 2) is None
+    now[0] += 30.5
+    assert limiter.check("k", 2) is None

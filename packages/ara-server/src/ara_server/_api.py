@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ._keys import new_id
+from ._ratelimit import RateLimiter
 from ._requests import bearer, json_body
 from ._runs import RunService, materialize_files, public_run
 from ._sessions import SessionApi
@@ -43,6 +44,7 @@ class Api:
 
     def __init__(self, settings: Settings, store: Store, runs: RunService) -> None:
         self.settings, self.store, self.runs = settings, store, runs
+        self.limiter = RateLimiter()
 
     # ------------------------------------------------------------------------------ auth helpers
     async def account(self, request: Request) -> dict[str, Any]:
@@ -71,9 +73,17 @@ class Api:
         header_key = request.headers.get("x-ara-app-key", "").strip()
         token = bearer(request)
         if app is not None:
-            if header_key and await self.store.app_for_key(app["id"], header_key, ("app_header",)):
-                return app
-            if token and await self.store.app_for_key(app["id"], token, ("runtime",)):
+            key_row = None
+            if header_key:
+                key_row = await self.store.app_for_key(app["id"], header_key, ("app_header",))
+            if key_row is None and token:
+                key_row = await self.store.app_for_key(app["id"], token, ("runtime",))
+            if key_row is not None:
+                wait = self.limiter.check(key_row["id"], int(key_row["requests_per_minute"]))
+                if wait is not None:
+                    raise ApiProblem(429, "rate_limited",
+                                     f"this key allows {key_row['requests_per_minute']} requests per minute; retry in {wait:g} s",
+                                     headers={"Retry-After": str(int(wait))})
                 return app
             if token:
                 account = await self.store.account_for_api_key(token)
@@ -389,7 +399,7 @@ def _wrap(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except ApiProblem as problem:
-            return _json(problem.body(), problem.status)
+            return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers or None)
 
     return endpoint
 

@@ -211,13 +211,13 @@ class Store:
                                                             requests_per_minute=rpm, created_at=now()))
         return material, key_id
 
-    async def app_for_key(self, app_id: str, key: str, kinds: tuple[str, ...]) -> bool:
-        """Whether `key` is an active key of one of `kinds` for the app."""
+    async def app_for_key(self, app_id: str, key: str, kinds: tuple[str, ...]) -> dict[str, Any] | None:
+        """The active key row (`id`, `requests_per_minute`) if `key` is one of `kinds` for the app."""
         async with self._begin() as conn:
-            row = (await conn.execute(sa.select(t.app_keys.c.id).where(
+            row = (await conn.execute(sa.select(t.app_keys.c.id, t.app_keys.c.requests_per_minute).where(
                 t.app_keys.c.app_id == app_id, t.app_keys.c.key_hash == hash_key(key),
                 t.app_keys.c.kind.in_(kinds), t.app_keys.c.revoked_at.is_(None)))).first()
-            return row is not None
+            return _row(row)
 
     async def list_app_keys(self, app_id: str, kind: str) -> list[dict[str, Any]]:
         """Keys of a kind (no hashes)."""
