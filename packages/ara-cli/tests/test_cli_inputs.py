@@ -57,3 +57,12 @@ def test_global_json_flag_is_stripped(monkeypatch, capsys):
     import os
 
     assert os.environ["ARA_OUTPUT"] == "json"
+
+
+def test_log_processor_redacts_secrets():
+    from ara_cli._logging import redact_secrets
+
+    event = redact_secrets(None, "info", {"event": "deploy", "api_key": "ara_sk_x", "Authorization": "Bearer y",
+                                          "runtime_key": "ara_rk_z", "client_secret": "s", "slug": "demo"})
+    assert event == {"event": "deploy", "api_key": "***", "Authorization": "***", "runtime_key": "***",
+                     "client_secret": "***", "slug": "demo"}
