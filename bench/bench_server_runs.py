@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from ara_server import ServerThread, Settings
 
 MANIFEST = {
@@ -60,7 +59,7 @@ async def main(runs: int, sleep: float) -> None:
             latencies = await asyncio.gather(*(one(i) for i in range(runs)))
             wall = time.perf_counter() - started
             prober.cancel()
-    print(f"| runs | tool sleep (s) | wall (s) | serial cost (s) | speed-up | run p50 (s) | /healthz p50 / max (ms) |")
+    print("| runs | tool sleep (s) | wall (s) | serial cost (s) | speed-up | run p50 (s) | /healthz p50 / max (ms) |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {runs} | {sleep} | {wall:.2f} | {runs * sleep:.1f} | {runs * sleep / wall:.1f}x | "
           f"{statistics.median(latencies):.2f} | {statistics.median(health):.1f} / {max(health):.1f} |")
