@@ -129,6 +129,22 @@ class _Base:
             request["content"] = json.dumps(json_body, separators=(",", ":"))
         return request
 
+    def _retry_delay(self, attempt: int, req: dict[str, Any], path: str,
+                     outcome: httpx.Response | httpx.HTTPError) -> float | None:
+        """`None` when `outcome` is a success to decode; the seconds to wait before a retry; or raise.
+
+        Raises:
+            ApiError: A failure that is not retried (spec §3.1 texts).
+        """
+        if isinstance(outcome, httpx.Response) and outcome.is_success:
+            return None
+        status = outcome.status_code if isinstance(outcome, httpx.Response) else None
+        if self._should_retry(attempt, req["method"], req["headers"], status):
+            return self.retry.delay(attempt, outcome if isinstance(outcome, httpx.Response) else None)
+        if isinstance(outcome, httpx.Response):
+            raise ApiError(req["method"], path, outcome.status_code, outcome.text)
+        raise ApiError(req["method"], path, None, reason=str(outcome) or type(outcome).__name__)
+
     def _should_retry(self, attempt: int, method: str, headers: Mapping[str, str], status: int | None) -> bool:
         if attempt >= self.retry.max_retries or not self.retry.allowed(method, headers):
             return False
@@ -185,20 +201,14 @@ class HttpClient(_Base):
         attempt = 0
         while True:
             try:
-                response = self._client.request(**req)
+                outcome: httpx.Response | httpx.HTTPError = self._client.request(**req)
             except httpx.HTTPError as exc:
-                if self._should_retry(attempt, req["method"], req["headers"], None):
-                    time.sleep(self.retry.delay(attempt, None))
-                    attempt += 1
-                    continue
-                raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None
-            if response.is_success:
-                return _decode(response)
-            if self._should_retry(attempt, req["method"], req["headers"], response.status_code):
-                time.sleep(self.retry.delay(attempt, response))
-                attempt += 1
-                continue
-            raise ApiError(req["method"], path, response.status_code, response.text)
+                outcome = exc
+            delay = self._retry_delay(attempt, req, path, outcome)
+            if delay is None:
+                return _decode(outcome)  # type: ignore[arg-type]
+            time.sleep(delay)
+            attempt += 1
 
     def stream_events(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
                       auth: Any = USE_CLIENT_AUTH, timeout: float | None = 60.0, json: Any = None) -> Iterator[Any]:
@@ -253,20 +263,14 @@ class AsyncHttpClient(_Base):
         attempt = 0
         while True:
             try:
-                response = await self._client.request(**req)
+                outcome: httpx.Response | httpx.HTTPError = await self._client.request(**req)
             except httpx.HTTPError as exc:
-                if self._should_retry(attempt, req["method"], req["headers"], None):
-                    await asyncio.sleep(self.retry.delay(attempt, None))
-                    attempt += 1
-                    continue
-                raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None
-            if response.is_success:
-                return _decode(response)
-            if self._should_retry(attempt, req["method"], req["headers"], response.status_code):
-                await asyncio.sleep(self.retry.delay(attempt, response))
-                attempt += 1
-                continue
-            raise ApiError(req["method"], path, response.status_code, response.text)
+                outcome = exc
+            delay = self._retry_delay(attempt, req, path, outcome)
+            if delay is None:
+                return _decode(outcome)  # type: ignore[arg-type]
+            await asyncio.sleep(delay)
+            attempt += 1
 
     async def stream_events(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
                             auth: Any = USE_CLIENT_AUTH, timeout: float | None = 60.0, json: Any = None) -> AsyncIterator[Any]:
