@@ -42,3 +42,17 @@ def test_viewer_reads_member_runs_and_tokens_are_single_use(cli, server):
     ok = httpx.post(f"{base}/v1/apps/{app_id}/run", headers=as_member, json=run, timeout=60)
     assert ok.status_code == 200 and ok.json()["result"]["output_text"] == "The sum is 3."
     assert httpx.patch(f"{base}/apps/{app_id}", headers=as_member, json={"status": "active"}).status_code == 200
+
+
+def test_accept_invite_from_the_cli(cli, server):
+    app = str(APPS / "calc_app.py")
+    assert cli("deploy", app).returncode == 0
+    invite = json.loads(cli("invite", app, "--email", "friend@example.com", "--role", "member").stdout)["invite"]
+    env = {"ARA_API_KEY": "", "ARA_API_BASE_URL": server.base_url}
+    proc = cli("auth", "accept-invite", invite["invite_token"], env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["role"] == "member"
+    who = json.loads(cli("auth", "whoami", env=env).stdout)
+    assert who["user"]["email"] == "friend@example.com" and who["auth_source"] == "cli_api_key"
+    again = cli("auth", "accept-invite", invite["invite_token"], env=env)
+    assert again.returncode == 1 and "already used" in again.stderr

@@ -265,6 +265,31 @@ def _poll_flow(base: str, provider: str, challenge: str, timeout: int, open_brow
     raise RuntimeError("timed out waiting for the browser sign-in; retry, or use `ara auth login --api-key`")
 
 
+@auth_app.command(name="accept-invite")
+@guarded
+def accept_invite(token: str, /, *, api_base_url: str = "") -> int:
+    """Accept an app invite: trade its token for your own API key and log in with it.
+
+    The owner's `ara invite` prints an `invite_token`; the invitee runs this once (the token is single
+    use). The key is stored in `~/.ara/credentials.json` like `ara auth login --api-key`.
+
+    Args:
+        token: The invite token (`ara_inv_...`).
+        api_base_url: API base URL (default: resolved as for every command).
+    """
+    from ara_http import credentials_path, write_credentials
+
+    base = _base_url(api_base_url)
+    result = _client(base).request("POST", "/auth/cli/invites/accept", json={"token": token.strip()}, auth=None)
+    key = str((result or {}).get("api_key") or "")
+    if not key:
+        raise CliError("the server accepted the invite but returned no API key")
+    write_credentials({"auth_type": "cli_api_key", "api_base_url": base, "api_key": key})
+    emit({"ok": True, "status": "logged_in", "app_id": result.get("app_id"), "role": result.get("role"),
+          "email": result.get("email"), "api_base_url": base, "credentials_path": str(credentials_path())})
+    return 0
+
+
 @auth_app.command
 @guarded
 def whoami(*, api_base_url: str = "") -> int:
