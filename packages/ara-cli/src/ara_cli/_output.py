@@ -170,9 +170,3 @@ def render_run(response: dict[str, Any]) -> str:
         lines.append(f"Error: {response['error']}")
     lines.append(f"run {response.get('run_id', '?')} {status}".rstrip())
     return "\n".join(lines) + "\n"
-
-
-def require(condition: bool, message: str) -> None:
-    """Raise `CliError(message)` unless `condition`."""
-    if not condition:
-        raise CliError(message)

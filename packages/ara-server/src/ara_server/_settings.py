@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Settings"]
@@ -41,7 +41,6 @@ class Settings:
     workers: int = 2
     log_heartbeat_seconds: float = 15.0
     scheduler_interval_seconds: float = 1.0
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -392,10 +392,6 @@ class Store:
                                        .order_by(t.logs.c.id).limit(limit))).all()
         return [dict(r._mapping) for r in rows]
 
-    async def connection(self) -> AsyncConnection:
-        """A raw connection (tests)."""
-        assert self.engine is not None
-        return await self.engine.connect()
 
 
 async def _session_row(conn: AsyncConnection, account_id: str) -> dict[str, Any] | None:
