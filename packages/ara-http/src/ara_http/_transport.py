@@ -92,6 +92,24 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
 
 
+_SKIP: Any = object()
+
+
+def _event_payload(data: str) -> Any:
+    """An SSE `data:` payload decoded as JSON, or `_SKIP` for blank or undecodable ones (spec §3.3)."""
+    text = data.strip()
+    if not text:
+        return _SKIP
+    try:
+        return _json_loads(text)
+    except ValueError:
+        return _SKIP
+
+
+def _network_error(req: dict[str, Any], path: str, exc: httpx.HTTPError) -> ApiError:
+    return ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__)
+
+
 def _decode(response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None if response.status_code == 204 else {}
@@ -143,7 +161,7 @@ class _Base:
             return self.retry.delay(attempt, outcome if isinstance(outcome, httpx.Response) else None)
         if isinstance(outcome, httpx.Response):
             raise ApiError(req["method"], path, outcome.status_code, outcome.text)
-        raise ApiError(req["method"], path, None, reason=str(outcome) or type(outcome).__name__)
+        raise _network_error(req, path, outcome)
 
     def _should_retry(self, attempt: int, method: str, headers: Mapping[str, str], status: int | None) -> bool:
         if attempt >= self.retry.max_retries or not self.retry.allowed(method, headers):
@@ -226,15 +244,11 @@ class HttpClient(_Base):
                     response.read()
                     raise ApiError(req["method"], path, response.status_code, response.text)
                 for event in EventSource(response).iter_sse():
-                    data = event.data.strip()
-                    if not data:
-                        continue
-                    try:
-                        yield _json_loads(data)
-                    except ValueError:
-                        continue
+                    payload = _event_payload(event.data)
+                    if payload is not _SKIP:
+                        yield payload
         except httpx.HTTPError as exc:
-            raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None
+            raise _network_error(req, path, exc) from None
 
 
 class AsyncHttpClient(_Base):
@@ -282,12 +296,8 @@ class AsyncHttpClient(_Base):
                     await response.aread()
                     raise ApiError(req["method"], path, response.status_code, response.text)
                 async for event in EventSource(response).aiter_sse():
-                    data = event.data.strip()
-                    if not data:
-                        continue
-                    try:
-                        yield _json_loads(data)
-                    except ValueError:
-                        continue
+                    payload = _event_payload(event.data)
+                    if payload is not _SKIP:
+                        yield payload
         except httpx.HTTPError as exc:
-            raise ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__) from None
+            raise _network_error(req, path, exc) from None

@@ -37,14 +37,28 @@ def sign_delivery(secret: str, timestamp: str, delivery_id: str, body: bytes) ->
     return "sha256=" + mac.hexdigest()
 
 
+FILES_STAMP = ".ara-files.sha256"
+
+
 def materialize_files(workdir: Path, manifest: dict[str, Any]) -> None:
-    """Write the app's `runtime_profile.files` into its working directory (spec §2.4)."""
+    """Write the app's `runtime_profile.files` into its working directory (spec §2.4).
+
+    A stamp of the files' digest makes this a no-op when the same files are already there (every
+    run calls it, so a node that did not handle the deploy still gets them); a shipped file that a
+    run deleted is written again.
+    """
+    files = (manifest.get("runtime_profile") or {}).get("files") or []
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
     workdir.mkdir(parents=True, exist_ok=True)
-    for item in (manifest.get("runtime_profile") or {}).get("files") or []:
-        target = (workdir / str(item["path"]).lstrip("/")).resolve()
+    stamp = workdir / FILES_STAMP
+    targets = [(workdir / str(item["path"]).lstrip("/")).resolve() for item in files]
+    if stamp.is_file() and stamp.read_text() == digest and all(t.exists() for t in targets):
+        return
+    for item, target in zip(files, targets, strict=True):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(str(item.get("content") or ""), encoding="utf-8")
         target.chmod(0o755 if item.get("executable") else 0o644)
+    stamp.write_text(digest)
 
 
 def public_run(row: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +141,19 @@ class RunService:
         self._log_event = asyncio.Event()
 
     # ---------------------------------------------------------------------------------- running
+    async def _start(self, app: dict[str, Any], run: dict[str, Any], event_type: str, message: str) -> tuple[Path, dict[str, str]]:
+        """Ship the app's files, build the run's environment (runtime env, secrets, `ARA_*`), mark
+        the run running and log it. Returns `(working dir, environment)`."""
+        manifest, app_id, run_id = app["manifest"], app["id"], run["run_id"]
+        workdir = self.settings.app_dir(app_id)
+        await asyncio.to_thread(materialize_files, workdir, manifest)
+        env = {**(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id),
+               "ARA_APP_ID": app_id, "ARA_APP_SLUG": app["slug"], "ARA_RUN_ID": run_id,
+               "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run["input"].get("idempotency_key") or run_id)}
+        await self.store.update_run(run_id, status="running", started_at=now())
+        await self.log(app_id, run_id, "info", event_type, message)
+        return workdir, env
+
     async def execute(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """Run `run` of `app` now and persist the outcome. Returns the updated run row."""
         if run.get("kind") == "command":
@@ -141,13 +168,7 @@ class RunService:
             await self.log(app["id"], run["run_id"], "error", "run.failed", error)
             return {**run, "status": "failed", "error": error, "result": None, "trace": []}
         app_id, run_id = app["id"], run["run_id"]
-        workdir = self.settings.app_dir(app_id)
-        await asyncio.to_thread(materialize_files, workdir, manifest)
-        env = {**(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id)}
-        env.update({"ARA_APP_ID": app_id, "ARA_APP_SLUG": app["slug"], "ARA_RUN_ID": run_id,
-                    "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run["input"].get("idempotency_key") or "")})
-        await self.store.update_run(run_id, status="running", started_at=now())
-        await self.log(app_id, run_id, "info", "run.started", f"agent {run['agent_id']} started")
+        workdir, env = await self._start(app, run, "run.started", f"agent {run['agent_id']} started")
 
         async def on_event(entry: dict[str, Any]) -> None:
             if entry["type"] == "tool_call":
@@ -182,13 +203,8 @@ class RunService:
         else:
             workflow = next((w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), {})
             steps = list(workflow.get("pipeline") or [])
-        workdir = self.settings.app_dir(app_id)
-        await asyncio.to_thread(materialize_files, workdir, manifest)
-        env = {**(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id),
-               "ARA_APP_ID": app_id, "ARA_APP_SLUG": app["slug"], "ARA_RUN_ID": run_id,
-               "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run_id)}
-        await self.store.update_run(run_id, status="running", started_at=now())
-        await self.log(app_id, run_id, "info", "run.started", f"workflow {run.get('workflow_id')} started ({len(steps)} steps)")
+        workdir, env = await self._start(app, run, "run.started",
+                                         f"workflow {run.get('workflow_id')} started ({len(steps)} steps)")
         tools = {t["function"]["name"]: t for t in (manifest.get("agent") or {}).get("tools") or [] if t.get("function")}
         trace: list[dict[str, Any]] = []
         error: str | None = None
@@ -242,15 +258,9 @@ class RunService:
         app_id, run_id = app["id"], run["run_id"]
         workflow = next((w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), None)
         command = str(((workflow or {}).get("run") or {}).get("command") or "")
-        workdir = self.settings.app_dir(app_id)
-        await asyncio.to_thread(materialize_files, workdir, manifest)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "LANG": "C.UTF-8",
-               **(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id),
-               "ARA_APP_ID": app_id, "ARA_RUN_ID": run_id,
-               "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run_id),
+        workdir, app_env = await self._start(app, run, "hook.started", f"workflow {run.get('workflow_id')} started")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "LANG": "C.UTF-8", **app_env,
                "ARA_EVENT": json.dumps(run.get("input") or {})}
-        await self.store.update_run(run_id, status="running", started_at=now())
-        await self.log(app_id, run_id, "info", "hook.started", f"workflow {run.get('workflow_id')} started")
         started = time.perf_counter()
         error: str | None = None
         if not command:
