@@ -28,7 +28,15 @@ def _ensure_original() -> Path | None:
         return None
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(ORIGINAL_VENV)], check=True)
     subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(ORIGINAL_VENV / "bin" / "python"), "ara-sdk==0.1.45"],
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(ORIGINAL_VENV / "bin" / "python"),
+            "ara-sdk==0.1.45",
+        ],
         check=True,
     )
     return ara

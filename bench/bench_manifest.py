@@ -60,14 +60,14 @@ print(json.dumps({"seconds": elapsed, "tools": len(manifest["agent"]["tools"]),
 
 def generate(path: Path, tools: int, agents: int = AGENTS) -> None:
     """Write an app script with `agents` prompt-function agents and `tools` tools."""
-    out = ["from ara_sdk import App\n\napp = App(\"bench-app\")\n\n"]
+    out = ['from ara_sdk import App\n\napp = App("bench-app")\n\n']
     for i in range(agents):
         out.append(
             f"@app.agent(entrypoint={i == 0})\n"
             f"def agent_{i}(input: dict) -> str:\n"
             f'    """Agent {i} coordinates work."""\n'
-            f"    name = input.get(\"name\", \"world\")\n"
-            f"    return f\"Hello {{name}} from agent {i}\"\n\n\n"
+            f'    name = input.get("name", "world")\n'
+            f'    return f"Hello {{name}} from agent {i}"\n\n\n'
         )
     for i in range(tools):
         out.append(
@@ -75,9 +75,9 @@ def generate(path: Path, tools: int, agents: int = AGENTS) -> None:
             f"def tool_{i}(to: str, count: int = {i}, tags: list[str] | None = None) -> dict:\n"
             f'    """Tool {i}: do something useful."""\n'
             f"    import json\n"
-            f"    payload = {{\"to\": to, \"count\": count, \"tags\": tags or []}}\n"
+            f'    payload = {{"to": to, "count": count, "tags": tags or []}}\n'
             f"    for n in range(count % 3):\n"
-            f"        payload[f\"step_{{n}}\"] = n\n"
+            f'        payload[f"step_{{n}}"] = n\n'
             f"    return json.loads(json.dumps(payload))\n\n\n"
         )
     path.write_text("".join(out))
@@ -86,7 +86,9 @@ def generate(path: Path, tools: int, agents: int = AGENTS) -> None:
 def measure(path: Path, mode: str, runs: int) -> dict:
     best: dict | None = None
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(path), mode], capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path), mode], capture_output=True, text=True, check=True
+        )
         sample = json.loads(proc.stdout)
         if best is None or sample["seconds"] < best["seconds"]:
             best = sample
@@ -141,7 +143,9 @@ def write_section(text: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
@@ -152,12 +156,22 @@ def main() -> None:
             generate(path, tools)
             ours = measure(path, "ours", args.runs)
             base = measure(path, "getsource", args.runs)
-            assert (ours["tools"], ours["source_bytes"]) == (base["tools"], base["source_bytes"]), "sources differ"
-            row = {"tools": tools, "agents": ours["agents"], "lines": len(path.read_text().splitlines()),
-                   "ours": ours["seconds"], "baseline": base["seconds"]}
+            assert (ours["tools"], ours["source_bytes"]) == (base["tools"], base["source_bytes"]), (
+                "sources differ"
+            )
+            row = {
+                "tools": tools,
+                "agents": ours["agents"],
+                "lines": len(path.read_text().splitlines()),
+                "ours": ours["seconds"],
+                "baseline": base["seconds"],
+            }
             rows.append(row)
-            print(f"tools={tools:5d} agents={row['agents']} ours={row['ours'] * 1000:8.1f} ms "
-                  f"baseline={row['baseline'] * 1000:8.1f} ms ratio={row['baseline'] / row['ours']:.2f}x", flush=True)
+            print(
+                f"tools={tools:5d} agents={row['agents']} ours={row['ours'] * 1000:8.1f} ms "
+                f"baseline={row['baseline'] * 1000:8.1f} ms ratio={row['baseline'] / row['ours']:.2f}x",
+                flush=True,
+            )
     text = render(rows, args.runs)
     if args.write:
         write_section(text)

@@ -32,7 +32,9 @@ class Cli:
     cwd: Path
     env: dict[str, str]
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**self.env, **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "ara_cli", *args],

@@ -33,26 +33,55 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60.0) ->
 def test_dev_server_is_found_without_exports_and_cloud_credentials_survive(tmp_path, home, workdir):
     cloud = home / ".ara" / "credentials.json"
     cloud.parent.mkdir(parents=True)
-    cloud_record = {"auth_type": "cli_api_key", "api_base_url": "https://api.ara.so", "api_key": "ara_cloud_key"}
+    cloud_record = {
+        "auth_type": "cli_api_key",
+        "api_base_url": "https://api.ara.so",
+        "api_key": "ara_cloud_key",
+    }
     cloud.write_text(json.dumps(cloud_record))
     env = base_env(home)
     data_dir = tmp_path / "dev-data"
     dev = subprocess.Popen(
         [sys.executable, "-m", "ara_cli", "dev", "--port", "0", "--data-dir", str(data_dir)],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         info = _wait_for(home / ".ara" / "dev-server.json", dev)
         assert info["api_base_url"].startswith("http://127.0.0.1:")
         assert (home / ".ara" / "dev-server.json").stat().st_mode & 0o777 == 0o600
 
-        deploy = subprocess.run([sys.executable, "-m", "ara_cli", "deploy", str(APPS / "calc_app.py")],
-                                cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+        deploy = subprocess.run(
+            [sys.executable, "-m", "ara_cli", "deploy", str(APPS / "calc_app.py")],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert deploy.returncode == 0, deploy.stderr
         run = subprocess.run(
-            [sys.executable, "-m", "ara_cli", "run", str(APPS / "calc_app.py"), "--agent", "calculator",
-             "--input", "a=1", "--input", "b=1"],
-            cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "ara_cli",
+                "run",
+                str(APPS / "calc_app.py"),
+                "--agent",
+                "calculator",
+                "--input",
+                "a=1",
+                "--input",
+                "b=1",
+            ],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout)["result"]["output_text"] == "The sum is 2."
@@ -70,13 +99,23 @@ def test_dev_adopts_ara_api_key_for_other_clients(tmp_path, home, workdir):
     env["ARA_API_KEY"] = "ara_sk_my_own_dev_key_1234567890"
     dev = subprocess.Popen(
         [sys.executable, "-m", "ara_cli", "dev", "--port", "0", "--data-dir", str(tmp_path / "d")],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         info = _wait_for(home / ".ara" / "dev-server.json", dev)
         env["ARA_API_BASE_URL"] = info["api_base_url"]
-        deploy = subprocess.run([sys.executable, "-m", "ara_cli", "deploy", str(APPS / "calc_app.py")],
-                                cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+        deploy = subprocess.run(
+            [sys.executable, "-m", "ara_cli", "deploy", str(APPS / "calc_app.py")],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert deploy.returncode == 0, deploy.stderr
     finally:
         dev.send_signal(signal.SIGINT)
@@ -85,8 +124,14 @@ def test_dev_adopts_ara_api_key_for_other_clients(tmp_path, home, workdir):
 
 
 def test_demo_prints_tool_calls_and_slots_and_exits_0(home, workdir):
-    proc = subprocess.run([sys.executable, "-m", "ara_cli", "demo"], cwd=workdir, env=base_env(home),
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ara_cli", "demo"],
+        cwd=workdir,
+        env=base_env(home),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "Tool calls:" in out

@@ -81,11 +81,15 @@ def test_tool_past_its_timeout_fails_the_run_and_the_server_stays_up(cli, server
 
 
 def test_missing_credentials_use_the_spec_message(cli):
-    proc = cli("deploy", str(APPS / "calc_app.py"), env={"ARA_API_KEY": "", "ARA_API_BASE_URL": "http://127.0.0.1:9"})
+    proc = cli(
+        "deploy", str(APPS / "calc_app.py"), env={"ARA_API_KEY": "", "ARA_API_BASE_URL": "http://127.0.0.1:9"}
+    )
     assert proc.returncode == 1
     _no_traceback(proc)
-    assert ("Missing required env var: ARA_API_KEY. No credentials found. "
-            "Set ARA_API_KEY or run `ara auth login`.") in proc.stderr
+    assert (
+        "Missing required env var: ARA_API_KEY. No credentials found. "
+        "Set ARA_API_KEY or run `ara auth login`."
+    ) in proc.stderr
 
 
 def test_input_json_that_is_not_an_object(cli):
@@ -98,15 +102,24 @@ def test_input_json_that_is_not_an_object(cli):
 def test_manifest_rejected_by_the_server_names_the_json_path(cli, server):
     import httpx
 
-    response = httpx.post(f"{server.base_url}/apps", headers={"Authorization": f"Bearer {server.owner_api_key}"},
-                          json={"slug": "bad-manifest", "name": "x",
-                                "workflows": [{"id": "w", "trigger": {"type": "cron", "cron": "0 25 * * *"}}]})
+    response = httpx.post(
+        f"{server.base_url}/apps",
+        headers={"Authorization": f"Bearer {server.owner_api_key}"},
+        json={
+            "slug": "bad-manifest",
+            "name": "x",
+            "workflows": [{"id": "w", "trigger": {"type": "cron", "cron": "0 25 * * *"}}],
+        },
+    )
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "invalid_manifest"
     assert error["details"][0]["path"] == "$.workflows[0].trigger.cron"
-    malformed = httpx.post(f"{server.base_url}/apps", headers={"Authorization": f"Bearer {server.owner_api_key}"},
-                           content=b"{not json")
+    malformed = httpx.post(
+        f"{server.base_url}/apps",
+        headers={"Authorization": f"Bearer {server.owner_api_key}"},
+        content=b"{not json",
+    )
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "invalid_json"
 
 
@@ -115,7 +128,9 @@ def test_runtime_key_rate_limit_answers_429_with_retry_after(cli, server):
 
     assert cli("deploy", str(APPS / "calc_app.py"), "--rpm", "2").returncode == 0
     key = json.loads((cli.cwd / ".runtime-keys.local").read_text())["calc-e2e"]
-    apps = httpx.get(f"{server.base_url}/apps", headers={"Authorization": f"Bearer {server.owner_api_key}"}).json()["apps"]
+    apps = httpx.get(
+        f"{server.base_url}/apps", headers={"Authorization": f"Bearer {server.owner_api_key}"}
+    ).json()["apps"]
     url = f"{server.base_url}/v1/apps/{apps[0]['id']}/runs/run-none"
     codes = [httpx.get(url, headers={"Authorization": f"Bearer {key}"}).status_code for _ in range(3)]
     assert codes[:2] == [404, 404] and codes[2] == 429

@@ -15,7 +15,16 @@ pytestmark = pytest.mark.e2e
 def test_event_runs_every_matching_hook_once(cli, server):
     app = str(APPS / "hooks_app.py")
     assert cli("deploy", app).returncode == 0
-    args = ("events", app, "--event-type", "mail.received", "--message", "quarterly numbers", "--idempotency-key", "mail-1")
+    args = (
+        "events",
+        app,
+        "--event-type",
+        "mail.received",
+        "--message",
+        "quarterly numbers",
+        "--idempotency-key",
+        "mail-1",
+    )
     first = json.loads(cli(*args).stdout)
     assert sorted(first["matched_workflows"]) == sorted(["on-mail", "summarize-mail", "mail-received-hook"])
     assert json.loads(cli(*args).stdout) == first  # replay: no second set of runs
@@ -23,7 +32,9 @@ def test_event_runs_every_matching_hook_once(cli, server):
     statuses = {}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        statuses = {rid: json.loads(cli("run-status", app, "--run-id", rid).stdout)["run"] for rid in first["runs"]}
+        statuses = {
+            rid: json.loads(cli("run-status", app, "--run-id", rid).stdout)["run"] for rid in first["runs"]
+        }
         if all(r["status"] in ("completed", "failed") for r in statuses.values()):
             break
         time.sleep(0.2)

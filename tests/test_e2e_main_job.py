@@ -41,7 +41,8 @@ def test_deploy_then_run_chains_tools_and_persists_the_trace(cli, server):
     db = sqlite3.connect(server.settings.data_dir / "ara.db")
     try:
         status, result, trace = db.execute(
-            "select status, result, trace from runs where run_id = ?", (response["run_id"],)).fetchone()
+            "select status, result, trace from runs where run_id = ?", (response["run_id"],)
+        ).fetchone()
     finally:
         db.close()
     assert status == "completed"
@@ -53,8 +54,14 @@ def test_run_with_message_flag_and_explicit_runtime_key(cli):
     deployed = _deploy(cli)
     (cli.cwd / ".runtime-keys.local").unlink()
     proc = cli(
-        "run", str(APPS / "calc_app.py"), "--runtime-key", deployed["runtime_key"],
-        "--input-json", '{"a": 1, "b": 2}', "--message", "please add",
+        "run",
+        str(APPS / "calc_app.py"),
+        "--runtime-key",
+        deployed["runtime_key"],
+        "--input-json",
+        '{"a": 1, "b": 2}',
+        "--message",
+        "please add",
     )
     assert proc.returncode == 0, proc.stderr
     response = json.loads(proc.stdout)

@@ -24,10 +24,25 @@ def original_ara(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("ara-sdk-original") / "venv"
     uv = _uv()
     try:
-        subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, capture_output=True, timeout=120)
         subprocess.run(
-            [*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), f"ara-sdk=={ORIGINAL_VERSION}"],
-            check=True, capture_output=True, timeout=300,
+            [*uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            [
+                *uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                f"ara-sdk=={ORIGINAL_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         pytest.fail(f"could not install ara-sdk {ORIGINAL_VERSION}: {getattr(exc, 'stderr', exc)!r}")
@@ -41,8 +56,12 @@ def _uv() -> list[str]:
     return [found] if found else [sys.executable, "-m", "uv"]
 
 
-def _original(original_ara: Path, cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(original_ara), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+def _original(
+    original_ara: Path, cwd: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(original_ara), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -63,8 +82,17 @@ def test_original_cli_deploys_and_runs_against_ara_server(original_ara, server, 
 
     env["ARA_RUNTIME_KEY"] = runtime_key
     proc = _original(
-        original_ara, workdir, env,
-        "run", str(APPS / "calc_app.py"), "--agent", "calculator", "--input", "a=20", "--input", "b=22",
+        original_ara,
+        workdir,
+        env,
+        "run",
+        str(APPS / "calc_app.py"),
+        "--agent",
+        "calculator",
+        "--input",
+        "a=20",
+        "--input",
+        "b=22",
     )
     assert proc.returncode == 0, proc.stderr
     response = json.loads(proc.stdout)
@@ -84,20 +112,55 @@ def test_original_cli_setup_auth_events_and_async_runs(original_ara, server, hom
     assert proc.returncode == 0, proc.stderr
     auth = json.loads(proc.stdout)
     assert auth["app_header_key_created"] is True and auth["app_header_key"]
-    header_env = {k: v for k, v in env.items() if k != "ARA_RUNTIME_KEY"} | {"ARA_APP_HEADER_KEY": auth["app_header_key"]}
-    proc = _original(original_ara, workdir, header_env, "run", app, "--agent", "calculator", "--input", "a=1", "--input", "b=1")
+    header_env = {k: v for k, v in env.items() if k != "ARA_RUNTIME_KEY"} | {
+        "ARA_APP_HEADER_KEY": auth["app_header_key"]
+    }
+    proc = _original(
+        original_ara,
+        workdir,
+        header_env,
+        "run",
+        app,
+        "--agent",
+        "calculator",
+        "--input",
+        "a=1",
+        "--input",
+        "b=1",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["result"]["output_text"] == "The sum is 2."
 
     # events twice with one idempotency key: the same response.
-    args = ("events", app, "--event-type", "mail.received", "--message", "hi", "--idempotency-key", "orig-evt-1")
+    args = (
+        "events",
+        app,
+        "--event-type",
+        "mail.received",
+        "--message",
+        "hi",
+        "--idempotency-key",
+        "orig-evt-1",
+    )
     first = _original(original_ara, workdir, env, *args)
     second = _original(original_ara, workdir, env, *args)
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert json.loads(first.stdout) == json.loads(second.stdout)
 
     # run-async, then run-status until completed.
-    proc = _original(original_ara, workdir, env, "run-async", app, "--agent", "calculator", "--input", "a=3", "--input", "b=4")
+    proc = _original(
+        original_ara,
+        workdir,
+        env,
+        "run-async",
+        app,
+        "--agent",
+        "calculator",
+        "--input",
+        "a=3",
+        "--input",
+        "b=4",
+    )
     assert proc.returncode == 0, proc.stderr
     submitted = json.loads(proc.stdout)
     run_id = submitted.get("run_id") or submitted["run"]["run_id"]

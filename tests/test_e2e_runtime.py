@@ -30,14 +30,61 @@ def test_session_lifecycle_and_runtime_commands(cli):
     builtin = _json(cli("runtime", "tools", "list", "--session", sid, "--kind", "builtin"))["tools"]
     assert {"read_file", "write_file", "exec"} <= {t["name"] for t in builtin}
 
-    wrote = _json(cli("runtime", "tools", "execute", "--session", sid, "--tool", "write_file",
-                      "--arg", "path=notes/hello.txt", "--arg", "content=hi from ara"))
+    wrote = _json(
+        cli(
+            "runtime",
+            "tools",
+            "execute",
+            "--session",
+            sid,
+            "--tool",
+            "write_file",
+            "--arg",
+            "path=notes/hello.txt",
+            "--arg",
+            "content=hi from ara",
+        )
+    )
     assert wrote["result"] == "File written."
-    read = _json(cli("runtime", "tools", "execute", "--session", sid, "--tool", "read_file", "--arg", "path=notes/hello.txt"))
+    read = _json(
+        cli(
+            "runtime",
+            "tools",
+            "execute",
+            "--session",
+            sid,
+            "--tool",
+            "read_file",
+            "--arg",
+            "path=notes/hello.txt",
+        )
+    )
     assert read["result"] == "hi from ara"
-    ran = _json(cli("runtime", "tools", "execute", "--session", sid, "--tool", "exec", "--arg", "command=cat notes/hello.txt; echo $PWD"))
+    ran = _json(
+        cli(
+            "runtime",
+            "tools",
+            "execute",
+            "--session",
+            sid,
+            "--tool",
+            "exec",
+            "--arg",
+            "command=cat notes/hello.txt; echo $PWD",
+        )
+    )
     assert ran["result"]["exit_code"] == 0 and ran["result"]["stdout"].startswith("hi from ara")
-    escape = cli("runtime", "tools", "execute", "--session", sid, "--tool", "read_file", "--arg", "path=../../etc/passwd")
+    escape = cli(
+        "runtime",
+        "tools",
+        "execute",
+        "--session",
+        sid,
+        "--tool",
+        "read_file",
+        "--arg",
+        "path=../../etc/passwd",
+    )
     assert escape.returncode == 1 and "outside the session workspace" in escape.stderr
     missing = cli("runtime", "tools", "execute", "--session", sid)
     assert missing.returncode == 1 and "tools execute requires --tool" in missing.stderr
@@ -53,7 +100,13 @@ def test_session_lifecycle_and_runtime_commands(cli):
 
 
 def test_runtime_without_credentials_says_so(cli):
-    proc = cli("runtime", "capabilities", "--session", "s", env={"ARA_API_KEY": "", "ARA_API_BASE_URL": "http://127.0.0.1:9"})
+    proc = cli(
+        "runtime",
+        "capabilities",
+        "--session",
+        "s",
+        env={"ARA_API_KEY": "", "ARA_API_BASE_URL": "http://127.0.0.1:9"},
+    )
     assert proc.returncode == 1
     assert "ara runtime: Missing required env var: ARA_API_KEY." in proc.stderr
 

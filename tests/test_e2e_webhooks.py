@@ -52,8 +52,22 @@ def receiver():
 
 def test_webhook_delivery_is_signed_and_retried(cli, receiver):
     assert cli("deploy", str(APPS / "calc_app.py")).returncode == 0
-    proc = cli("run-async", str(APPS / "calc_app.py"), "--agent", "calculator", "--input", "a=2", "--input", "b=3",
-               "--response-mode", "webhook", "--callback-url", receiver.url, "--callback-secret", "s3cret")
+    proc = cli(
+        "run-async",
+        str(APPS / "calc_app.py"),
+        "--agent",
+        "calculator",
+        "--input",
+        "a=2",
+        "--input",
+        "b=3",
+        "--response-mode",
+        "webhook",
+        "--callback-url",
+        receiver.url,
+        "--callback-secret",
+        "s3cret",
+    )
     assert proc.returncode == 0, proc.stderr
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(receiver.deliveries) < 2:

@@ -15,5 +15,11 @@ def test_all_is_sorted_and_importable(name):
     assert len(set(exported)) == len(exported)
     for member in exported:
         assert hasattr(module, member), f"{name}.{member}"
-    public = {n for n in vars(module) if not n.startswith("_") and not isinstance(getattr(module, n), type(importlib))}
-    assert public <= set(exported), f"public names missing from {name}.__all__: {sorted(public - set(exported))}"
+    public = {
+        n
+        for n in vars(module)
+        if not n.startswith("_") and not isinstance(getattr(module, n), type(importlib))
+    }
+    assert public <= set(exported), (
+        f"public names missing from {name}.__all__: {sorted(public - set(exported))}"
+    )

@@ -51,7 +51,9 @@ def read_meeting_request(email_path: str = "inbound.eml") -> dict:
     founder_name, founder_email = parseaddr(str(msg["To"]))
 
     zones = available_timezones()
-    requester_timezone = next((z for z in re.findall(r"\b[A-Z][A-Za-z_]+/[A-Za-z_]+(?:/[A-Za-z_]+)?\b", text) if z in zones), "")
+    requester_timezone = next(
+        (z for z in re.findall(r"\b[A-Z][A-Za-z_]+/[A-Za-z_]+(?:/[A-Za-z_]+)?\b", text) if z in zones), ""
+    )
     if not requester_timezone:
         sent = parsedate_to_datetime(str(msg["Date"]))
         hours = int(sent.utcoffset().total_seconds() // 3600) if sent.utcoffset() else 0
@@ -69,10 +71,14 @@ def read_meeting_request(email_path: str = "inbound.eml") -> dict:
 
     month = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
     date_pattern = rf"(?:\d{{1,2}}\s+{month}(?:\s+\d{{4}})?|{month}\s+\d{{1,2}}(?:,?\s+\d{{4}})?)"
-    found = [dateparser.parse(d, default=parsedate_to_datetime(str(msg["Date"])).replace(tzinfo=None)).date()
-             for d in re.findall(date_pattern, text)]
+    found = [
+        dateparser.parse(d, default=parsedate_to_datetime(str(msg["Date"])).replace(tzinfo=None)).date()
+        for d in re.findall(date_pattern, text)
+    ]
     if not found:
-        raise ValueError("the email names no dates; expected a range such as 'between 1 December 2026 and 3 December 2026'")
+        raise ValueError(
+            "the email names no dates; expected a range such as 'between 1 December 2026 and 3 December 2026'"
+        )
     window_start, window_end = min(found), max(found)
 
     return {
@@ -133,8 +139,10 @@ def find_free_slots(
         busy.append((start, end, str(event.get("SUMMARY", "busy"))))
 
     def window(day, tz):
-        return (datetime.combine(day, time(int(workday_start_hour)), tz),
-                datetime.combine(day, time(int(workday_end_hour)), tz))
+        return (
+            datetime.combine(day, time(int(workday_start_hour)), tz),
+            datetime.combine(day, time(int(workday_end_hour)), tz),
+        )
 
     candidates = []
     day = first
@@ -176,14 +184,21 @@ def find_free_slots(
         local = moment.astimezone(tz)
         return local.strftime("%a %d %b, %H:%M ") + (local.tzname() or "")
 
-    slots = [{
-        "start_utc": s.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
-        "end_utc": e.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
-        "founder_local": label(s, founder_tz),
-        "requester_local": label(s, requester_tz),
-    } for s, e in chosen]
-    return {"founder_timezone": founder_tz_name, "slots": slots, "busy_events_considered": len(busy),
-            "candidate_count": len(candidates)}
+    slots = [
+        {
+            "start_utc": s.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
+            "end_utc": e.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
+            "founder_local": label(s, founder_tz),
+            "requester_local": label(s, requester_tz),
+        }
+        for s, e in chosen
+    ]
+    return {
+        "founder_timezone": founder_tz_name,
+        "slots": slots,
+        "busy_events_considered": len(busy),
+        "candidate_count": len(candidates),
+    }
 
 
 @app.tool()
@@ -200,16 +215,23 @@ def draft_reply(
     """Draft the reply email proposing the free slots, each shown in both time zones."""
     first_name = (requester_name or requester_email).split()[0]
     if not slots:
-        body = (f"Hi {first_name},\n\nThanks for reaching out. My calendar is full in the dates you suggested; "
-                "could you share a few more options?\n\nBest,\n" + (founder_name.split()[0] if founder_name else ""))
+        body = (
+            f"Hi {first_name},\n\nThanks for reaching out. My calendar is full in the dates you suggested; "
+            "could you share a few more options?\n\nBest,\n"
+            + (founder_name.split()[0] if founder_name else "")
+        )
     else:
-        lines = [f"  {i}. {s['requester_local']} (your time) / {s['founder_local']} (mine)" for i, s in enumerate(slots, 1)]
+        lines = [
+            f"  {i}. {s['requester_local']} (your time) / {s['founder_local']} (mine)"
+            for i, s in enumerate(slots, 1)
+        ]
         body = (
             f"Hi {first_name},\n\n"
             f"Thanks for your note, happy to talk. Here are a few {int(duration_minutes)}-minute slots that work on my side:\n\n"
             + "\n".join(lines)
             + "\n\nLet me know which suits you best and I'll send a calendar invite with a video link.\n\n"
-            + "Best,\n" + (founder_name.split()[0] if founder_name else "")
+            + "Best,\n"
+            + (founder_name.split()[0] if founder_name else "")
         )
     reply_subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
     return {"to": requester_email, "subject": reply_subject, "reply": body.rstrip() + "\n"}

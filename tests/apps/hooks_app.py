@@ -17,7 +17,10 @@ def mail_agent():
     pass
 
 
-@app.hook(event="mail.received", command='echo "hook saw $(python3 -c "import json,os; print(json.loads(os.environ[\'ARA_EVENT\'])[\'message\'])")" > hook.txt; cat hook.txt')
+@app.hook(
+    event="mail.received",
+    command="echo \"hook saw $(python3 -c \"import json,os; print(json.loads(os.environ['ARA_EVENT'])['message'])\")\" > hook.txt; cat hook.txt",
+)
 def on_mail():
     pass
 

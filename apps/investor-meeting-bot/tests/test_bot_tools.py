@@ -39,7 +39,10 @@ def test_manifest_ships_the_files_and_three_tools(manifest):
     assert manifest["slug"] == "investor-meeting-bot"
     assert [f["path"] for f in manifest["runtime_profile"]["files"]] == ["inbound.eml", "founder.ics"]
     assert [t["function"]["name"] for t in manifest["agent"]["tools"]] == [
-        "read-meeting-request", "find-free-slots", "draft-reply"]
+        "read-meeting-request",
+        "find-free-slots",
+        "draft-reply",
+    ]
     assert manifest["agent"]["default_agent_id"] == "meeting-bot"
 
 
@@ -47,11 +50,16 @@ def test_read_meeting_request(manifest, workdir, monkeypatch):
     monkeypatch.chdir(workdir)
     request = _tool(manifest, "read-meeting-request")()
     assert request == {
-        "requester_name": "Maya Lindqvist", "requester_email": "maya@northwind.vc",
-        "founder_name": "Sam Rivera", "founder_email": "sam@lumen.dev",
-        "subject": "Intro call about Lumen's seed round", "message_id": "<CAF3x9Q2m1a7@mail.northwind.vc>",
-        "requester_timezone": "Europe/London", "duration_minutes": 45,
-        "window_start": "2026-12-01", "window_end": "2026-12-03",
+        "requester_name": "Maya Lindqvist",
+        "requester_email": "maya@northwind.vc",
+        "founder_name": "Sam Rivera",
+        "founder_email": "sam@lumen.dev",
+        "subject": "Intro call about Lumen's seed round",
+        "message_id": "<CAF3x9Q2m1a7@mail.northwind.vc>",
+        "requester_timezone": "Europe/London",
+        "duration_minutes": 45,
+        "window_start": "2026-12-01",
+        "window_end": "2026-12-03",
     }
 
 
@@ -60,15 +68,31 @@ def test_free_slots_avoid_every_busy_event_and_fit_both_working_days(manifest, w
     result = _tool(manifest, "find-free-slots")("Europe/London", 45, "2026-12-01", "2026-12-03")
     assert result["founder_timezone"] == "America/New_York"
     slots = result["slots"]
-    assert [s["founder_local"] for s in slots] == ["Tue 01 Dec, 11:00 EST", "Wed 02 Dec, 09:00 EST", "Thu 03 Dec, 11:00 EST"]
-    assert [s["requester_local"] for s in slots] == ["Tue 01 Dec, 16:00 GMT", "Wed 02 Dec, 14:00 GMT", "Thu 03 Dec, 16:00 GMT"]
+    assert [s["founder_local"] for s in slots] == [
+        "Tue 01 Dec, 11:00 EST",
+        "Wed 02 Dec, 09:00 EST",
+        "Thu 03 Dec, 11:00 EST",
+    ]
+    assert [s["requester_local"] for s in slots] == [
+        "Tue 01 Dec, 16:00 GMT",
+        "Wed 02 Dec, 14:00 GMT",
+        "Thu 03 Dec, 16:00 GMT",
+    ]
 
     # Check independently against the calendar: recurring occurrences expanded, transparent ignored.
     calendar = icalendar.Calendar.from_ical((HERE / "founder.ics").read_bytes())
     ny, london = ZoneInfo("America/New_York"), ZoneInfo("Europe/London")
-    events = recurring_ical_events.of(calendar).between(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC))
-    opaque = [e for e in events if str(e.get("TRANSP", "OPAQUE")) != "TRANSPARENT" and isinstance(e.decoded("DTSTART"), datetime)]
-    standups = [e.decoded("DTSTART").astimezone(ny) for e in events if str(e.get("SUMMARY")) == "Team standup"]
+    events = recurring_ical_events.of(calendar).between(
+        datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC)
+    )
+    opaque = [
+        e
+        for e in events
+        if str(e.get("TRANSP", "OPAQUE")) != "TRANSPARENT" and isinstance(e.decoded("DTSTART"), datetime)
+    ]
+    standups = [
+        e.decoded("DTSTART").astimezone(ny) for e in events if str(e.get("SUMMARY")) == "Team standup"
+    ]
     assert datetime(2026, 12, 2, 9, 0, tzinfo=ny) not in standups  # EXDATE
     assert datetime(2026, 12, 1, 9, 0, tzinfo=ny) in standups
     for slot in slots:
@@ -87,8 +111,9 @@ def test_free_slots_avoid_every_busy_event_and_fit_both_working_days(manifest, w
 def test_draft_reply_proposes_the_slots(manifest, workdir, monkeypatch):
     monkeypatch.chdir(workdir)
     slots = _tool(manifest, "find-free-slots")("Europe/London", 45, "2026-12-01", "2026-12-03")["slots"]
-    reply = _tool(manifest, "draft-reply")("Maya Lindqvist", "maya@northwind.vc", "Intro call about Lumen's seed round",
-                                           slots, 45, "Sam Rivera")
+    reply = _tool(manifest, "draft-reply")(
+        "Maya Lindqvist", "maya@northwind.vc", "Intro call about Lumen's seed round", slots, 45, "Sam Rivera"
+    )
     assert reply["to"] == "maya@northwind.vc"
     assert reply["subject"] == "Re: Intro call about Lumen's seed round"
     assert reply["reply"].startswith("Hi Maya,")
@@ -102,7 +127,9 @@ def test_a_full_calendar_asks_for_more_options(manifest, workdir, monkeypatch):
     monkeypatch.chdir(workdir)
     result = _tool(manifest, "find-free-slots")("Asia/Tokyo", 45, "2026-12-01", "2026-12-03")
     assert result["slots"] == []  # New York and Tokyo office hours never overlap
-    reply = _tool(manifest, "draft-reply")("Maya Lindqvist", "maya@northwind.vc", "Intro", [], 45, "Sam Rivera")
+    reply = _tool(manifest, "draft-reply")(
+        "Maya Lindqvist", "maya@northwind.vc", "Intro", [], 45, "Sam Rivera"
+    )
     assert "could you share a few more options" in reply["reply"]
 
 

@@ -7,10 +7,29 @@ from ara_cli.__main__ import main
 def test_init_scaffolds_an_app_whose_own_tests_pass(tmp_path, capsys):
     target = tmp_path / "my-app"
     assert main(["init", "my-app", "--directory", str(target)]) == 0
-    assert sorted(p.name for p in target.iterdir()) == [".env.example", ".gitignore", "README.md", "app.py", "test_app.py"]
+    assert sorted(p.name for p in target.iterdir()) == [
+        ".env.example",
+        ".gitignore",
+        "README.md",
+        "app.py",
+        "test_app.py",
+    ]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(target), str(target / "test_app.py")],
-        cwd=target, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(target),
+            str(target / "test_app.py"),
+        ],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout

@@ -39,8 +39,19 @@ def test_payload_prefers_input_json_and_message_overrides():
 def test_readable_rendering_and_json_switch(monkeypatch, capsys):
     from ara_cli._output import emit, render_text
 
-    text = render_text({"ok": True, "slug": "demo", "next": {"cmd": "ara run"}, "keys": [], "items": [{"a": 1}, 2], "none": None})
-    assert text == "ok: yes\nslug: demo\nnext:\n  cmd: ara run\nkeys: (none)\nitems:\n  - a: 1\n  - 2\nnone: -\n"
+    text = render_text(
+        {
+            "ok": True,
+            "slug": "demo",
+            "next": {"cmd": "ara run"},
+            "keys": [],
+            "items": [{"a": 1}, 2],
+            "none": None,
+        }
+    )
+    assert (
+        text == "ok: yes\nslug: demo\nnext:\n  cmd: ara run\nkeys: (none)\nitems:\n  - a: 1\n  - 2\nnone: -\n"
+    )
     monkeypatch.setenv("ARA_OUTPUT", "json")
     emit({"ok": True})
     assert capsys.readouterr().out == '{\n  "ok": true\n}\n'
@@ -62,7 +73,23 @@ def test_global_json_flag_is_stripped(monkeypatch, capsys):
 def test_log_processor_redacts_secrets():
     from ara_cli._logging import redact_secrets
 
-    event = redact_secrets(None, "info", {"event": "deploy", "api_key": "ara_sk_x", "Authorization": "Bearer y",
-                                          "runtime_key": "ara_rk_z", "client_secret": "s", "slug": "demo"})
-    assert event == {"event": "deploy", "api_key": "***", "Authorization": "***", "runtime_key": "***",
-                     "client_secret": "***", "slug": "demo"}
+    event = redact_secrets(
+        None,
+        "info",
+        {
+            "event": "deploy",
+            "api_key": "ara_sk_x",
+            "Authorization": "Bearer y",
+            "runtime_key": "ara_rk_z",
+            "client_secret": "s",
+            "slug": "demo",
+        },
+    )
+    assert event == {
+        "event": "deploy",
+        "api_key": "***",
+        "Authorization": "***",
+        "runtime_key": "***",
+        "client_secret": "***",
+        "slug": "demo",
+    }

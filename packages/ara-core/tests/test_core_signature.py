@@ -29,7 +29,8 @@ def _load(path: Path, name: str):
 def test_schema_types_without_postponed_annotations(tmp_path):
     # This test module uses `from __future__ import annotations`, so real types come from a module without it.
     path = tmp_path / "typed_mod.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         from typing import Optional
 
         def f(s: str, b: bool, i: int, x: float, d: dict, dd: dict[str, int], l: list, lt: list[int],
@@ -39,17 +40,34 @@ def test_schema_types_without_postponed_annotations(tmp_path):
 
         def g(p, /, q, *args, r: int = 2, **kw):
             return q
-    '''))
+    """)
+    )
     mod2 = _load(path, "typed_mod")
-    assert signature_schema(mod2.f) == {"type": "object", "properties": {
-        "s": {"type": "string"}, "b": {"type": "boolean"}, "i": {"type": "integer"}, "x": {"type": "number"},
-        "d": {"type": "object"}, "dd": {"type": "object"}, "l": {"type": "array"}, "lt": {"type": "array"},
-        "t": {"type": "array"}, "st": {"type": "array"}, "o": {"type": "string", "default": None},
-        "u": {"type": "string", "default": 1}, "none": {"type": "string", "default": None},
-        "bare": {"type": "string", "default": "k"}},
-        "required": ["s", "b", "i", "x", "d", "dd", "l", "lt", "t", "st"]}
-    assert signature_schema(mod2.g) == {"type": "object", "properties": {
-        "q": {"type": "string"}, "r": {"type": "integer", "default": 2}}, "required": ["q"]}
+    assert signature_schema(mod2.f) == {
+        "type": "object",
+        "properties": {
+            "s": {"type": "string"},
+            "b": {"type": "boolean"},
+            "i": {"type": "integer"},
+            "x": {"type": "number"},
+            "d": {"type": "object"},
+            "dd": {"type": "object"},
+            "l": {"type": "array"},
+            "lt": {"type": "array"},
+            "t": {"type": "array"},
+            "st": {"type": "array"},
+            "o": {"type": "string", "default": None},
+            "u": {"type": "string", "default": 1},
+            "none": {"type": "string", "default": None},
+            "bare": {"type": "string", "default": "k"},
+        },
+        "required": ["s", "b", "i", "x", "d", "dd", "l", "lt", "t", "st"],
+    }
+    assert signature_schema(mod2.g) == {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "r": {"type": "integer", "default": 2}},
+        "required": ["q"],
+    }
 
 
 def test_string_annotations_are_strings_and_unserialisable_defaults_are_dropped():
@@ -57,15 +75,23 @@ def test_string_annotations_are_strings_and_unserialisable_defaults_are_dropped(
         return ""
 
     # Under postponed evaluation every annotation is a string -> "string" (spec §2.10).
-    assert signature_schema(f) == {"type": "object", "properties": {
-        "a": {"type": "string"}, "b": {"type": "string", "default": {"k": 1}}, "c": {"type": "string"}},
-        "required": ["a"]}
+    assert signature_schema(f) == {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string"},
+            "b": {"type": "string", "default": {"k": 1}},
+            "c": {"type": "string"},
+        },
+        "required": ["a"],
+    }
 
 
 def _write_module(path: Path, n: int) -> None:
     parts = ["def deco(*a, **k):\n    return lambda fn: fn\n\n"]
     for i in range(n):
-        parts.append(f'@deco(\n    "multi-line",\n    n={i},\n)\n@deco()\ndef fn_{i}(x: int = {i}) -> int:\n    """Doc {i}."""\n    return x + {i}\n\n\n')
+        parts.append(
+            f'@deco(\n    "multi-line",\n    n={i},\n)\n@deco()\ndef fn_{i}(x: int = {i}) -> int:\n    """Doc {i}."""\n    return x + {i}\n\n\n'
+        )
     parts.append("class K:\n    @deco()\n    def method(self):\n        if True:\n            return 1\n")
     path.write_text("".join(parts))
 
@@ -76,7 +102,9 @@ def test_function_source_parses_each_file_once_and_strips_multiline_decorators(t
     mod = _load(path, "many_fns")
     calls = []
     real_parse = ast.parse
-    monkeypatch.setattr(sig.ast, "parse", lambda *a, **k: calls.append(a[1] if len(a) > 1 else "") or real_parse(*a, **k))
+    monkeypatch.setattr(
+        sig.ast, "parse", lambda *a, **k: calls.append(a[1] if len(a) > 1 else "") or real_parse(*a, **k)
+    )
     sources = [function_source(getattr(mod, f"fn_{i}")) for i in range(50)]
     assert len(calls) == 1
     assert sources[7] == 'def fn_7(x: int = 7) -> int:\n    """Doc 7."""\n    return x + 7\n'
@@ -99,7 +127,9 @@ def test_function_source_reparses_a_changed_file(tmp_path):
 def test_function_source_errors_name_the_decorator():
     namespace: dict = {}
     exec("def dyn(x):\n    return x\n", namespace)  # noqa: S102 - a dynamic def has no source file
-    with pytest.raises(DeclarationError, match=r"^@app\.tool requires source-visible functions \(no lambdas/dynamic defs\)$"):
+    with pytest.raises(
+        DeclarationError, match=r"^@app\.tool requires source-visible functions \(no lambdas/dynamic defs\)$"
+    ):
         function_source(namespace["dyn"], decorator="@app.tool")
     with pytest.raises(DeclarationError, match=r"^@app\.agent requires source-visible functions"):
         function_source(lambda x: x)

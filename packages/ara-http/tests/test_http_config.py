@@ -55,7 +55,9 @@ def test_precedence(monkeypatch):
     with pytest.raises(RuntimeError) as info:
         resolve_control_token()
     assert str(info.value) == MISSING_CREDENTIALS
-    write_credentials({"auth_type": "cli_api_key", "api_key": "stored", "api_base_url": "https://stored.test"})
+    write_credentials(
+        {"auth_type": "cli_api_key", "api_key": "stored", "api_base_url": "https://stored.test"}
+    )
     assert resolve_base_url() == "https://stored.test"
     assert resolve_control_token() == "stored"
     write_dev_server(DevServerInfo("http://127.0.0.1:8780", "devkey", os.getpid(), "/tmp"))
@@ -78,20 +80,37 @@ def test_dead_dev_server_is_ignored():
 
 def test_jwt_refresh_within_30_seconds():
     soon = (datetime.now(UTC) + timedelta(seconds=10)).isoformat()
-    write_credentials({"auth_type": "supabase_jwt", "api_base_url": "https://x", "supabase_url": "https://sb.test",
-                       "supabase_anon_key": "anon", "access_token": "old", "refresh_token": "r1", "expires_at": soon})
+    write_credentials(
+        {
+            "auth_type": "supabase_jwt",
+            "api_base_url": "https://x",
+            "supabase_url": "https://sb.test",
+            "supabase_anon_key": "anon",
+            "access_token": "old",
+            "refresh_token": "r1",
+            "expires_at": soon,
+        }
+    )
     requests = []
 
     def handler(request):
         requests.append(request)
         return httpx.Response(200, json={"access_token": "new", "refresh_token": "r2", "expires_in": 3600})
 
-    token = resolve_control_token(refresh=lambda rec: refresh_supabase_record(rec, transport=httpx.MockTransport(handler)))
+    token = resolve_control_token(
+        refresh=lambda rec: refresh_supabase_record(rec, transport=httpx.MockTransport(handler))
+    )
     assert token == "new"
-    assert requests[0].url.path == "/auth/v1/token" and requests[0].url.params["grant_type"] == "refresh_token"
-    assert requests[0].headers["apikey"] == "anon" and json.loads(requests[0].content) == {"refresh_token": "r1"}
+    assert (
+        requests[0].url.path == "/auth/v1/token" and requests[0].url.params["grant_type"] == "refresh_token"
+    )
+    assert requests[0].headers["apikey"] == "anon" and json.loads(requests[0].content) == {
+        "refresh_token": "r1"
+    }
     stored = read_credentials()
-    assert stored["refresh_token"] == "r2" and datetime.fromisoformat(stored["expires_at"]) > datetime.now(UTC)
+    assert stored["refresh_token"] == "r2" and datetime.fromisoformat(stored["expires_at"]) > datetime.now(
+        UTC
+    )
     assert resolve_control_token(refresh=lambda rec: pytest.fail("no refresh needed")) == "new"
 
 
@@ -105,20 +124,36 @@ def test_control_plane_auth_refreshes_a_stored_jwt_mid_session():
     from ara_http import ControlPlaneAuth, HttpClient
 
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    write_credentials({"auth_type": "supabase_jwt", "api_base_url": "https://api.test", "supabase_url": "https://sb.test",
-                       "supabase_anon_key": "anon", "access_token": "stale", "refresh_token": "r1", "expires_at": later})
+    write_credentials(
+        {
+            "auth_type": "supabase_jwt",
+            "api_base_url": "https://api.test",
+            "supabase_url": "https://sb.test",
+            "supabase_anon_key": "anon",
+            "access_token": "stale",
+            "refresh_token": "r1",
+            "expires_at": later,
+        }
+    )
     refreshed = []
 
     def refresh(record):
         refreshed.append(record["refresh_token"])
-        return {**record, "access_token": "fresh", "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+        return {
+            **record,
+            "access_token": "fresh",
+            "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        }
 
     def api(request):
         ok = request.headers["authorization"] == "Bearer fresh"
         return httpx.Response(200 if ok else 401, json={"ok": ok})
 
-    client = HttpClient("https://api.test", auth=ControlPlaneAuth("https://api.test", refresh=refresh),
-                        transport=httpx.MockTransport(api))
+    client = HttpClient(
+        "https://api.test",
+        auth=ControlPlaneAuth("https://api.test", refresh=refresh),
+        transport=httpx.MockTransport(api),
+    )
     assert client.request("GET", "/apps") == {"ok": True}  # 401 with the stale token, refreshed, retried
     assert refreshed == ["r1"]
     assert read_credentials()["access_token"] == "fresh"

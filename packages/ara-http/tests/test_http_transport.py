@@ -39,8 +39,10 @@ def test_error_text_hides_body_unless_debug(monkeypatch):
     monkeypatch.delenv("ARA_SDK_DEBUG_HTTP_ERRORS", raising=False)
     with pytest.raises(ApiError) as info:
         client.request("GET", "/apps?x=1")
-    assert str(info.value) == ("GET /apps?x=1 failed (403). Response body hidden by default; "
-                               "set ARA_SDK_DEBUG_HTTP_ERRORS=true to include it.")
+    assert str(info.value) == (
+        "GET /apps?x=1 failed (403). Response body hidden by default; "
+        "set ARA_SDK_DEBUG_HTTP_ERRORS=true to include it."
+    )
     assert isinstance(info.value, RuntimeError) and info.value.status == 403
     monkeypatch.setenv("ARA_SDK_DEBUG_HTTP_ERRORS", "Yes")
     with pytest.raises(ApiError, match=r"^GET /apps failed \(403\): secret detail$"):
@@ -73,7 +75,9 @@ def test_retries_honour_retry_after_and_only_for_idempotent_or_keyed(monkeypatch
         _client(handler).request("POST", "/v1/apps/a/run", json={})
     assert calls["n"] == 1  # never retried without an idempotency key
     calls["n"] = 0
-    assert _client(handler).request("POST", "/v1/apps/a/events", json={}, headers={"X-Idempotency-Key": "k"}) == {"done": 3}
+    assert _client(handler).request(
+        "POST", "/v1/apps/a/events", json={}, headers={"X-Idempotency-Key": "k"}
+    ) == {"done": 3}
 
 
 def test_backoff_is_jittered_and_capped():
@@ -83,8 +87,10 @@ def test_backoff_is_jittered_and_capped():
 
 
 def test_sse_stream_skips_comments_and_bad_json():
-    body = b": heartbeat\n\ndata: {\"message\": \"one\"}\n\ndata: not json\n\ndata: {\"message\": \"two\"}\n\n"
-    client = _client(lambda r: httpx.Response(200, content=body, headers={"Content-Type": "text/event-stream"}))
+    body = b': heartbeat\n\ndata: {"message": "one"}\n\ndata: not json\n\ndata: {"message": "two"}\n\n'
+    client = _client(
+        lambda r: httpx.Response(200, content=body, headers={"Content-Type": "text/event-stream"})
+    )
     assert list(client.stream_events("GET", "/logs")) == [{"message": "one"}, {"message": "two"}]
     bad = _client(lambda r: httpx.Response(401, text="no"), retry=RetryPolicy(0))
     with pytest.raises(ApiError, match=r"GET /logs failed \(401\)"):

@@ -7,21 +7,43 @@ from ara_core import DeclarationError
 from ara_sdk import App, fastapi_endpoint, invoke, runtime
 
 FACTORY_PARAMS = {"type": "object", "properties": {"input": {"type": "object"}}, "required": ["input"]}
-DEFAULT_SUBAGENT = {"channels": [], "runtime": {}, "sandbox": {"policy": "shared", "max_concurrency": 8}, "hooks": []}
+DEFAULT_SUBAGENT = {
+    "channels": [],
+    "runtime": {},
+    "sandbox": {"policy": "shared", "max_concurrency": 8},
+    "hooks": [],
+}
 
 
 def test_app_modes():
     strict = App("my-app")
-    assert (strict.legacy, strict.name, strict.slug, strict.project_name) == (False, "my-app", "my-app", "my-app")
+    assert (strict.legacy, strict.name, strict.slug, strict.project_name) == (
+        False,
+        "my-app",
+        "my-app",
+        "my-app",
+    )
     assert App(project_name=" my-app-1 ").slug == "my-app-1"
     legacy = App("Get Started", project_name="get-started", description=" Hi. ")
-    assert (legacy.legacy, legacy.name, legacy.slug, legacy.description) == (True, "Get Started", "get-started", "Hi.")
+    assert (legacy.legacy, legacy.name, legacy.slug, legacy.description) == (
+        True,
+        "Get Started",
+        "get-started",
+        "Hi.",
+    )
     assert App(name="Test App").slug == "test-app"
     assert App(name="!!!").slug == "workflow"  # C2: legacy empty slug falls back
     assert App(name="X", slug="Custom Slug").slug == "custom-slug"
     empty = App("empty-app").manifest
-    assert empty == {"name": "empty-app", "slug": "empty-app", "description": "", "agent": {}, "workflows": [],
-                     "interfaces": {}, "runtime_profile": {}}
+    assert empty == {
+        "name": "empty-app",
+        "slug": "empty-app",
+        "description": "",
+        "agent": {},
+        "workflows": [],
+        "interfaces": {},
+        "runtime_profile": {},
+    }
     for bad in ("", "a" * 64, "UPPER", "under_score", "-lead", "trail-", "dot.name"):
         with pytest.raises(ValueError, match=r"^project_name must match \^\[a-z0-9\]"):
             App(bad)
@@ -36,20 +58,44 @@ def test_prompt_factory_agent_exact_row():
 
     assert planner({"a": 1}) == "Plan {'a': 1}"
     text = "Generate instructions at runtime via agent function 'planner'."
-    row = {"id": "planner", "task": text, "instructions": text, "persona": text, "schedules": [], "handoff_to": [],
-           "always_on": True, "entrypoint": False,
-           "prompt_factory": {"function_name": "planner",
-                              "source": 'def planner(input: dict) -> str:\n    return f"Plan {input}"\n',
-                              "parameters": FACTORY_PARAMS}}
+    row = {
+        "id": "planner",
+        "task": text,
+        "instructions": text,
+        "persona": text,
+        "schedules": [],
+        "handoff_to": [],
+        "always_on": True,
+        "entrypoint": False,
+        "prompt_factory": {
+            "function_name": "planner",
+            "source": 'def planner(input: dict) -> str:\n    return f"Plan {input}"\n',
+            "parameters": FACTORY_PARAMS,
+        },
+    }
     assert planner.__ara_agent__ == row
     m = app.manifest
     assert m["agent"] == {
-        "agents": [row], "default_agent_id": "planner",
-        "profiles": [{"id": "planner", "instructions": text, "persona": text, "handoff_to": [], "always_on": True}],
+        "agents": [row],
+        "default_agent_id": "planner",
+        "profiles": [
+            {"id": "planner", "instructions": text, "persona": text, "handoff_to": [], "always_on": True}
+        ],
         "default_profile_id": "planner",
-        "subagents": [{"id": "planner", "workflow_id": "planner", **DEFAULT_SUBAGENT}]}
-    assert m["workflows"] == [{"id": "planner", "mode": "task", "agent_id": "planner", "task": text, "run": {},
-                               "pipeline": [], "schedule": "", "trigger": {"type": "api"}}]
+        "subagents": [{"id": "planner", "workflow_id": "planner", **DEFAULT_SUBAGENT}],
+    }
+    assert m["workflows"] == [
+        {
+            "id": "planner",
+            "mode": "task",
+            "agent_id": "planner",
+            "task": text,
+            "run": {},
+            "pipeline": [],
+            "schedule": "",
+            "trigger": {"type": "api"},
+        }
+    ]
 
 
 def test_task_agent_any_signature_and_legacy_prompt_factory_text():
@@ -69,12 +115,22 @@ def test_task_agent_any_signature_and_legacy_prompt_factory_text():
         pass
 
     rows = app.manifest["agent"]["agents"]
-    assert rows[0] == {"id": "greet-user", "task": "Greet.", "instructions": "Greet.", "persona": "Greet.",
-                       "schedules": [], "handoff_to": ["b"], "always_on": False, "entrypoint": False}
+    assert rows[0] == {
+        "id": "greet-user",
+        "task": "Greet.",
+        "instructions": "Greet.",
+        "persona": "Greet.",
+        "schedules": [],
+        "handoff_to": ["b"],
+        "always_on": False,
+        "entrypoint": False,
+    }
     g1 = "Generate instructions at runtime via prompt factory 'make_prompt'."
     assert rows[1]["id"] == "make-prompt" and rows[1]["task"] == rows[1]["persona"] == g1
     assert rows[1]["prompt_factory"]["function_name"] == "make_prompt"
-    assert rows[2]["task"] == rows[2]["instructions"] == "Only instructions." and "prompt_factory" not in rows[2]
+    assert (
+        rows[2]["task"] == rows[2]["instructions"] == "Only instructions." and "prompt_factory" not in rows[2]
+    )
     with pytest.raises(DeclarationError, match="^@app.agent requires a non-empty id$"):
         app.agent(id="  ", task="x")(greet_user)
 
@@ -84,8 +140,17 @@ def test_default_agent_is_last_entrypoint_and_user_profile_id_wins():
     for name, entry in (("a", False), ("b", True), ("c", True), ("d", False)):
         app.agent(id=name, task=name, entrypoint=entry)(lambda: None)
     agent = app.manifest["agent"]
-    assert list(agent) == ["default_profile_id", "extra", "agents", "default_agent_id", "profiles", "subagents"]
-    assert agent["default_agent_id"] == "c" and agent["default_profile_id"] == "custom" and agent["extra"] == 1
+    assert list(agent) == [
+        "default_profile_id",
+        "extra",
+        "agents",
+        "default_agent_id",
+        "profiles",
+        "subagents",
+    ]
+    assert (
+        agent["default_agent_id"] == "c" and agent["default_profile_id"] == "custom" and agent["extra"] == 1
+    )
 
 
 def test_tool_exact_row_explicit_parameters_and_handler_style():
@@ -111,21 +176,34 @@ def test_tool_exact_row_explicit_parameters_and_handler_style():
     tools = app.manifest["agent"]["tools"]
     assert tools[0] == {
         "type": "function",
-        "function": {"name": "send_email", "description": "Send an email.",
-                     "parameters": {"type": "object", "properties": {"to": {"type": "string"},
-                                                                     "n": {"type": "integer", "default": 3}},
-                                    "required": ["to"]}},
+        "function": {
+            "name": "send_email",
+            "description": "Send an email.",
+            "parameters": {
+                "type": "object",
+                "properties": {"to": {"type": "string"}, "n": {"type": "integer", "default": 3}},
+                "required": ["to"],
+            },
+        },
         "function_name": "send_email",
         "source": 'def send_email(to: str, n: int = 3) -> dict:\n    """Send an email."""\n    import json\n\n'
-                  '    return json.loads("{}")\n'}
+        '    return json.loads("{}")\n',
+    }
     assert tools[1]["function"] == {"name": "search", "description": "", "parameters": schema}
-    assert tools[2]["id"] == "legacy" and tools[2]["handler_id"] == "h1" and tools[2]["description"] == "Legacy."
-    assert tools[2]["parameters"] == {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
+    assert (
+        tools[2]["id"] == "legacy" and tools[2]["handler_id"] == "h1" and tools[2]["description"] == "Legacy."
+    )
+    assert tools[2]["parameters"] == {
+        "type": "object",
+        "properties": {"x": {"type": "integer"}},
+        "required": ["x"],
+    }
     assert send_email("x") == {} and send_email.__ara_tool__ is app._tools["send_email"]
     assert "agents" not in app.manifest["agent"]  # tools alone add no agent
     with pytest.raises(DeclarationError, match="^@app.tool requires source-visible functions"):
         app.tool()(lambda: 1)
     with pytest.raises(DeclarationError, match="^@app.tool only supports standard def functions$"):
+
         @app.tool()
         async def coro():
             return 1
@@ -147,10 +225,20 @@ def test_schedule_on_tool_either_order_anchors_on_default_agent(schedule_first):
     else:
         send = app.schedule(cron="0 * * * *", at="09:30")(app.tool()(send))
     entries = [
-        {"id": "send--cron", "kind": "cron", "cron": "0 * * * *", "timezone": "UTC",
-         "run": {"type": "tool", "tool_name": "send", "args": {}}},
-        {"id": "send--09-30", "kind": "cron", "cron": "30 9 * * *", "timezone": "UTC",
-         "run": {"type": "tool", "tool_name": "send", "args": {}}},
+        {
+            "id": "send--cron",
+            "kind": "cron",
+            "cron": "0 * * * *",
+            "timezone": "UTC",
+            "run": {"type": "tool", "tool_name": "send", "args": {}},
+        },
+        {
+            "id": "send--09-30",
+            "kind": "cron",
+            "cron": "30 9 * * *",
+            "timezone": "UTC",
+            "run": {"type": "tool", "tool_name": "send", "args": {}},
+        },
     ]
     m = app.manifest
     assert m["agent"]["tools"][0]["schedules"] == entries
@@ -169,17 +257,27 @@ def test_schedule_on_agent_with_explicit_run_and_error_messages(caplog):
         return ""
 
     row = app.manifest["agent"]["agents"][0]
-    assert row["schedules"] == [{"id": "owner", "kind": "cron", "cron": "4 3 2 1 *", "timezone": "UTC",
-                                 "one_shot_at": "2030-01-02T03:04:05Z",
-                                 "run": {"type": "agent", "agent_id": "other", "input": {"x": 1}}}]
+    assert row["schedules"] == [
+        {
+            "id": "owner",
+            "kind": "cron",
+            "cron": "4 3 2 1 *",
+            "timezone": "UTC",
+            "one_shot_at": "2030-01-02T03:04:05Z",
+            "run": {"type": "agent", "agent_id": "other", "input": {"x": 1}},
+        }
+    ]
     assert app.manifest["workflows"][1]["agent_id"] == "other"
-    with pytest.raises(DeclarationError, match=r"^app\.schedule\(\.\.\.\) requires a non-empty id or function name$"):
+    with pytest.raises(
+        DeclarationError, match=r"^app\.schedule\(\.\.\.\) requires a non-empty id or function name$"
+    ):
         app.schedule(id="!!", cron="0 * * * *")(owner)
     with pytest.raises(DeclarationError, match="HH:MM.*5-field cron.*ISO8601"):
         app.schedule(at="tomorrow")(owner)
     with pytest.raises(DeclarationError, match="non-empty"):
         app.schedule(at=" ")(owner)
     with caplog.at_level(logging.WARNING, logger="ara_sdk"):
+
         def loose():
             pass
 
@@ -199,19 +297,30 @@ def test_fastapi_endpoint_either_order(endpoint_first):
         app.agent()(deco(inbound))
     else:
         deco(app.agent()(inbound))
-    spec = {"type": "fastapi_endpoint", "method": "POST", "path": "/in-bound", "label": "in-bound", "docs": True,
-            "auth": {"mode": "bearer", "header_name": "", "secret_env": "ARA_ENDPOINT_IN_BOUND_SECRET"}}
+    spec = {
+        "type": "fastapi_endpoint",
+        "method": "POST",
+        "path": "/in-bound",
+        "label": "in-bound",
+        "docs": True,
+        "auth": {"mode": "bearer", "header_name": "", "secret_env": "ARA_ENDPOINT_IN_BOUND_SECRET"},
+    }
     m = App.manifest.fget(app)
     assert m["agent"]["agents"][0]["fastapi_endpoint"] == spec
-    assert m["interfaces"] == {"fastapi_endpoints": [spec | {"agent_id": "inbound", "workflow_id": "inbound"}]}
+    assert m["interfaces"] == {
+        "fastapi_endpoints": [spec | {"agent_id": "inbound", "workflow_id": "inbound"}]
+    }
     with pytest.raises(DeclarationError, match="non-empty label"):
         fastapi_endpoint(label="!!")(inbound)
 
 
 def test_user_interfaces_and_runtime_profile_are_copied():
     listed = {"type": "fastapi_endpoint", "label": "mine", "agent_id": "x", "workflow_id": "x"}
-    app = App("copy-app", interfaces={"inherit_owner_tools": False, "fastapi_endpoints": [listed]},
-              runtime_profile=runtime(memory_mb=256))
+    app = App(
+        "copy-app",
+        interfaces={"inherit_owner_tools": False, "fastapi_endpoints": [listed]},
+        runtime_profile=runtime(memory_mb=256),
+    )
 
     @app.agent()
     @fastapi_endpoint()

@@ -5,8 +5,15 @@ import pytest
 from ara_core import DeclarationError, guardrail_command, task_guardrail_prefix
 from ara_sdk import App, cron, define_app, sandbox, subagent_hook
 
-GUARD = dict(app_slug="meeting-booker", subagent_id="booking-coordinator", workflow_id="booking-coordinator",
-             working_dir="subagents/booking-coordinator", timeout_seconds=120, max_retries=2, retry_backoff_seconds=5)
+GUARD = dict(
+    app_slug="meeting-booker",
+    subagent_id="booking-coordinator",
+    workflow_id="booking-coordinator",
+    working_dir="subagents/booking-coordinator",
+    timeout_seconds=120,
+    max_retries=2,
+    retry_backoff_seconds=5,
+)
 
 
 def test_task_workflow_exact_rows():
@@ -21,11 +28,23 @@ def test_task_workflow_exact_rows():
         pass
 
     assert some_task.__ara_workflow__ == {
-        "id": "some-task", "mode": "task", "task": "Do it.",
+        "id": "some-task",
+        "mode": "task",
+        "task": "Do it.",
         "trigger": {"type": "cron", "cron": "0 9 * * *", "schedule": "0 9 * * *", "timezone": "UTC"},
-        "run": {}, "pipeline": [], "agent_id": "booker", "schedule": "0 9 * * *"}
-    assert app.manifest["workflows"][1] == {"id": "plain-task", "mode": "task", "task": "Execute workflow plain-task",
-                                            "trigger": {"type": "api"}, "run": {}, "pipeline": []}
+        "run": {},
+        "pipeline": [],
+        "agent_id": "booker",
+        "schedule": "0 9 * * *",
+    }
+    assert app.manifest["workflows"][1] == {
+        "id": "plain-task",
+        "mode": "task",
+        "task": "Execute workflow plain-task",
+        "trigger": {"type": "api"},
+        "run": {},
+        "pipeline": [],
+    }
     assert app.manifest["agent"] == {}  # workflows alone declare no agent
 
 
@@ -45,13 +64,27 @@ def test_run_pipeline_and_workflow_modes():
         pass
 
     wfs = app.manifest["workflows"]
-    assert wfs[0] == {"id": "runner", "mode": "run", "task": "", "run": {"command": "echo run"}, "pipeline": [],
-                      "trigger": {"type": "cron", "cron": "0 1 * * *", "schedule": "0 1 * * *", "timezone": "Europe/Paris"},
-                      "schedule": "0 1 * * *"}
-    assert wfs[1] == {"id": "pipe", "mode": "pipeline", "task": "Execute workflow pipe", "trigger": {"type": "api"},
-                      "run": {}, "pipeline": [{"id": "pipe--step-1", "kind": "tool", "tool_name": "t", "args": {}},
-                                              {"id": "s2", "kind": "agent", "agent_id": "a", "input": {"x": 1}}],
-                      "agent_id": "a"}
+    assert wfs[0] == {
+        "id": "runner",
+        "mode": "run",
+        "task": "",
+        "run": {"command": "echo run"},
+        "pipeline": [],
+        "trigger": {"type": "cron", "cron": "0 1 * * *", "schedule": "0 1 * * *", "timezone": "Europe/Paris"},
+        "schedule": "0 1 * * *",
+    }
+    assert wfs[1] == {
+        "id": "pipe",
+        "mode": "pipeline",
+        "task": "Execute workflow pipe",
+        "trigger": {"type": "api"},
+        "run": {},
+        "pipeline": [
+            {"id": "pipe--step-1", "kind": "tool", "tool_name": "t", "args": {}},
+            {"id": "s2", "kind": "agent", "agent_id": "a", "input": {"x": 1}},
+        ],
+        "agent_id": "a",
+    }
     assert wfs[2]["trigger"] == {"type": "api"}  # empty cron expression -> API trigger
     with pytest.raises(DeclarationError, match=r"^@app\.run\(\.\.\.\) requires a non-empty command$"):
         app.run()
@@ -77,14 +110,37 @@ def test_hooks():
         pass
 
     wfs = app.manifest["workflows"]
-    assert wfs[0] == {"id": "follow", "mode": "task", "task": "Handle hook 'scheduler.followups'",
-                      "trigger": {"type": "api", "event": "scheduler.followups", "cron": "0 13 * * 1-5",
-                                  "schedule": "0 13 * * 1-5", "timezone": "UTC"},
-                      "run": {}, "pipeline": [], "agent_id": "a", "schedule": "0 13 * * 1-5"}
-    assert wfs[1] == {"id": "on-mail", "mode": "run", "task": "", "run": {"command": "./handle.sh"}, "pipeline": [],
-                      "trigger": {"type": "api", "event": "mail.received", "cron": "0 2 * * *", "schedule": "0 2 * * *",
-                                  "timezone": "UTC"},
-                      "schedule": "0 2 * * *"}
+    assert wfs[0] == {
+        "id": "follow",
+        "mode": "task",
+        "task": "Handle hook 'scheduler.followups'",
+        "trigger": {
+            "type": "api",
+            "event": "scheduler.followups",
+            "cron": "0 13 * * 1-5",
+            "schedule": "0 13 * * 1-5",
+            "timezone": "UTC",
+        },
+        "run": {},
+        "pipeline": [],
+        "agent_id": "a",
+        "schedule": "0 13 * * 1-5",
+    }
+    assert wfs[1] == {
+        "id": "on-mail",
+        "mode": "run",
+        "task": "",
+        "run": {"command": "./handle.sh"},
+        "pipeline": [],
+        "trigger": {
+            "type": "api",
+            "event": "mail.received",
+            "cron": "0 2 * * *",
+            "schedule": "0 2 * * *",
+            "timezone": "UTC",
+        },
+        "schedule": "0 2 * * *",
+    }
     assert mail.__ara_hook__ == {"id": "on-mail", "event": "mail.received"}
     with pytest.raises(DeclarationError, match="task or command, not both"):  # C20
         app.hook(event="x", task="t", command="c")
@@ -95,27 +151,56 @@ def test_hooks():
 def test_subagent_macro_exact_rows():
     app = App(name="Meeting Booker", description="d")
 
-    @app.subagent("booking-coordinator", channels=["SMS", " email ", "sms"], schedule=cron("0 10 * * 1-5"),
-                  sandbox=sandbox(max_concurrency=3),
-                  hooks=[subagent_hook(event="mail.received", command="echo hi"), {"task": "Tick."}])
+    @app.subagent(
+        "booking-coordinator",
+        channels=["SMS", " email ", "sms"],
+        schedule=cron("0 10 * * 1-5"),
+        sandbox=sandbox(max_concurrency=3),
+        hooks=[subagent_hook(event="mail.received", command="echo hi"), {"task": "Tick."}],
+    )
     def booking():
         """Book meetings."""
 
     m = app.manifest
-    assert m["agent"]["subagents"] == [{
-        "id": "booking-coordinator", "workflow_id": "booking-coordinator", "channels": ["email", "sms"],
-        "runtime": {"working_dir": "subagents/booking-coordinator", "timeout_seconds": 120, "max_retries": 2,
-                    "retry_backoff_seconds": 5},
-        "sandbox": {"policy": "shared", "max_concurrency": 3},
-        "hooks": [{"id": "mail-received-hook", "event": "mail.received", "channel": "api", "command": "echo hi"},
-                  {"task": "Tick.", "id": "booking-coordinator-hook-2", "event": "hook.tick"}]}]
+    assert m["agent"]["subagents"] == [
+        {
+            "id": "booking-coordinator",
+            "workflow_id": "booking-coordinator",
+            "channels": ["email", "sms"],
+            "runtime": {
+                "working_dir": "subagents/booking-coordinator",
+                "timeout_seconds": 120,
+                "max_retries": 2,
+                "retry_backoff_seconds": 5,
+            },
+            "sandbox": {"policy": "shared", "max_concurrency": 3},
+            "hooks": [
+                {
+                    "id": "mail-received-hook",
+                    "event": "mail.received",
+                    "channel": "api",
+                    "command": "echo hi",
+                },
+                {"task": "Tick.", "id": "booking-coordinator-hook-2", "event": "hook.tick"},
+            ],
+        }
+    ]
     assert m["agent"]["profiles"][0]["instructions"] == "Book meetings."
     wf, cmd_hook, task_hook = m["workflows"]
-    assert wf == {"id": "booking-coordinator", "mode": "task", "task": task_guardrail_prefix(**GUARD) + "Book meetings.",
-                  "trigger": {"type": "cron", "cron": "0 10 * * 1-5", "schedule": "0 10 * * 1-5", "timezone": "UTC"},
-                  "run": {}, "pipeline": [], "agent_id": "booking-coordinator", "schedule": "0 10 * * 1-5"}
+    assert wf == {
+        "id": "booking-coordinator",
+        "mode": "task",
+        "task": task_guardrail_prefix(**GUARD) + "Book meetings.",
+        "trigger": {"type": "cron", "cron": "0 10 * * 1-5", "schedule": "0 10 * * 1-5", "timezone": "UTC"},
+        "run": {},
+        "pipeline": [],
+        "agent_id": "booking-coordinator",
+        "schedule": "0 10 * * 1-5",
+    }
     assert cmd_hook["id"] == "mail-received-hook" and cmd_hook["mode"] == "run"
-    assert cmd_hook["run"] == {"command": guardrail_command("echo hi", **(GUARD | {"workflow_id": "mail-received-hook"}))}
+    assert cmd_hook["run"] == {
+        "command": guardrail_command("echo hi", **(GUARD | {"workflow_id": "mail-received-hook"}))
+    }
     assert cmd_hook["trigger"] == {"type": "api", "event": "mail.received"}
     assert task_hook["id"] == "booking-coordinator-hook-2" and task_hook["task"].endswith("\n\nTick.")
     assert task_hook["trigger"] == {"type": "api", "event": "hook.tick"}
@@ -140,10 +225,19 @@ def test_handler_rows():
     def echo_back(text: str):
         return text
 
-    assert app.manifest["agent"]["handlers"] == [{
-        "id": "echo-back", "function_name": "echo_back", "description": "Echo it.",
-        "parameters": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
-        "source": "def echo_back(text: str):\n    return text\n"}]
+    assert app.manifest["agent"]["handlers"] == [
+        {
+            "id": "echo-back",
+            "function_name": "echo_back",
+            "description": "Echo it.",
+            "parameters": {
+                "type": "object",
+                "properties": {"text": {"type": "string"}},
+                "required": ["text"],
+            },
+            "source": "def echo_back(text: str):\n    return text\n",
+        }
+    ]
     assert echo_back("x") == "x"
 
 
@@ -175,8 +269,16 @@ def test_define_app():
     app = App("def-app")
     assert define_app(app) == app.manifest
     assert define_app({"name": " Meeting Booker ", "project": "Booker Proj", "extra": 1}) == {
-        "name": "Meeting Booker", "project": "Booker Proj", "extra": 1, "slug": "booker-proj", "description": "",
-        "agent": {}, "workflows": [], "interfaces": {}, "runtime_profile": {}}
+        "name": "Meeting Booker",
+        "project": "Booker Proj",
+        "extra": 1,
+        "slug": "booker-proj",
+        "description": "",
+        "agent": {},
+        "workflows": [],
+        "interfaces": {},
+        "runtime_profile": {},
+    }
     assert define_app({"name": "!!"})["slug"] == "workflow"
     with pytest.raises(DeclarationError, match="non-empty name"):
         define_app({"name": " "})

@@ -30,28 +30,55 @@ class FakeApi:
         if "/secrets/" in path and request.method == "DELETE":
             return httpx.Response(self.delete_status, json={})
         if path.endswith("/run"):
-            return httpx.Response(200, json={"run_id": "run-1", "auth": request.headers.get("authorization"),
-                                             "xkey": request.headers.get("x-ara-app-key")})
+            return httpx.Response(
+                200,
+                json={
+                    "run_id": "run-1",
+                    "auth": request.headers.get("authorization"),
+                    "xkey": request.headers.get("x-ara-app-key"),
+                },
+            )
         return httpx.Response(200, json={"ok": True})
 
 
-MANIFEST = {"name": "demo", "slug": "demo", "description": "", "agent": {}, "workflows": [], "interfaces": {},
-            "runtime_profile": {}}
+MANIFEST = {
+    "name": "demo",
+    "slug": "demo",
+    "description": "",
+    "agent": {},
+    "workflows": [],
+    "interfaces": {},
+    "runtime_profile": {},
+}
 
 
 def _client(api, tmp_path, manifest=MANIFEST):
-    return AraClient(manifest=manifest, api_key="ara_sk_x", base_url="https://api.test", cwd=tmp_path,
-                     transport=httpx.MockTransport(api))
+    return AraClient(
+        manifest=manifest,
+        api_key="ara_sk_x",
+        base_url="https://api.test",
+        cwd=tmp_path,
+        transport=httpx.MockTransport(api),
+    )
 
 
 def test_deploy_creates_activates_syncs_mints_and_warms(tmp_path):
     profile = runtime(secrets=[Secret.from_dict("mail", {"K": "v"}), Secret.from_name("shared")])
     api = FakeApi(secrets=["mail", "stale", "shared"], delete_status=404)
-    result = _client(api, tmp_path, {**MANIFEST, "runtime_profile": profile}).deploy(warm=True, warm_agent_id="a")
+    result = _client(api, tmp_path, {**MANIFEST, "runtime_profile": profile}).deploy(
+        warm=True, warm_agent_id="a"
+    )
     sequence = [(m, p) for m, p, _ in api.calls]
-    assert sequence == [("GET", "/apps"), ("POST", "/apps"), ("PATCH", "/apps/app_1"), ("POST", "/apps/app_1/secrets"),
-                        ("GET", "/apps/app_1/secrets"), ("DELETE", "/apps/app_1/secrets/stale"),
-                        ("POST", "/apps/app_1/keys"), ("POST", "/v1/apps/app_1/run")]
+    assert sequence == [
+        ("GET", "/apps"),
+        ("POST", "/apps"),
+        ("PATCH", "/apps/app_1"),
+        ("POST", "/apps/app_1/secrets"),
+        ("GET", "/apps/app_1/secrets"),
+        ("DELETE", "/apps/app_1/secrets/stale"),
+        ("POST", "/apps/app_1/keys"),
+        ("POST", "/v1/apps/app_1/run"),
+    ]
     create = api.calls[1][2]
     assert create["slug"] == "demo" and "__secret_definitions" not in create["runtime_profile"]
     assert create["runtime_profile"]["secret_refs"] == [{"name": "mail"}, {"name": "shared"}]
@@ -70,8 +97,12 @@ def test_deploy_existing_app_patches_and_on_existing_error(tmp_path):
     api = FakeApi(apps=[{"id": "app_9", "slug": "demo", "role": "owner"}])
     _client(api, tmp_path).deploy()
     assert api.calls[1][:2] == ("PATCH", "/apps/app_9") and api.calls[1][2]["status"] == "active"
-    with pytest.raises(RuntimeError, match=r"^Project 'demo' already exists for this account \(app_id=app_9\)\.$"):
-        _client(FakeApi(apps=[{"id": "app_9", "slug": "demo", "role": "owner"}]), tmp_path).deploy(on_existing="error")
+    with pytest.raises(
+        RuntimeError, match=r"^Project 'demo' already exists for this account \(app_id=app_9\)\.$"
+    ):
+        _client(FakeApi(apps=[{"id": "app_9", "slug": "demo", "role": "owner"}]), tmp_path).deploy(
+            on_existing="error"
+        )
     with pytest.raises(ValueError, match="on_existing must be one of: update, error"):
         _client(api, tmp_path).deploy(on_existing="replace")
 
@@ -79,7 +110,12 @@ def test_deploy_existing_app_patches_and_on_existing_error(tmp_path):
 def test_run_key_resolution(tmp_path, monkeypatch):
     monkeypatch.delenv("ARA_RUNTIME_KEY", raising=False)
     monkeypatch.delenv("ARA_APP_HEADER_KEY", raising=False)
-    api = FakeApi(apps=[{"id": "app_1", "slug": "demo", "role": "owner"}, {"id": "app_2", "slug": "demo", "role": "member"}])
+    api = FakeApi(
+        apps=[
+            {"id": "app_1", "slug": "demo", "role": "owner"},
+            {"id": "app_2", "slug": "demo", "role": "member"},
+        ]
+    )
     client = _client(api, tmp_path)
     with pytest.raises(RuntimeError, match="^Missing runtime key. Set ARA_RUNTIME_KEY, ARA_APP_HEADER_KEY"):
         client.run(agent_id="a")
@@ -114,7 +150,12 @@ def test_chat_parses_the_sse_stream():
     events = [
         {"type": "reasoning-delta", "delta": "think"},
         {"type": "text-delta", "delta": "Hello "},
-        {"type": "tool-input-available", "toolCallId": "t1", "toolName": "write_file", "input": {"path": "a"}},
+        {
+            "type": "tool-input-available",
+            "toolCallId": "t1",
+            "toolName": "write_file",
+            "input": {"path": "a"},
+        },
         {"type": "tool-output-available", "toolCallId": "t1", "output": "File written."},
         {"type": "text-delta", "delta": "world"},
     ]
@@ -127,13 +168,25 @@ def test_chat_parses_the_sse_stream():
 
     rt = AraRuntimeClient(api_key="k", base_url="https://api.test", transport=httpx.MockTransport(handler))
     result = rt.chat(message="hi", model="openai/gpt-4o", conversation_id="c1")
-    assert result == {"text": "Hello world", "tool_calls": [{"name": "write_file", "args": {"path": "a"}, "result": "File written."}],
-                      "reasoning": "think"}
-    assert json.loads(seen[0].content) == {"messages": [{"role": "user", "content": "hi"}], "model": "openai/gpt-4o", "chatId": "c1"}
+    assert result == {
+        "text": "Hello world",
+        "tool_calls": [{"name": "write_file", "args": {"path": "a"}, "result": "File written."}],
+        "reasoning": "think",
+    }
+    assert json.loads(seen[0].content) == {
+        "messages": [{"role": "user", "content": "hi"}],
+        "model": "openai/gpt-4o",
+        "chatId": "c1",
+    }
     assert seen[0].headers["accept"] == "text/event-stream"
     error = "data: " + json.dumps({"type": "error", "errorText": "boom"}) + "\n\n"
-    rt = AraRuntimeClient(api_key="k", base_url="https://api.test",
-                          transport=httpx.MockTransport(lambda r: httpx.Response(200, text=error, headers={"Content-Type": "text/event-stream"})))
+    rt = AraRuntimeClient(
+        api_key="k",
+        base_url="https://api.test",
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(200, text=error, headers={"Content-Type": "text/event-stream"})
+        ),
+    )
     with pytest.raises(RuntimeError, match="^boom$"):
         rt.chat(message="x")
 
@@ -142,8 +195,14 @@ def test_runtime_client_routes():
     seen = []
 
     def handler(request):
-        seen.append((request.method, str(request.url), json.loads(request.content) if request.content else None))
-        return httpx.Response(204) if request.url.path == "/session/stop" else httpx.Response(200, json={"ok": True})
+        seen.append(
+            (request.method, str(request.url), json.loads(request.content) if request.content else None)
+        )
+        return (
+            httpx.Response(204)
+            if request.url.path == "/session/stop"
+            else httpx.Response(200, json={"ok": True})
+        )
 
     rt = AraRuntimeClient(api_key="k", base_url="https://api.test", transport=httpx.MockTransport(handler))
     assert rt.session_stop() == {"ok": True}
@@ -151,5 +210,10 @@ def test_runtime_client_routes():
     rt.execute_tool(session_id="s1", tool_name="exec", args={"command": "ls"})
     rt.control_call(session_id="s1", action="list_windows")
     assert seen[1][1] == "https://api.test/session/runtime/tools?session_id=s1&kind=builtin"
-    assert seen[2][2] == {"session_id": "s1", "tool_name": "exec", "args": {"command": "ls"}, "agent_id": None}
+    assert seen[2][2] == {
+        "session_id": "s1",
+        "tool_name": "exec",
+        "args": {"command": "ls"},
+        "agent_id": None,
+    }
     assert seen[3][2] == {"session_id": "s1", "action": "list_windows", "args": {}, "timeout_ms": 8000}

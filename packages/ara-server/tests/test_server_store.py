@@ -16,8 +16,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 def _backends() -> list:
     params = [pytest.param("sqlite", id="sqlite")]
-    params.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.skipif(
-        not os.environ.get("ARA_TEST_POSTGRES_URL"), reason="set ARA_TEST_POSTGRES_URL (scripts/start-postgres.sh)")))
+    params.append(
+        pytest.param(
+            "postgresql",
+            id="postgresql",
+            marks=pytest.mark.skipif(
+                not os.environ.get("ARA_TEST_POSTGRES_URL"),
+                reason="set ARA_TEST_POSTGRES_URL (scripts/start-postgres.sh)",
+            ),
+        )
+    )
     return params
 
 
@@ -47,8 +55,19 @@ async def store(request, tmp_path: Path):
 async def test_migrations_create_every_table(store):
     async with store.engine.connect() as conn:
         names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
-    assert {"accounts", "api_keys", "apps", "app_members", "invites", "app_keys", "secrets", "runs", "events", "logs",
-            "alembic_version"} <= names
+    assert {
+        "accounts",
+        "api_keys",
+        "apps",
+        "app_members",
+        "invites",
+        "app_keys",
+        "secrets",
+        "runs",
+        "events",
+        "logs",
+        "alembic_version",
+    } <= names
 
 
 async def test_owner_key_is_stored_only_as_a_hash(store):
@@ -79,11 +98,29 @@ async def test_apps_keys_secrets_runs_events(store):
         assert "hunter2" not in str((await conn.execute(sa.text("select * from secrets"))).all())
     assert [s["name"] for s in await store.list_secrets(app["id"])] == ["mail"]
 
-    row, created = await store.insert_run({"run_id": "r1", "app_id": app["id"], "agent_id": "a", "mode": "async",
-                                           "status": "queued", "input": {}, "idempotency_key": "k1"})
+    row, created = await store.insert_run(
+        {
+            "run_id": "r1",
+            "app_id": app["id"],
+            "agent_id": "a",
+            "mode": "async",
+            "status": "queued",
+            "input": {},
+            "idempotency_key": "k1",
+        }
+    )
     assert created
-    again, created = await store.insert_run({"run_id": "r2", "app_id": app["id"], "agent_id": "a", "mode": "async",
-                                             "status": "queued", "input": {}, "idempotency_key": "k1"})
+    again, created = await store.insert_run(
+        {
+            "run_id": "r2",
+            "app_id": app["id"],
+            "agent_id": "a",
+            "mode": "async",
+            "status": "queued",
+            "input": {},
+            "idempotency_key": "k1",
+        }
+    )
     assert not created and again["run_id"] == "r1"
     claimed = await store.claim_queued_run()
     assert claimed and claimed["run_id"] == "r1"

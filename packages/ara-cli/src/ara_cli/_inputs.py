@@ -82,7 +82,9 @@ def build_payload(input_pairs: Iterable[str] | None, input_json: str, message: s
     Returns:
         The input payload.
     """
-    payload: dict[str, Any] = parse_input_json(input_json) if input_json.strip() else dict(parse_pairs(input_pairs))
+    payload: dict[str, Any] = (
+        parse_input_json(input_json) if input_json.strip() else dict(parse_pairs(input_pairs))
+    )
     if message:
         payload["message"] = message
     return payload

@@ -20,7 +20,9 @@ SECRET_KEYS = frozenset(
 _configured = False
 
 
-def redact_secrets(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_secrets(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: replace the value of any secret-looking key with `"***"`."""
     for key in list(event_dict):
         lowered = key.lower()

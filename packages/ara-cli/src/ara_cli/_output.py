@@ -142,7 +142,12 @@ def render_run(response: dict[str, Any]) -> str:
     if not calls:
         result = response.get("result") or {}
         calls = [
-            {"tool": c.get("name"), "arguments": c.get("arguments"), "result": c.get("result"), "error": c.get("error")}
+            {
+                "tool": c.get("name"),
+                "arguments": c.get("arguments"),
+                "result": c.get("result"),
+                "error": c.get("error"),
+            }
             for c in (result.get("tool_calls") or [])
             if isinstance(c, dict)
         ]

@@ -37,7 +37,13 @@ _SERVER = "ara_cli._commands.server"
 _SCAFFOLD = "ara_cli._commands.scaffold"
 
 COMMANDS: tuple[Command, ...] = (
-    Command("deploy", f"{_APP}:deploy", "create or update the app, sync secrets, mint a runtime key", "app", ("up",)),
+    Command(
+        "deploy",
+        f"{_APP}:deploy",
+        "create or update the app, sync secrets, mint a runtime key",
+        "app",
+        ("up",),
+    ),
     Command("run", f"{_APP}:run", "run an agent and print the result", "app"),
     Command("run-async", f"{_APP}:run_async", "submit a run without waiting (poll or webhook)", "app"),
     Command("run-status", f"{_APP}:run_status", "show (or --wait for) a run's status", "app"),
@@ -49,14 +55,33 @@ COMMANDS: tuple[Command, ...] = (
     Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
     Command("demo", f"{_SERVER}:demo", "deploy and run an example app on a throwaway local server", "server"),
-    Command("auth", "ara_cli._commands.auth:auth_app", "login/whoami/logout for CLI auth", "global",
-            more="rotate: rotate your API key (ara auth rotate)"),
-    Command("runtime", "ara_cli._commands.runtime:runtime_app", "runtime capabilities, tools, skills, and control APIs", "global"),
-    Command("session", "ara_cli._commands.runtime:session_app", "start/status/stop authenticated cloud sessions", "global"),
+    Command(
+        "auth",
+        "ara_cli._commands.auth:auth_app",
+        "login/whoami/logout for CLI auth",
+        "global",
+        more="rotate: rotate your API key (ara auth rotate)",
+    ),
+    Command(
+        "runtime",
+        "ara_cli._commands.runtime:runtime_app",
+        "runtime capabilities, tools, skills, and control APIs",
+        "global",
+    ),
+    Command(
+        "session",
+        "ara_cli._commands.runtime:session_app",
+        "start/status/stop authenticated cloud sessions",
+        "global",
+    ),
     Command("start", "ara_cli._commands.runtime:start", "shorthand for `ara runtime session start`", "alias"),
-    Command("status", "ara_cli._commands.runtime:status", "shorthand for `ara runtime session status`", "alias"),
+    Command(
+        "status", "ara_cli._commands.runtime:status", "shorthand for `ara runtime session status`", "alias"
+    ),
     Command("stop", "ara_cli._commands.runtime:stop", "shorthand for `ara runtime session stop`", "alias"),
-    Command("init", f"{_SCAFFOLD}:init", "create a new app (app.py, a test, README, .env.example)", "project"),
+    Command(
+        "init", f"{_SCAFFOLD}:init", "create a new app (app.py, a test, README, .env.example)", "project"
+    ),
     Command("completion", f"{_SCAFFOLD}:completion", "print a shell completion script", "project"),
 )
 
@@ -70,6 +95,7 @@ def render_help(prog: str = "ara") -> str:
     Returns:
         The help text, ending with a newline.
     """
+
     def section(group: str) -> list[str]:
         rows = [c for c in COMMANDS if c.group == group]
         width = max((len(_label(c)) for c in rows), default=0)

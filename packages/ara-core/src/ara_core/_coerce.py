@@ -55,7 +55,11 @@ def _coerce(name: str, expected: str, value: Any) -> Any:
                 number = float(value.strip())
             except ValueError:
                 raise fail() from None
-            return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+            return (
+                int(number)
+                if number.is_integer() and "." not in value and "e" not in value.lower()
+                else number
+            )
         raise fail()
     if expected == "boolean":
         if isinstance(value, bool):

@@ -232,7 +232,11 @@ def file(path: str, content: Any, *, executable: bool = False) -> dict[str, Any]
 
 
 def local_file(
-    source: str | os.PathLike[str], path: str | None = None, *, executable: bool = True, encoding: str = "utf-8"
+    source: str | os.PathLike[str],
+    path: str | None = None,
+    *,
+    executable: bool = True,
+    encoding: str = "utf-8",
 ) -> dict[str, Any]:
     """A local file's text shipped into the app's working directory at `path` (default: its basename).
 
@@ -291,8 +295,13 @@ def command_adapter(
     cmd = str(entrypoint or "").strip()
     if not cmd:
         raise DeclarationError("command_adapter() requires a non-empty entrypoint")
-    out: dict[str, Any] = {"type": "command", "framework": framework, "transport": transport,
-                           "entrypoint": cmd, "args": _strings(args)}
+    out: dict[str, Any] = {
+        "type": "command",
+        "framework": framework,
+        "transport": transport,
+        "entrypoint": cmd,
+        "args": _strings(args),
+    }
     if artifact:
         out["artifact"] = dict(artifact)
     if env:
@@ -301,13 +310,27 @@ def command_adapter(
 
 
 def _framework_adapter(framework: str, default: str):  # type: ignore[no-untyped-def]
-    def build(entrypoint: str = default, *, transport: str = "stdio", args: list[str] | None = None,
-              artifact: dict[str, Any] | None = None, env: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return command_adapter(entrypoint, framework=framework, transport=transport, args=args, artifact=artifact,
-                               env={"AGENT_FRAMEWORK": framework, **dict(env or {})})
+    def build(
+        entrypoint: str = default,
+        *,
+        transport: str = "stdio",
+        args: list[str] | None = None,
+        artifact: dict[str, Any] | None = None,
+        env: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return command_adapter(
+            entrypoint,
+            framework=framework,
+            transport=transport,
+            args=args,
+            artifact=artifact,
+            env={"AGENT_FRAMEWORK": framework, **dict(env or {})},
+        )
 
     build.__name__ = f"{framework}_adapter"
-    build.__doc__ = f"A `command_adapter` with framework `{framework}` and `AGENT_FRAMEWORK={framework}` (spec §2.5)."
+    build.__doc__ = (
+        f"A `command_adapter` with framework `{framework}` and `AGENT_FRAMEWORK={framework}` (spec §2.5)."
+    )
     return build
 
 
@@ -341,8 +364,16 @@ def event_envelope(
     meta["run_id"] = run_id
     if not str(meta.get("idempotency_key") or "").strip():
         meta["idempotency_key"] = f"{slugify(kind)}-{slugify(run_id)}"
-    return {"event": {"type": kind, "source": source, "channel": channel, "message": message,
-                      "payload": dict(payload or {}), "metadata": meta}}
+    return {
+        "event": {
+            "type": kind,
+            "source": source,
+            "channel": channel,
+            "message": message,
+            "payload": dict(payload or {}),
+            "metadata": meta,
+        }
+    }
 
 
 def cron(expression: str, *, timezone: str = "UTC") -> dict[str, Any]:
@@ -382,7 +413,11 @@ def subagent_hook(
         raise DeclarationError("subagent_hook() requires a non-empty event")
     if task and command:
         raise DeclarationError("subagent_hook() accepts task or command, not both")
-    out: dict[str, Any] = {"id": str(id).strip() if id else f"{slugify(name)}-hook", "event": name, "channel": channel}
+    out: dict[str, Any] = {
+        "id": str(id).strip() if id else f"{slugify(name)}-hook",
+        "event": name,
+        "channel": channel,
+    }
     if task:
         out["task"] = task
     if command:

@@ -148,7 +148,9 @@ def _decode(obj: dict[str, Any] | str | bytes) -> Any:
         try:
             return json.loads(obj)
         except json.JSONDecodeError as exc:
-            raise ManifestError([("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]) from None
+            raise ManifestError(
+                [("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+            ) from None
     return obj
 
 

@@ -56,7 +56,9 @@ def validate_timezone(name: str, *, where: str = "schedule") -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise DeclarationError(f"{where}: unknown time zone {tz!r}; use an IANA name such as 'UTC' or 'Europe/London'") from None
+        raise DeclarationError(
+            f"{where}: unknown time zone {tz!r}; use an IANA name such as 'UTC' or 'Europe/London'"
+        ) from None
     return tz
 
 
@@ -127,7 +129,9 @@ def normalize_schedule_run(run: Any) -> dict[str, Any]:
         return invoke.agent(str(run.get("agent_id") or ""), input=run.get("input"))
     if kind == "tool":
         args = run.get("args")
-        return invoke.tool(str(run.get("tool_name") or run.get("tool") or ""), args=args if isinstance(args, Mapping) else {})
+        return invoke.tool(
+            str(run.get("tool_name") or run.get("tool") or ""), args=args if isinstance(args, Mapping) else {}
+        )
     raise DeclarationError("schedule run type must be 'agent' or 'tool'")
 
 
@@ -150,8 +154,12 @@ def normalize_schedule_spec(spec: Any) -> dict[str, Any]:
     where = f"schedule {sid!r}"
     if kind == "cron":
         expr = validate_cron(str(spec.get("cron") or spec.get("expr") or ""), where=where)
-        out: dict[str, Any] = {"id": sid, "kind": "cron", "cron": expr,
-                               "timezone": validate_timezone(str(spec.get("timezone") or "UTC"), where=where)}
+        out: dict[str, Any] = {
+            "id": sid,
+            "kind": "cron",
+            "cron": expr,
+            "timezone": validate_timezone(str(spec.get("timezone") or "UTC"), where=where),
+        }
         if spec.get("one_shot_at"):
             out["one_shot_at"] = _iso_utc(spec["one_shot_at"], where)
     elif kind == "every":
@@ -168,17 +176,25 @@ def normalize_schedule_spec(spec: Any) -> dict[str, Any]:
 
 
 def _target(run: Mapping[str, Any]) -> str:
-    return str(run.get("agent_id") or run.get("tool_name") or {"agent": "agent", "tool": "tool"}.get(str(run.get("type")), "run"))
+    return str(
+        run.get("agent_id")
+        or run.get("tool_name")
+        or {"agent": "agent", "tool": "tool"}.get(str(run.get("type")), "run")
+    )
 
 
 class _Schedule:
     """Schedule spec builders (spec §2.8)."""
 
     @staticmethod
-    def cron(*, expr: str, run: Mapping[str, Any], id: str | None = None, timezone: str = "UTC") -> dict[str, Any]:
+    def cron(
+        *, expr: str, run: Mapping[str, Any], id: str | None = None, timezone: str = "UTC"
+    ) -> dict[str, Any]:
         """A cron schedule; id defaults to `<target>-<slugify(expr)[:24] or "cron">`."""
         sid = id or f"{_target(run)}-{slugify(expr)[:24] or 'cron'}"
-        return normalize_schedule_spec({"id": sid, "kind": "cron", "cron": expr, "timezone": timezone, "run": run})
+        return normalize_schedule_spec(
+            {"id": sid, "kind": "cron", "cron": expr, "timezone": timezone, "run": run}
+        )
 
     @staticmethod
     def every(*, seconds: int, run: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:

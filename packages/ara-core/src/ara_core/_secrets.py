@@ -32,7 +32,9 @@ def validate_env_key(key: object) -> str:
     if not text:
         raise DeclarationError("Environment key cannot be empty")
     if not _ENV_KEY.match(text):
-        raise DeclarationError(f"Invalid environment key: {text} (use letters, digits and _, not starting with a digit)")
+        raise DeclarationError(
+            f"Invalid environment key: {text} (use letters, digits and _, not starting with a digit)"
+        )
     if text in RESERVED_ENV_KEYS or text.startswith(("ARA_", "MODAL_")):
         raise DeclarationError(f"Reserved environment key is not allowed: {text}")
     return text
@@ -136,7 +138,10 @@ class Secret:
 
     @staticmethod
     def from_dotenv(
-        name: str | None = None, filename: str | os.PathLike[str] = ".env", *, required_keys: list[str] | None = None
+        name: str | None = None,
+        filename: str | os.PathLike[str] = ".env",
+        *,
+        required_keys: list[str] | None = None,
     ) -> SecretDefinition:
         """A secret read from a dotenv file (`KEY=value` lines; `#` comments; one matching quote pair stripped).
 
@@ -172,7 +177,9 @@ class Secret:
         return SecretDefinition(final, checked, _required(required_keys), "dotenv")
 
     @staticmethod
-    def from_local_environ(name: str, env_keys: list[str], *, required_keys: list[str] | None = None) -> SecretDefinition:
+    def from_local_environ(
+        name: str, env_keys: list[str], *, required_keys: list[str] | None = None
+    ) -> SecretDefinition:
         """A secret built from variables of this process's environment.
 
         Raises:
@@ -183,7 +190,9 @@ class Secret:
         missing = [k for k in keys if k not in os.environ]
         if missing:
             raise DeclarationError(f"Missing environment variables for secret {final}: {', '.join(missing)}")
-        return SecretDefinition(final, {k: os.environ[k] for k in keys}, _required(required_keys), "local_environ")
+        return SecretDefinition(
+            final, {k: os.environ[k] for k in keys}, _required(required_keys), "local_environ"
+        )
 
 
 def normalize_secrets(items: object) -> tuple[list[dict[str, Any]], list[SecretDefinition]]:
@@ -217,7 +226,7 @@ def normalize_secrets(items: object) -> tuple[list[dict[str, Any]], list[SecretD
         taken = {x.name for x in defs}
         while True:
             suffix = f"-{n}"
-            candidate = (d.name[: 64 - len(suffix)].rstrip("-_") + suffix)
+            candidate = d.name[: 64 - len(suffix)].rstrip("-_") + suffix
             if candidate not in taken:
                 break
             n += 1

@@ -115,7 +115,9 @@ def _index_file(filename: str) -> tuple[list[str], dict[int, FunctionSource]] | 
     index: dict[int, FunctionSource] = {}
     for node in _function_defs(tree.body):
         first = min([d.lineno for d in node.decorator_list] + [node.lineno])
-        entry = FunctionSource(first, node.lineno, node.end_lineno or node.lineno, isinstance(node, ast.AsyncFunctionDef))
+        entry = FunctionSource(
+            first, node.lineno, node.end_lineno or node.lineno, isinstance(node, ast.AsyncFunctionDef)
+        )
         index[node.lineno] = entry
         for dec in node.decorator_list:  # code objects may report a decorator's line on 3.11
             index.setdefault(dec.lineno, entry)

@@ -14,7 +14,11 @@ __all__ = ["expires_at_iso", "refresh_supabase_record", "supabase_token_request"
 
 
 def supabase_token_request(
-    *, supabase_url: str, supabase_anon_key: str, grant_type: str, body: dict[str, Any],
+    *,
+    supabase_url: str,
+    supabase_anon_key: str,
+    grant_type: str,
+    body: dict[str, Any],
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
     """`POST <supabase_url>/auth/v1/token?grant_type=<grant>` with the `apikey` header.
@@ -25,11 +29,16 @@ def supabase_token_request(
     client = HttpClient(supabase_url, transport=transport)
     try:
         result = client.request(
-            "POST", f"/auth/v1/token?grant_type={grant_type}", json=body, auth=None,
+            "POST",
+            f"/auth/v1/token?grant_type={grant_type}",
+            json=body,
+            auth=None,
             headers={"apikey": supabase_anon_key, "Accept": "application/json"},
         )
     except ApiError as exc:
-        raise RuntimeError(f"Supabase auth request failed ({exc.status if exc.status is not None else 'network'}): {exc.body or exc}") from None
+        raise RuntimeError(
+            f"Supabase auth request failed ({exc.status if exc.status is not None else 'network'}): {exc.body or exc}"
+        ) from None
     finally:
         client.close()
     return result if isinstance(result, dict) else {}
@@ -58,15 +67,20 @@ def expires_at_iso(tokens: dict[str, Any]) -> str:
     raise RuntimeError("Supabase auth response did not include a valid expires_at or expires_in field.")
 
 
-def refresh_supabase_record(record: dict[str, Any], *, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+def refresh_supabase_record(
+    record: dict[str, Any], *, transport: httpx.BaseTransport | None = None
+) -> dict[str, Any]:
     """Refresh a stored `supabase_jwt` record with its refresh token (spec §4.2).
 
     Raises:
         RuntimeError: The refresh failed or returned no `access_token`.
     """
     tokens = supabase_token_request(
-        supabase_url=str(record["supabase_url"]), supabase_anon_key=str(record.get("supabase_anon_key") or ""),
-        grant_type="refresh_token", body={"refresh_token": record["refresh_token"]}, transport=transport,
+        supabase_url=str(record["supabase_url"]),
+        supabase_anon_key=str(record.get("supabase_anon_key") or ""),
+        grant_type="refresh_token",
+        body={"refresh_token": record["refresh_token"]},
+        transport=transport,
     )
     if not tokens.get("access_token"):
         raise RuntimeError("Supabase token refresh returned no access_token; run `ara auth login` again.")

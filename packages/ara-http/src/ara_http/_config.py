@@ -154,8 +154,12 @@ def read_dev_server() -> DevServerInfo | None:
     """The running `ara dev` server, or `None` when there is none (file missing or its pid dead)."""
     data = _read_json(dev_server_path())
     try:
-        info = DevServerInfo(str(data["api_base_url"]).rstrip("/"), str(data.get("api_key") or ""), int(data["pid"]),
-                             str(data.get("data_dir") or ""))
+        info = DevServerInfo(
+            str(data["api_base_url"]).rstrip("/"),
+            str(data.get("api_key") or ""),
+            int(data["pid"]),
+            str(data.get("data_dir") or ""),
+        )
     except (KeyError, TypeError, ValueError):
         return None
     return info if _alive(info.pid) else None

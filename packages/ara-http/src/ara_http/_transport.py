@@ -133,9 +133,21 @@ class _Base:
         self.auth = auth
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self.headers = {"Content-Type": "application/json", "Accept": "application/json", **dict(headers or {})}
+        self.headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **dict(headers or {}),
+        }
 
-    def _prepare(self, method: str, path: str, json_body: Any, headers: Mapping[str, str] | None, auth: Any, timeout: float | None) -> dict[str, Any]:
+    def _prepare(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        auth: Any,
+        timeout: float | None,
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "method": method.upper(),
             "url": self.base_url + path,
@@ -147,8 +159,9 @@ class _Base:
             request["content"] = json.dumps(json_body, separators=(",", ":"))
         return request
 
-    def _retry_delay(self, attempt: int, req: dict[str, Any], path: str,
-                     outcome: httpx.Response | httpx.HTTPError) -> float | None:
+    def _retry_delay(
+        self, attempt: int, req: dict[str, Any], path: str, outcome: httpx.Response | httpx.HTTPError
+    ) -> float | None:
         """`None` when `outcome` is a success to decode; the seconds to wait before a retry; or raise.
 
         Raises:
@@ -163,7 +176,9 @@ class _Base:
             raise ApiError(req["method"], path, outcome.status_code, outcome.text)
         raise _network_error(req, path, outcome)
 
-    def _should_retry(self, attempt: int, method: str, headers: Mapping[str, str], status: int | None) -> bool:
+    def _should_retry(
+        self, attempt: int, method: str, headers: Mapping[str, str], status: int | None
+    ) -> bool:
         if attempt >= self.retry.max_retries or not self.retry.allowed(method, headers):
             return False
         return status is None or status in _RETRY_STATUS
@@ -181,9 +196,16 @@ class HttpClient(_Base):
         transport: An httpx transport (tests use `httpx.MockTransport`).
     """
 
-    def __init__(self, base_url: str, *, auth: httpx.Auth | None = None, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
         self._client = httpx.Client(transport=transport, follow_redirects=False)
 
@@ -197,8 +219,16 @@ class HttpClient(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, json: Any = None, headers: Mapping[str, str] | None = None,
-                auth: Any = USE_CLIENT_AUTH, timeout: float | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = USE_CLIENT_AUTH,
+        timeout: float | None = None,
+    ) -> Any:
         """Send a request and decode the JSON answer.
 
         Args:
@@ -228,8 +258,16 @@ class HttpClient(_Base):
             time.sleep(delay)
             attempt += 1
 
-    def stream_events(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
-                      auth: Any = USE_CLIENT_AUTH, timeout: float | None = 60.0, json: Any = None) -> Iterator[Any]:
+    def stream_events(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = USE_CLIENT_AUTH,
+        timeout: float | None = 60.0,
+        json: Any = None,
+    ) -> Iterator[Any]:
         """Stream a `text/event-stream` response and yield each `data:` payload decoded as JSON.
 
         Comment lines (`:`) and undecodable payloads are skipped (spec §3.3 log stream rules).
@@ -237,7 +275,9 @@ class HttpClient(_Base):
         Raises:
             ApiError: Non-2xx status or a network failure.
         """
-        req = self._prepare(method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout)
+        req = self._prepare(
+            method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout
+        )
         try:
             with self._client.stream(**req) as response:
                 if not response.is_success:
@@ -254,9 +294,16 @@ class HttpClient(_Base):
 class AsyncHttpClient(_Base):
     """Asynchronous twin of `HttpClient` (same arguments, `await client.request(...)`)."""
 
-    def __init__(self, base_url: str, *, auth: httpx.Auth | None = None, timeout: float = 30.0,
-                 retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
         self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
 
@@ -270,8 +317,16 @@ class AsyncHttpClient(_Base):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def request(self, method: str, path: str, *, json: Any = None, headers: Mapping[str, str] | None = None,
-                      auth: Any = USE_CLIENT_AUTH, timeout: float | None = None) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = USE_CLIENT_AUTH,
+        timeout: float | None = None,
+    ) -> Any:
         """As `HttpClient.request`, awaited."""
         req = self._prepare(method, path, json, headers, auth, timeout)
         attempt = 0
@@ -286,10 +341,20 @@ class AsyncHttpClient(_Base):
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def stream_events(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
-                            auth: Any = USE_CLIENT_AUTH, timeout: float | None = 60.0, json: Any = None) -> AsyncIterator[Any]:
+    async def stream_events(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = USE_CLIENT_AUTH,
+        timeout: float | None = 60.0,
+        json: Any = None,
+    ) -> AsyncIterator[Any]:
         """As `HttpClient.stream_events`, asynchronously."""
-        req = self._prepare(method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout)
+        req = self._prepare(
+            method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout
+        )
         try:
             async with self._client.stream(**req) as response:
                 if not response.is_success:

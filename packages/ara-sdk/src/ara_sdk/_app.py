@@ -73,7 +73,9 @@ def _doc(fn: Callable[..., Any]) -> str:
 
 def _check_prompt_signature(fn: Callable[..., Any]) -> None:
     params = [
-        p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        p
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
     if len(params) != 1:
         raise DeclarationError(
@@ -126,9 +128,17 @@ def fastapi_endpoint(
             raise DeclarationError("fastapi_endpoint(...) requires a non-empty label")
         route = "/" + "/".join(p for p in str(path).split("/") if p) if path else f"/{name}"
         header = auth_header_name or ("X-Ara-Endpoint-Secret" if mode == "header" else "")
-        env = auth_secret_env or ("" if mode == "none" else f"ARA_ENDPOINT_{name.upper().replace('-', '_')}_SECRET")
-        spec = {"type": "fastapi_endpoint", "method": verb, "path": route, "label": name, "docs": bool(docs),
-                "auth": {"mode": mode, "header_name": header, "secret_env": env}}
+        env = auth_secret_env or (
+            "" if mode == "none" else f"ARA_ENDPOINT_{name.upper().replace('-', '_')}_SECRET"
+        )
+        spec = {
+            "type": "fastapi_endpoint",
+            "method": verb,
+            "path": route,
+            "label": name,
+            "docs": bool(docs),
+            "auth": {"mode": mode, "header_name": header, "secret_env": env},
+        }
         fn.__ara_fastapi_endpoint__ = spec  # type: ignore[attr-defined]
         row = getattr(fn, "__ara_agent__", None)
         if isinstance(row, dict):
@@ -176,8 +186,11 @@ class App:
         runtime_profile: Mapping[str, Any] | None = None,
         agent: Mapping[str, Any] | None = None,
     ) -> None:
-        legacy = name is not None or slug is not None or description is not None or (
-            project_name_or_name is not None and project_name is not None
+        legacy = (
+            name is not None
+            or slug is not None
+            or description is not None
+            or (project_name_or_name is not None and project_name is not None)
         )
         self.legacy = legacy
         if legacy:
@@ -254,7 +267,9 @@ class App:
         """
 
         def decorate(fn: F) -> F:
-            agent_id = str(id).strip() if id is not None else (slugify(fn.__name__) if self.legacy else fn.__name__)
+            agent_id = (
+                str(id).strip() if id is not None else (slugify(fn.__name__) if self.legacy else fn.__name__)
+            )
             if not agent_id:
                 raise DeclarationError("@app.agent requires a non-empty id")
             factory = prompt_factory or (not self.legacy and not task and not instructions)
@@ -277,7 +292,11 @@ class App:
             row["always_on"] = bool(always_on)
             row["entrypoint"] = bool(entrypoint)
             if factory:
-                row["prompt_factory"] = {"function_name": fn.__name__, "source": source, "parameters": signature_schema(fn)}
+                row["prompt_factory"] = {
+                    "function_name": fn.__name__,
+                    "source": source,
+                    "parameters": signature_schema(fn),
+                }
             if skills is not None:
                 row["skills"] = _dedupe(skills)
             if runtime:
@@ -330,13 +349,21 @@ class App:
             check_json(schema, "@app.tool(parameters=...)")
             row: dict[str, Any] = {
                 "type": "function",
-                "function": {"name": name, "description": description if description is not None else _doc(fn),
-                             "parameters": schema},
+                "function": {
+                    "name": name,
+                    "description": description if description is not None else _doc(fn),
+                    "parameters": schema,
+                },
                 "function_name": fn.__name__,
                 "source": function_source(fn, decorator="@app.tool"),
             }
             if handler is not None:
-                row.update(id=name, handler_id=handler or name, description=row["function"]["description"], parameters=schema)
+                row.update(
+                    id=name,
+                    handler_id=handler or name,
+                    description=row["function"]["description"],
+                    parameters=schema,
+                )
             entries = [self._bind(e, tool_name=name) for e in getattr(fn, "__ara_schedule_entries__", [])]
             if entries:
                 row["schedules"] = entries
@@ -348,7 +375,12 @@ class App:
 
     # -------------------------------------------------------------------------------- schedules
     def schedule(
-        self, *, id: str = "", cron: str = "", at: str | list[str] | None = None, timezone: str = "UTC",
+        self,
+        *,
+        id: str = "",
+        cron: str = "",
+        at: str | list[str] | None = None,
+        timezone: str = "UTC",
         run: Mapping[str, Any] | None = None,
     ) -> Callable[[F], F]:
         """Attach schedules to an agent or tool; either decorator order (spec §1.9).
@@ -390,22 +422,33 @@ class App:
             tool_row = getattr(fn, "__ara_tool__", None)
             if agent_row is not None:
                 for e in entries:
-                    _upsert(agent_row["schedules"], self._bind(e, agent_id=agent_row["id"]), lambda r: r["id"])
+                    _upsert(
+                        agent_row["schedules"], self._bind(e, agent_id=agent_row["id"]), lambda r: r["id"]
+                    )
             elif tool_row is not None:
                 bound = tool_row.setdefault("schedules", [])
                 for e in entries:
                     _upsert(bound, self._bind(e, tool_name=tool_row["function"]["name"]), lambda r: r["id"])
             else:
-                _log.warning("app.schedule(...) on %s: no agent or tool yet; the schedule binds when @app.agent or @app.tool is applied", fn.__name__)
+                _log.warning(
+                    "app.schedule(...) on %s: no agent or tool yet; the schedule binds when @app.agent or @app.tool is applied",
+                    fn.__name__,
+                )
             return fn
 
         return decorate
 
     @staticmethod
-    def _bind(entry: dict[str, Any], *, agent_id: str | None = None, tool_name: str | None = None) -> dict[str, Any]:
+    def _bind(
+        entry: dict[str, Any], *, agent_id: str | None = None, tool_name: str | None = None
+    ) -> dict[str, Any]:
         bound = dict(entry)
         if "run" not in bound:
-            bound["run"] = {"type": "agent", "agent_id": agent_id} if agent_id else {"type": "tool", "tool_name": tool_name, "args": {}}
+            bound["run"] = (
+                {"type": "agent", "agent_id": agent_id}
+                if agent_id
+                else {"type": "tool", "tool_name": tool_name, "args": {}}
+            )
         # keep key order: id, kind, cron/..., timezone, one_shot_at, run
         run = bound.pop("run")
         bound["run"] = run
@@ -445,7 +488,9 @@ class App:
             if not (command and str(command).strip()):
                 raise DeclarationError("@app.run(...) requires a non-empty command")
             if agent:
-                raise DeclarationError("@app.run(...) does not accept agent=; run mode executes a shell command")
+                raise DeclarationError(
+                    "@app.run(...) does not accept agent=; run mode executes a shell command"
+                )
 
         def decorate(fn: F) -> F:
             wid = slugify(id or fn.__name__)
@@ -454,7 +499,9 @@ class App:
             normalized, expr = _normalize_trigger(trigger, schedule)
             row: dict[str, Any] = {"id": wid, "mode": mode}
             if mode == "run":  # spec §1.13 hook-command shape: schedule always present
-                row.update(task="", run={"command": str(command)}, pipeline=[], trigger=normalized, schedule=expr)
+                row.update(
+                    task="", run={"command": str(command)}, pipeline=[], trigger=normalized, schedule=expr
+                )
             else:  # spec §1.13 task shape: agent_id and schedule only when set
                 text = task or _doc(fn) or f"Execute workflow {wid}"
                 row.update(task=text, trigger=normalized, run={}, pipeline=_pipeline(pipeline or [], wid))
@@ -468,23 +515,58 @@ class App:
 
         return decorate
 
-    def task(self, *, id: str | None = None, agent: str | None = None, task: str | None = None,
-             trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+    def task(
+        self,
+        *,
+        id: str | None = None,
+        agent: str | None = None,
+        task: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        schedule: Any = None,
+    ) -> Callable[[F], F]:
         """A task-mode workflow: an agent works on `task` (spec §1.13). See `workflow`."""
         return self.workflow(mode="task", id=id, agent=agent, task=task, trigger=trigger, schedule=schedule)
 
-    def run(self, *, id: str | None = None, command: str | None = None, agent: str | None = None,
-            trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+    def run(
+        self,
+        *,
+        id: str | None = None,
+        command: str | None = None,
+        agent: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        schedule: Any = None,
+    ) -> Callable[[F], F]:
         """A run-mode workflow: a shell command (spec §1.14). See `workflow`."""
-        return self.workflow(mode="run", id=id, command=command, agent=agent, trigger=trigger, schedule=schedule)
+        return self.workflow(
+            mode="run", id=id, command=command, agent=agent, trigger=trigger, schedule=schedule
+        )
 
-    def pipeline(self, *, id: str | None = None, steps: list[Mapping[str, Any]] | None = None, agent: str | None = None,
-                 task: str | None = None, trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+    def pipeline(
+        self,
+        *,
+        id: str | None = None,
+        steps: list[Mapping[str, Any]] | None = None,
+        agent: str | None = None,
+        task: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        schedule: Any = None,
+    ) -> Callable[[F], F]:
         """A pipeline workflow: ordered tool/agent steps (spec §1.14, PROPOSED step shape). See `workflow`."""
-        return self.workflow(mode="pipeline", id=id, agent=agent, task=task, pipeline=steps, trigger=trigger, schedule=schedule)
+        return self.workflow(
+            mode="pipeline", id=id, agent=agent, task=task, pipeline=steps, trigger=trigger, schedule=schedule
+        )
 
-    def hook(self, *, id: str | None = None, event: str = "hook.tick", agent: str | None = None, task: str | None = None,
-             command: str | None = None, trigger: Mapping[str, Any] | None = None, schedule: Any = None) -> Callable[[F], F]:
+    def hook(
+        self,
+        *,
+        id: str | None = None,
+        event: str = "hook.tick",
+        agent: str | None = None,
+        task: str | None = None,
+        command: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        schedule: Any = None,
+    ) -> Callable[[F], F]:
         """A workflow run when an event arrives (spec §1.13): `command` -> run mode, else task mode.
 
         Raises:
@@ -500,11 +582,22 @@ class App:
 
         def decorate(fn: F) -> F:
             if command:
-                inner = self.workflow(mode="run", id=id, command=command, trigger=base,
-                                      schedule=schedule if isinstance(schedule, str) else None)
+                inner = self.workflow(
+                    mode="run",
+                    id=id,
+                    command=command,
+                    trigger=base,
+                    schedule=schedule if isinstance(schedule, str) else None,
+                )
             else:
-                inner = self.workflow(mode="task", id=id, agent=agent, task=task or _doc(fn) or f"Handle hook '{name}'",
-                                      trigger=base, schedule=schedule)
+                inner = self.workflow(
+                    mode="task",
+                    id=id,
+                    agent=agent,
+                    task=task or _doc(fn) or f"Handle hook '{name}'",
+                    trigger=base,
+                    schedule=schedule,
+                )
             out = inner(fn)
             fn.__ara_hook__ = {"id": fn.__ara_workflow__["id"], "event": name}  # type: ignore[attr-defined]
             return out
@@ -539,20 +632,45 @@ class App:
             sid = str(id).strip() if id else slugify(fn.__name__)
             wid = slugify(workflow_id or sid)
             text = instructions or _doc(fn)
-            self.agent(sid, task=text or f"Execute subagent {sid}", instructions=text, handoff_to=handoff_to,
-                       always_on=always_on)(fn)
-            rt = {"working_dir": f"subagents/{sid}", "timeout_seconds": DEFAULT_SUBAGENT_TIMEOUT_SECONDS,
-                  "max_retries": DEFAULT_SUBAGENT_MAX_RETRIES, "retry_backoff_seconds": DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
-                  **strip_private(runtime)}
+            self.agent(
+                sid,
+                task=text or f"Execute subagent {sid}",
+                instructions=text,
+                handoff_to=handoff_to,
+                always_on=always_on,
+            )(fn)
+            rt = {
+                "working_dir": f"subagents/{sid}",
+                "timeout_seconds": DEFAULT_SUBAGENT_TIMEOUT_SECONDS,
+                "max_retries": DEFAULT_SUBAGENT_MAX_RETRIES,
+                "retry_backoff_seconds": DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
+                **strip_private(runtime),
+            }
             if adapter:
                 rt["adapter"] = dict(adapter)
-            box = dict(sandbox) if sandbox else {"policy": "shared", "max_concurrency": DEFAULT_SUBAGENT_MAX_CONCURRENCY}
-            guard = dict(app_slug=self.slug, subagent_id=sid, workflow_id=wid, working_dir=rt["working_dir"],
-                         timeout_seconds=rt["timeout_seconds"], max_retries=rt["max_retries"],
-                         retry_backoff_seconds=rt["retry_backoff_seconds"])
+            box = (
+                dict(sandbox)
+                if sandbox
+                else {"policy": "shared", "max_concurrency": DEFAULT_SUBAGENT_MAX_CONCURRENCY}
+            )
+            guard = dict(
+                app_slug=self.slug,
+                subagent_id=sid,
+                workflow_id=wid,
+                working_dir=rt["working_dir"],
+                timeout_seconds=rt["timeout_seconds"],
+                max_retries=rt["max_retries"],
+                retry_backoff_seconds=rt["retry_backoff_seconds"],
+            )
             body = task or _doc(fn) or f"Execute subagent {sid}"
-            self.workflow(mode="task", id=wid, agent=sid, task=task_guardrail_prefix(**guard) + body,
-                          trigger=trigger, schedule=schedule)(fn)
+            self.workflow(
+                mode="task",
+                id=wid,
+                agent=sid,
+                task=task_guardrail_prefix(**guard) + body,
+                trigger=trigger,
+                schedule=schedule,
+            )(fn)
             hook_rows = []
             for n, hook in enumerate(hooks or [], 1):
                 spec = dict(hook)
@@ -562,16 +680,32 @@ class App:
                 hook_trigger.setdefault("event", event)
                 if spec.get("command"):
                     cmd = guardrail_command(str(spec["command"]), **{**guard, "workflow_id": slugify(hid)})
-                    self.workflow(mode="run", id=hid, command=cmd, trigger=hook_trigger,
-                                  schedule=spec.get("schedule") if isinstance(spec.get("schedule"), str) else None)(fn)
+                    self.workflow(
+                        mode="run",
+                        id=hid,
+                        command=cmd,
+                        trigger=hook_trigger,
+                        schedule=spec.get("schedule") if isinstance(spec.get("schedule"), str) else None,
+                    )(fn)
                 else:
-                    self.workflow(mode="task", id=hid, agent=sid,
-                                  task=task_guardrail_prefix(**guard) + str(spec.get("task") or f"Handle hook '{event}' for subagent {sid}"),
-                                  trigger=hook_trigger, schedule=spec.get("schedule"))(fn)
+                    self.workflow(
+                        mode="task",
+                        id=hid,
+                        agent=sid,
+                        task=task_guardrail_prefix(**guard)
+                        + str(spec.get("task") or f"Handle hook '{event}' for subagent {sid}"),
+                        trigger=hook_trigger,
+                        schedule=spec.get("schedule"),
+                    )(fn)
                 hook_rows.append({**spec, "id": hid, "event": event})
-            row = {"id": sid, "workflow_id": wid,
-                   "channels": sorted({str(c).strip().lower() for c in channels or [] if str(c).strip()}),
-                   "runtime": rt, "sandbox": box, "hooks": hook_rows}
+            row = {
+                "id": sid,
+                "workflow_id": wid,
+                "channels": sorted({str(c).strip().lower() for c in channels or [] if str(c).strip()}),
+                "runtime": rt,
+                "sandbox": box,
+                "hooks": hook_rows,
+            }
             self._subagents[sid] = row
             return fn
 
@@ -582,8 +716,13 @@ class App:
 
         def decorate(fn: F) -> F:
             hid = str(id).strip() if id else slugify(fn.__name__)
-            row = {"id": hid, "function_name": fn.__name__, "description": description or _doc(fn),
-                   "parameters": signature_schema(fn), "source": function_source(fn, decorator="@app.handler")}
+            row = {
+                "id": hid,
+                "function_name": fn.__name__,
+                "description": description or _doc(fn),
+                "parameters": signature_schema(fn),
+                "source": function_source(fn, decorator="@app.handler"),
+            }
             self._handlers[hid] = row
             fn.__ara_handler__ = row  # type: ignore[attr-defined]
             return fn
@@ -610,7 +749,11 @@ class App:
         if fn is None:
             raise RuntimeError("No @app.local_entrypoint() registered")
         data = dict(input or {})
-        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)]
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
+        ]
         if not params:
             return fn()
         if len(params) == 1:
@@ -628,12 +771,23 @@ class App:
         agent: dict[str, Any] = dict(self._agent_base)
         rows = [dict(r) for r in self._agents.values()]
         if not rows and any(t.get("schedules") for t in self._tools.values()):
-            rows = [{"id": "scheduled-jobs", "task": "Execute scheduled tool jobs.",
-                     "instructions": "Execute scheduled tool jobs.", "persona": "Execute scheduled tool jobs.",
-                     "schedules": [], "handoff_to": [], "always_on": False, "entrypoint": False}]
+            rows = [
+                {
+                    "id": "scheduled-jobs",
+                    "task": "Execute scheduled tool jobs.",
+                    "instructions": "Execute scheduled tool jobs.",
+                    "persona": "Execute scheduled tool jobs.",
+                    "schedules": [],
+                    "handoff_to": [],
+                    "always_on": False,
+                    "entrypoint": False,
+                }
+            ]
         workflows: list[dict[str, Any]] = []
         if rows:
-            default_id = self._entrypoint_id if self._entrypoint_id in {r["id"] for r in rows} else rows[0]["id"]
+            default_id = (
+                self._entrypoint_id if self._entrypoint_id in {r["id"] for r in rows} else rows[0]["id"]
+            )
             anchor = next(i for i, r in enumerate(rows) if r["id"] == default_id)
             tool_schedules = [s for t in self._tools.values() for s in t.get("schedules", [])]
             if tool_schedules:
@@ -645,9 +799,15 @@ class App:
             agent["profiles"] = [self._profile(r) for r in rows]
             agent["default_profile_id"] = self._agent_base.get("default_profile_id", default_id)
             agent["subagents"] = [
-                {"id": r["id"], "workflow_id": r["id"], "channels": [], "runtime": strip_private(r.get("runtime")),
-                 "sandbox": r.get("sandbox") or {"policy": "shared", "max_concurrency": DEFAULT_SANDBOX_MAX_CONCURRENCY},
-                 "hooks": []}
+                {
+                    "id": r["id"],
+                    "workflow_id": r["id"],
+                    "channels": [],
+                    "runtime": strip_private(r.get("runtime")),
+                    "sandbox": r.get("sandbox")
+                    or {"policy": "shared", "max_concurrency": DEFAULT_SANDBOX_MAX_CONCURRENCY},
+                    "hooks": [],
+                }
                 for r in rows
             ]
             _upsert_all(agent["subagents"], self._subagents.values())
@@ -681,8 +841,13 @@ class App:
     @staticmethod
     def _profile(row: dict[str, Any]) -> dict[str, Any]:
         text = row.get("instructions") or row.get("task") or ""
-        out = {"id": row["id"], "instructions": text, "persona": text, "handoff_to": list(row.get("handoff_to", [])),
-               "always_on": row.get("always_on", True)}
+        out = {
+            "id": row["id"],
+            "instructions": text,
+            "persona": text,
+            "handoff_to": list(row.get("handoff_to", [])),
+            "always_on": row.get("always_on", True),
+        }
         if isinstance(row.get("skills"), list):
             out["skills"] = list(row["skills"])
         return out
@@ -691,24 +856,64 @@ class App:
     def _workflows_for(row: dict[str, Any]) -> list[dict[str, Any]]:
         aid = row["id"]
         task = row.get("instructions") or row.get("task") or f"Run agent {aid}"
-        out = [{"id": aid, "mode": "task", "agent_id": aid, "task": task, "run": {}, "pipeline": [], "schedule": "",
-                "trigger": {"type": "api"}}]
+        out = [
+            {
+                "id": aid,
+                "mode": "task",
+                "agent_id": aid,
+                "task": task,
+                "run": {},
+                "pipeline": [],
+                "schedule": "",
+                "trigger": {"type": "api"},
+            }
+        ]
         for s in row.get("schedules", []):
             if s.get("kind") != "cron":
                 continue
-            trigger = {"type": "cron", "cron": s["cron"], "schedule": s["cron"], "timezone": s.get("timezone", "UTC")}
+            trigger = {
+                "type": "cron",
+                "cron": s["cron"],
+                "schedule": s["cron"],
+                "timezone": s.get("timezone", "UTC"),
+            }
             if s.get("one_shot_at"):
                 trigger["one_shot_at"] = s["one_shot_at"]
             wid = f"{aid}--{s['id']}"
             run = s.get("run") or {}
             if run.get("type") == "tool":
-                out.append({"id": wid, "mode": "pipeline", "agent_id": aid, "task": f"Run scheduled tool {run['tool_name']}",
-                            "run": {}, "pipeline": [{"id": f"{wid}--tool", "kind": "tool", "tool_name": run["tool_name"],
-                                                     "args": dict(run.get("args") or {})}],
-                            "schedule": s["cron"], "trigger": trigger})
+                out.append(
+                    {
+                        "id": wid,
+                        "mode": "pipeline",
+                        "agent_id": aid,
+                        "task": f"Run scheduled tool {run['tool_name']}",
+                        "run": {},
+                        "pipeline": [
+                            {
+                                "id": f"{wid}--tool",
+                                "kind": "tool",
+                                "tool_name": run["tool_name"],
+                                "args": dict(run.get("args") or {}),
+                            }
+                        ],
+                        "schedule": s["cron"],
+                        "trigger": trigger,
+                    }
+                )
             else:
-                out.append({"id": wid, "mode": "task", "agent_id": run.get("agent_id") or aid, "task": task, "run": {},
-                            "pipeline": [], "schedule": s["cron"], "trigger": trigger})
+                out.append(
+                    {
+                        "id": wid,
+                        "mode": "task",
+                        "agent_id": run.get("agent_id") or aid,
+                        "task": task,
+                        "run": {},
+                        "pipeline": [],
+                        "schedule": s["cron"],
+                        "trigger": trigger,
+                    }
+                )
         return out
 
 
@@ -731,8 +936,12 @@ def _at_entry(token: str, timezone: str) -> dict[str, Any]:
             f"app.schedule(at={text!r}) must be HH:MM, a 5-field cron expression, or an ISO8601 date-time"
         ) from None
     moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    return {"kind": "cron", "cron": f"{moment.minute} {moment.hour} {moment.day} {moment.month} *", "timezone": "UTC",
-            "one_shot_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "kind": "cron",
+        "cron": f"{moment.minute} {moment.hour} {moment.day} {moment.month} *",
+        "timezone": "UTC",
+        "one_shot_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def _normalize_trigger(trigger: Mapping[str, Any] | None, schedule: Any) -> tuple[dict[str, Any], str]:
@@ -804,7 +1013,15 @@ def define_app(spec: App | Mapping[str, Any]) -> dict[str, Any]:
         raise DeclarationError("define_app(...) requires a non-empty name")
     out = dict(spec)
     out["name"] = name
-    out["slug"] = slugify(spec.get("slug") or spec.get("project_name") or spec.get("project") or name) or "workflow"
-    for key, default in (("description", ""), ("agent", {}), ("workflows", []), ("interfaces", {}), ("runtime_profile", {})):
+    out["slug"] = (
+        slugify(spec.get("slug") or spec.get("project_name") or spec.get("project") or name) or "workflow"
+    )
+    for key, default in (
+        ("description", ""),
+        ("agent", {}),
+        ("workflows", []),
+        ("interfaces", {}),
+        ("runtime_profile", {}),
+    ):
         out.setdefault(key, default)
     return out

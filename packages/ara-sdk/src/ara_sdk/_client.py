@@ -28,7 +28,9 @@ __all__ = ["AraClient", "AsyncAraClient", "RUNTIME_KEYS_FILE"]
 RUNTIME_KEYS_FILE = ".runtime-keys.local"
 #: Older single-key file: written for compatibility, never read (spec C10).
 LEGACY_RUNTIME_KEY_FILE = ".runtime-key.local"
-MISSING_RUNTIME_KEY = "Missing runtime key. Set ARA_RUNTIME_KEY, ARA_APP_HEADER_KEY, or run deploy/setup-auth first."
+MISSING_RUNTIME_KEY = (
+    "Missing runtime key. Set ARA_RUNTIME_KEY, ARA_APP_HEADER_KEY, or run deploy/setup-auth first."
+)
 
 
 class AraClient:
@@ -61,11 +63,17 @@ class AraClient:
         self.api_key = api_key or access_token or ""
         self.access_token = self.api_key
         self.cwd = Path(cwd or os.getcwd())
-        self._http = HttpClient(self.base_url, auth=BearerAuth(self.api_key) if self.api_key else None,
-                                timeout=timeout, transport=transport)
+        self._http = HttpClient(
+            self.base_url,
+            auth=BearerAuth(self.api_key) if self.api_key else None,
+            timeout=timeout,
+            transport=transport,
+        )
 
     @classmethod
-    def from_env(cls, *, manifest: Mapping[str, Any], cwd: str | os.PathLike[str] | None = None, **kwargs: Any) -> AraClient:
+    def from_env(
+        cls, *, manifest: Mapping[str, Any], cwd: str | os.PathLike[str] | None = None, **kwargs: Any
+    ) -> AraClient:
         """Build a client from the environment: load `.env`, resolve the base URL and token (spec §4.2).
 
         The resolved base URL is written back to `ARA_API_BASE_URL` (spec §4.1).
@@ -176,7 +184,9 @@ class AraClient:
             raise ValueError("on_existing must be one of: update, error")
         existing = self._find_app()
         if existing is not None and mode == "error":
-            raise RuntimeError(f"Project '{self.slug}' already exists for this account (app_id={existing['id']}).")
+            raise RuntimeError(
+                f"Project '{self.slug}' already exists for this account (app_id={existing['id']})."
+            )
         profile = dict(self.manifest.get("runtime_profile") or {})
         reconcile = "secret_refs" in profile
         definitions: list[SecretDefinition] = []
@@ -193,7 +203,9 @@ class AraClient:
         }
         if existing is not None:
             app_id = str(existing["id"])
-            self._http.request("PATCH", f"/apps/{app_id}", json={**payload, **({"status": "active"} if activate else {})})
+            self._http.request(
+                "PATCH", f"/apps/{app_id}", json={**payload, **({"status": "active"} if activate else {})}
+            )
         else:
             try:
                 created = self._http.request("POST", "/apps", json={**payload, "slug": self.slug})
@@ -211,7 +223,9 @@ class AraClient:
                 self._http.request("PATCH", f"/apps/{app_id}", json={"status": "active"})
         secrets = self._sync_secrets(app_id, definitions, reconcile)
         key_response = self._http.request(
-            "POST", f"/apps/{app_id}/keys", json={"name": key_name or f"{self.slug}-py-local", "requests_per_minute": key_rpm}
+            "POST",
+            f"/apps/{app_id}/keys",
+            json={"name": key_name or f"{self.slug}-py-local", "requests_per_minute": key_rpm},
         )
         key = str((key_response or {}).get("key") or "")
         if not key:
@@ -221,7 +235,9 @@ class AraClient:
         if warm:
             agent = warm_agent_id or warm_workflow_id or ""
             warmup = self._http.request(
-                "POST", f"/v1/apps/{app_id}/run", auth=BearerAuth(key),
+                "POST",
+                f"/v1/apps/{app_id}/run",
+                auth=BearerAuth(key),
                 json={"agent_id": agent, "workflow_id": agent, "warmup": True, "input": {}},
             )
         return {
@@ -235,7 +251,9 @@ class AraClient:
             "secrets": secrets,
         }
 
-    def _sync_secrets(self, app_id: str, definitions: list[SecretDefinition], reconcile: bool) -> dict[str, list[str]]:
+    def _sync_secrets(
+        self, app_id: str, definitions: list[SecretDefinition], reconcile: bool
+    ) -> dict[str, list[str]]:
         synced: list[str] = []
         referenced: list[str] = []
         try:
@@ -243,11 +261,14 @@ class AraClient:
                 if d.values is None:
                     referenced.append(d.name)
                     continue
-                self._http.request("POST", f"/apps/{app_id}/secrets", json={"name": d.name, "values": d.values})
+                self._http.request(
+                    "POST", f"/apps/{app_id}/secrets", json={"name": d.name, "values": d.values}
+                )
                 synced.append(d.name)
             if reconcile:
                 desired = {d.name.lower() for d in definitions} | {
-                    str(r.get("name", "")).lower() for r in (self.manifest.get("runtime_profile") or {}).get("secret_refs", [])
+                    str(r.get("name", "")).lower()
+                    for r in (self.manifest.get("runtime_profile") or {}).get("secret_refs", [])
                 }
                 listing = self._http.request("GET", f"/apps/{app_id}/secrets")
                 for row in (listing or {}).get("secrets", []) if isinstance(listing, dict) else []:
@@ -295,8 +316,16 @@ class AraClient:
         auth = self._runtime_auth(runtime_key, app_header_key)
         app_id = self._app_id()
         return self._http.request(
-            "POST", f"/v1/apps/{app_id}/run", auth=auth, timeout=timeout or _run_timeout(),
-            json={"agent_id": agent, "workflow_id": agent, "warmup": False, "input": dict(input_payload or {})},
+            "POST",
+            f"/v1/apps/{app_id}/run",
+            auth=auth,
+            timeout=timeout or _run_timeout(),
+            json={
+                "agent_id": agent,
+                "workflow_id": agent,
+                "warmup": False,
+                "input": dict(input_payload or {}),
+            },
         )
 
     def events(
@@ -319,10 +348,22 @@ class AraClient:
         auth = self._runtime_auth(runtime_key, app_header_key)
         app_id = self._app_id()
         headers = {"X-Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self._http.request("POST", f"/v1/apps/{app_id}/events", auth=auth, headers=headers, json={
-            "agent_id": agent, "workflow_id": agent, "event_type": event_type, "channel": channel, "source": source,
-            "message": message, "payload": dict(payload or {}), "metadata": dict(metadata or {}),
-        })
+        return self._http.request(
+            "POST",
+            f"/v1/apps/{app_id}/events",
+            auth=auth,
+            headers=headers,
+            json={
+                "agent_id": agent,
+                "workflow_id": agent,
+                "event_type": event_type,
+                "channel": channel,
+                "source": source,
+                "message": message,
+                "payload": dict(payload or {}),
+                "metadata": dict(metadata or {}),
+            },
+        )
 
     def run_async(
         self,
@@ -348,8 +389,13 @@ class AraClient:
         agent = agent_id or workflow_id or ""
         auth = self._runtime_auth(runtime_key, app_header_key)
         app_id = self._app_id()
-        body: dict[str, Any] = {"agent_id": agent, "workflow_id": agent, "warmup": bool(warmup),
-                                "input": dict(input_payload or {}), "response_mode": response_mode}
+        body: dict[str, Any] = {
+            "agent_id": agent,
+            "workflow_id": agent,
+            "warmup": bool(warmup),
+            "input": dict(input_payload or {}),
+            "response_mode": response_mode,
+        }
         if run_id:
             body["run_id"] = run_id
         if idempotency_key:
@@ -359,7 +405,9 @@ class AraClient:
         headers = {"X-Idempotency-Key": idempotency_key} if idempotency_key else None
         return self._http.request("POST", f"/v1/apps/{app_id}/runs", auth=auth, json=body, headers=headers)
 
-    def run_status(self, *, run_id: str, runtime_key: str | None = None, app_header_key: str | None = None) -> Any:
+    def run_status(
+        self, *, run_id: str, runtime_key: str | None = None, app_header_key: str | None = None
+    ) -> Any:
         """A run's status (`GET /v1/apps/{app_id}/runs/{run_id}`).
 
         Raises:
@@ -371,7 +419,9 @@ class AraClient:
         app_id = self._app_id()
         return self._http.request("GET", f"/v1/apps/{app_id}/runs/{run_id.strip()}", auth=auth)
 
-    def logs(self, *, runtime_key: str | None = None, app_header_key: str | None = None) -> Iterator[dict[str, Any]]:
+    def logs(
+        self, *, runtime_key: str | None = None, app_header_key: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Yield the app's log rows from `GET /v1/apps/{app_id}/logs/stream` (SSE, spec §3.3)."""
         auth = self._runtime_auth(runtime_key, app_header_key)
         app_id = self._app_id()
@@ -386,17 +436,25 @@ class AraClient:
 
     def invite(self, *, email: str, role: str = "viewer", expires_in_hours: int = 168) -> Any:
         """Invite someone (`POST /apps/{app_id}/invites`), verbatim."""
-        return self._http.request("POST", f"/apps/{self._app_id()}/invites",
-                                  json={"email": email, "role": role, "expires_in_hours": expires_in_hours})
+        return self._http.request(
+            "POST",
+            f"/apps/{self._app_id()}/invites",
+            json={"email": email, "role": role, "expires_in_hours": expires_in_hours},
+        )
 
-    def setup_auth(self, *, x_key_name: str | None = None, x_key_rpm: int = 30, ensure_runtime_key: bool = True) -> dict[str, Any]:
+    def setup_auth(
+        self, *, x_key_name: str | None = None, x_key_rpm: int = 30, ensure_runtime_key: bool = True
+    ) -> dict[str, Any]:
         """Make sure the app has a runtime key and an app header key (spec §3.4)."""
         app_id = self._app_id()
         runtime_key = os.environ.get("ARA_RUNTIME_KEY", "").strip()
         runtime_created = False
         if not runtime_key and ensure_runtime_key:
-            minted = self._http.request("POST", f"/apps/{app_id}/keys",
-                                        json={"name": f"{self.slug}-py-local", "requests_per_minute": 60})
+            minted = self._http.request(
+                "POST",
+                f"/apps/{app_id}/keys",
+                json={"name": f"{self.slug}-py-local", "requests_per_minute": 60},
+            )
             runtime_key = str((minted or {}).get("key") or "")
             runtime_created = bool(runtime_key)
             if runtime_key:
@@ -405,21 +463,32 @@ class AraClient:
         created = False
         key_id = prefix = ""
         if not header_key:
-            minted = self._http.request("POST", f"/apps/{app_id}/x-keys",
-                                        json={"name": x_key_name or f"{self.slug}-x-header", "requests_per_minute": x_key_rpm})
+            minted = self._http.request(
+                "POST",
+                f"/apps/{app_id}/x-keys",
+                json={"name": x_key_name or f"{self.slug}-x-header", "requests_per_minute": x_key_rpm},
+            )
             header_key = str((minted or {}).get("key") or "")
             key_id, prefix, created = str(minted.get("id") or ""), str(minted.get("key_prefix") or ""), True
         else:
             listing = self._http.request("GET", f"/apps/{app_id}/x-keys")
             for item in (listing or {}).get("keys", []) if isinstance(listing, dict) else []:
-                if str(item.get("is_active")).lower() != "false" and header_key.startswith(str(item.get("key_prefix") or "\0")):
+                if str(item.get("is_active")).lower() != "false" and header_key.startswith(
+                    str(item.get("key_prefix") or "\0")
+                ):
                     key_id, prefix = str(item.get("id") or ""), str(item.get("key_prefix") or "")
                     break
         return {
-            "app_id": app_id, "slug": self.slug,
-            "runtime_key_present": bool(runtime_key), "runtime_key_created": runtime_created, "runtime_key": runtime_key,
-            "app_header_key_present": bool(header_key), "app_header_key_created": created,
-            "app_header_key_id": key_id, "app_header_key_prefix": prefix, "app_header_key": header_key,
+            "app_id": app_id,
+            "slug": self.slug,
+            "runtime_key_present": bool(runtime_key),
+            "runtime_key_created": runtime_created,
+            "runtime_key": runtime_key,
+            "app_header_key_present": bool(header_key),
+            "app_header_key_created": created,
+            "app_header_key_id": key_id,
+            "app_header_key_prefix": prefix,
+            "app_header_key": header_key,
         }
 
 
@@ -442,7 +511,9 @@ class AsyncAraClient:
         self._sync = AraClient(**kwargs)
 
     @classmethod
-    def from_env(cls, *, manifest: Mapping[str, Any], cwd: str | os.PathLike[str] | None = None, **kwargs: Any) -> AsyncAraClient:
+    def from_env(
+        cls, *, manifest: Mapping[str, Any], cwd: str | os.PathLike[str] | None = None, **kwargs: Any
+    ) -> AsyncAraClient:
         """As `AraClient.from_env`."""
         client = cls.__new__(cls)
         client._sync = AraClient.from_env(manifest=manifest, cwd=cwd, **kwargs)
@@ -451,6 +522,7 @@ class AsyncAraClient:
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._sync, name)
         if name in ("deploy", "run", "events", "run_async", "run_status", "setup", "invite", "setup_auth"):
+
             async def call(**kwargs: Any) -> Any:
                 return await asyncio.to_thread(method, **kwargs)
 

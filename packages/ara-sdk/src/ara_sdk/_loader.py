@@ -54,10 +54,12 @@ def load_app(path: str | os.PathLike[str]) -> App:
         if "project_name must match" in str(exc):
             got = re.search(r"\(got (.*?)\):", str(exc))
             raise AppLoadError(
-                f"Invalid project name in {_where(script, exc)}" + (f": {got.group(1)}" if got else "") + ".\n"
+                f"Invalid project name in {_where(script, exc)}"
+                + (f": {got.group(1)}" if got else "")
+                + ".\n"
                 "  A project_name may contain only lowercase letters, digits and hyphens (a-z, 0-9, -),\n"
                 "  1-63 characters, starting and ending with a letter or digit (regex ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$).\n"
-                "  Example: App(\"my-app-1\")"
+                '  Example: App("my-app-1")'
             ) from None
         raise AppLoadError(_describe(script, exc)) from None
     except SyntaxError as exc:
@@ -73,7 +75,7 @@ def load_app(path: str | os.PathLike[str]) -> App:
     for value in vars(module).values():
         if isinstance(value, App):
             return value
-    raise AppLoadError(f"No App(...) instance found in script {script}; define one, e.g. app = App(\"my-app\")")
+    raise AppLoadError(f'No App(...) instance found in script {script}; define one, e.g. app = App("my-app")')
 
 
 def _where(script: Path, exc: BaseException) -> str:

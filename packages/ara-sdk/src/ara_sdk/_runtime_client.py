@@ -75,24 +75,52 @@ class AraRuntimeClient:
 
     def tools(self, *, session_id: str = "", kind: str = "all", agent_id: str = "") -> Any:
         """`GET /session/runtime/tools` (`kind`: all, builtin, app, connector)."""
-        return self._get("/session/runtime/tools", {"session_id": session_id, "kind": kind, "agent_id": agent_id})
+        return self._get(
+            "/session/runtime/tools", {"session_id": session_id, "kind": kind, "agent_id": agent_id}
+        )
 
-    def execute_tool(self, *, session_id: str, tool_name: str, args: dict[str, Any] | None = None,
-                     agent_id: str | None = None) -> Any:
+    def execute_tool(
+        self,
+        *,
+        session_id: str,
+        tool_name: str,
+        args: dict[str, Any] | None = None,
+        agent_id: str | None = None,
+    ) -> Any:
         """`POST /session/runtime/tools/execute`: run a sandbox tool directly."""
-        return self._http.request("POST", "/session/runtime/tools/execute", json={
-            "session_id": session_id, "tool_name": tool_name, "args": dict(args or {}), "agent_id": agent_id or None})
+        return self._http.request(
+            "POST",
+            "/session/runtime/tools/execute",
+            json={
+                "session_id": session_id,
+                "tool_name": tool_name,
+                "args": dict(args or {}),
+                "agent_id": agent_id or None,
+            },
+        )
 
     def control_actions(self, *, session_id: str = "") -> Any:
         """`GET /session/runtime/control/actions`."""
         return self._get("/session/runtime/control/actions", {"session_id": session_id})
 
-    def control_call(self, *, session_id: str, action: str, args: dict[str, Any] | None = None, timeout_ms: int = 8000) -> Any:
+    def control_call(
+        self, *, session_id: str, action: str, args: dict[str, Any] | None = None, timeout_ms: int = 8000
+    ) -> Any:
         """`POST /session/runtime/control/call` (needs the app UI connected)."""
-        return self._http.request("POST", "/session/runtime/control/call", json={
-            "session_id": session_id, "action": action, "args": dict(args or {}), "timeout_ms": timeout_ms})
+        return self._http.request(
+            "POST",
+            "/session/runtime/control/call",
+            json={
+                "session_id": session_id,
+                "action": action,
+                "args": dict(args or {}),
+                "timeout_ms": timeout_ms,
+            },
+        )
 
-    def chat(self, *, message: str, model: str = "", conversation_id: str = "", timeout: int = 120) -> dict[str, Any]:
+    def chat(
+        self, *, message: str, model: str = "", conversation_id: str = "", timeout: int = 120
+    ) -> dict[str, Any]:
         """Send a message through the agent loop (`POST /chat`, SSE; spec §3.3).
 
         Returns:
@@ -118,7 +146,11 @@ class AraRuntimeClient:
                 elif kind == "reasoning-delta":
                     reasoning.append(str(event.get("delta") or ""))
                 elif kind == "tool-input-available":
-                    calls[str(event.get("toolCallId"))] = {"name": event.get("toolName"), "args": event.get("input"), "result": ""}
+                    calls[str(event.get("toolCallId"))] = {
+                        "name": event.get("toolName"),
+                        "args": event.get("input"),
+                        "result": "",
+                    }
                 elif kind == "tool-output-available":
                     entry = calls.get(str(event.get("toolCallId")))
                     if entry is not None:

@@ -56,7 +56,9 @@ class Api:
             raise ApiProblem(401, "unauthorized", "invalid or revoked API key")
         return account
 
-    async def owned_app(self, request: Request, *, write: bool = False, owner_only: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def owned_app(
+        self, request: Request, *, write: bool = False, owner_only: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         account = await self.account(request)
         app = await self.store.app_for(request.path_params["app_id"], account["id"])
         if app is None:
@@ -64,7 +66,9 @@ class Api:
         if owner_only and app["role"] != "owner":
             raise ApiProblem(403, "forbidden", f"only the app's owner can do this (your role: {app['role']})")
         if write and app["role"] not in _ROLES_WRITE:
-            raise ApiProblem(403, "forbidden", f"your role on this app is {app['role']!r}; members and owners only")
+            raise ApiProblem(
+                403, "forbidden", f"your role on this app is {app['role']!r}; members and owners only"
+            )
         return account, app
 
     async def runtime_app(self, request: Request) -> dict[str, Any]:
@@ -81,19 +85,32 @@ class Api:
             if key_row is not None:
                 wait = self.limiter.check(key_row["id"], int(key_row["requests_per_minute"]))
                 if wait is not None:
-                    raise ApiProblem(429, "rate_limited",
-                                     f"this key allows {key_row['requests_per_minute']} requests per minute; retry in {wait:g} s",
-                                     headers={"Retry-After": str(int(wait))})
+                    raise ApiProblem(
+                        429,
+                        "rate_limited",
+                        f"this key allows {key_row['requests_per_minute']} requests per minute; retry in {wait:g} s",
+                        headers={"Retry-After": str(int(wait))},
+                    )
                 return app
             if token:
                 account = await self.store.account_for_api_key(token)
-                role = (await self.store.app_for(app["id"], account["id"]) or {}).get("role") if account else None
+                role = (
+                    (await self.store.app_for(app["id"], account["id"]) or {}).get("role")
+                    if account
+                    else None
+                )
                 if role in _ROLES_WRITE:
                     return app
                 if role == "viewer":
-                    raise ApiProblem(403, "forbidden", "viewers cannot run this app; ask the owner for the member role")
+                    raise ApiProblem(
+                        403, "forbidden", "viewers cannot run this app; ask the owner for the member role"
+                    )
         if not header_key and not token:
-            raise ApiProblem(401, "unauthorized", "missing runtime key: send Authorization: Bearer <runtime key> or X-Ara-App-Key")
+            raise ApiProblem(
+                401,
+                "unauthorized",
+                "missing runtime key: send Authorization: Bearer <runtime key> or X-Ara-App-Key",
+            )
         if app is None:
             raise ApiProblem(404, "not_found", f"app {request.path_params['app_id']!r} not found")
         raise ApiProblem(401, "unauthorized", "invalid or revoked runtime key or app header key")
@@ -117,14 +134,29 @@ class Api:
     async def rotate(self, request: Request) -> Response:
         account = await self.account(request)
         material, key_id = await self.store.rotate_api_key(account["id"], bearer(request))
-        return _json({"ok": True, "api_key": material.key, "key_prefix": material.prefix, "key_identifier": key_id})
+        return _json(
+            {"ok": True, "api_key": material.key, "key_prefix": material.prefix, "key_identifier": key_id}
+        )
 
     async def list_apps(self, request: Request) -> Response:
         account = await self.account(request)
         rows = await self.store.list_apps(account["id"])
-        return _json({"apps": [{"id": r["id"], "slug": r["slug"], "name": r["name"], "role": r["role"],
-                                "status": r["status"], "created_at": r["created_at"].isoformat(),
-                                "updated_at": r["updated_at"].isoformat()} for r in rows]})
+        return _json(
+            {
+                "apps": [
+                    {
+                        "id": r["id"],
+                        "slug": r["slug"],
+                        "name": r["name"],
+                        "role": r["role"],
+                        "status": r["status"],
+                        "created_at": r["created_at"].isoformat(),
+                        "updated_at": r["updated_at"].isoformat(),
+                    }
+                    for r in rows
+                ]
+            }
+        )
 
     def _manifest(self, body: dict[str, Any], *, slug: str) -> dict[str, Any]:
         manifest = {k: v for k, v in body.items() if k != "status"}
@@ -132,14 +164,19 @@ class Api:
         try:
             manifest = validate_manifest(manifest)
         except ManifestError as exc:
-            raise ApiProblem(422, "invalid_manifest", str(exc),
-                             [{"path": p, "message": m} for p, m in exc.errors]) from None
+            raise ApiProblem(
+                422, "invalid_manifest", str(exc), [{"path": p, "message": m} for p, m in exc.errors]
+            ) from None
         for i, item in enumerate((manifest.get("runtime_profile") or {}).get("files") or []):
             path = str(item.get("path", "")) if isinstance(item, dict) else ""
             parts = path.replace("\\", "/").split("/")
             if not path or ".." in parts:
-                raise ApiProblem(422, "invalid_manifest", f"at `$.runtime_profile.files[{i}].path`: {path!r} must be a "
-                                 "relative path inside the app's working directory")
+                raise ApiProblem(
+                    422,
+                    "invalid_manifest",
+                    f"at `$.runtime_profile.files[{i}].path`: {path!r} must be a "
+                    "relative path inside the app's working directory",
+                )
         return manifest
 
     async def create_app(self, request: Request) -> Response:
@@ -154,7 +191,13 @@ class Api:
             raise ApiProblem(409, "slug_taken", f"project name {slug!r} is already taken")
         await asyncio.to_thread(materialize_files, self.settings.app_dir(app["id"]), manifest)
         await self.runs.log(app["id"], None, "info", "app.created", f"app {slug} created")
-        return _json({"ok": True, "app": {"id": app["id"], "slug": slug, "name": app["name"], "status": app["status"]}}, 201)
+        return _json(
+            {
+                "ok": True,
+                "app": {"id": app["id"], "slug": slug, "name": app["name"], "status": app["status"]},
+            },
+            201,
+        )
 
     async def update_app(self, request: Request) -> Response:
         _, app = await self.owned_app(request, write=True)
@@ -169,7 +212,9 @@ class Api:
         if manifest is not None:
             await asyncio.to_thread(materialize_files, self.settings.app_dir(app["id"]), manifest)
             await self.runs.log(app["id"], None, "info", "app.updated", f"app {app['slug']} updated")
-        return _json({"ok": True, "app": {"id": app["id"], "slug": app["slug"], "status": status or app["status"]}})
+        return _json(
+            {"ok": True, "app": {"id": app["id"], "slug": app["slug"], "status": status or app["status"]}}
+        )
 
     async def create_key(self, request: Request) -> Response:
         _, app = await self.owned_app(request, write=True)
@@ -180,8 +225,17 @@ class Api:
         if isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1:
             raise ApiProblem(422, "invalid_body", "at `$.requests_per_minute`: must be a positive integer")
         material, key_id = await self.store.create_app_key(app["id"], kind, name, rpm)
-        return _json({"ok": True, "id": key_id, "key": material.key, "key_prefix": material.prefix, "name": name,
-                      "requests_per_minute": rpm}, 201)
+        return _json(
+            {
+                "ok": True,
+                "id": key_id,
+                "key": material.key,
+                "key_prefix": material.prefix,
+                "name": name,
+                "requests_per_minute": rpm,
+            },
+            201,
+        )
 
     async def list_x_keys(self, request: Request) -> Response:
         _, app = await self.owned_app(request)
@@ -202,11 +256,15 @@ class Api:
         body = await json_body(request)
         name = str(body.get("name") or "").strip().lower()
         if not _SECRET_NAME.match(name):
-            raise ApiProblem(422, "invalid_secret", "at `$.name`: must match [a-z0-9][a-z0-9_-]{0,62}[a-z0-9]")
+            raise ApiProblem(
+                422, "invalid_secret", "at `$.name`: must match [a-z0-9][a-z0-9_-]{0,62}[a-z0-9]"
+            )
         values = body.get("values")
         if not isinstance(values, dict) or not values or not all(isinstance(k, str) for k in values):
             raise ApiProblem(422, "invalid_secret", "at `$.values`: must be a non-empty object of strings")
-        await self.store.put_secret(app["id"], name, {k: "" if v is None else str(v) for k, v in values.items()})
+        await self.store.put_secret(
+            app["id"], name, {k: "" if v is None else str(v) for k, v in values.items()}
+        )
         return _json({"ok": True, "name": name, "keys": sorted(values)})
 
     async def delete_secret(self, request: Request) -> Response:
@@ -220,15 +278,29 @@ class Api:
         manifest = app["manifest"]
         base = str(request.base_url).rstrip("/")
         agents = [a.get("id") for a in (manifest.get("agent") or {}).get("agents") or []]
-        return _json({"ok": True, "app": {"id": app["id"], "slug": app["slug"], "name": app["name"], "status": app["status"],
-                                          "role": app["role"]},
-                      "agents": agents, "default_agent_id": (manifest.get("agent") or {}).get("default_agent_id"),
-                      "endpoints": {"run": f"{base}/v1/apps/{app['id']}/run", "runs": f"{base}/v1/apps/{app['id']}/runs",
-                                    "events": f"{base}/v1/apps/{app['id']}/events",
-                                    "logs": f"{base}/v1/apps/{app['id']}/logs/stream"},
-                      "runtime_keys": len(await self.store.list_app_keys(app["id"], "runtime")),
-                      "app_header_keys": await self.store.list_app_keys(app["id"], "app_header"),
-                      "secrets": [s["name"] for s in await self.store.list_secrets(app["id"])]})
+        return _json(
+            {
+                "ok": True,
+                "app": {
+                    "id": app["id"],
+                    "slug": app["slug"],
+                    "name": app["name"],
+                    "status": app["status"],
+                    "role": app["role"],
+                },
+                "agents": agents,
+                "default_agent_id": (manifest.get("agent") or {}).get("default_agent_id"),
+                "endpoints": {
+                    "run": f"{base}/v1/apps/{app['id']}/run",
+                    "runs": f"{base}/v1/apps/{app['id']}/runs",
+                    "events": f"{base}/v1/apps/{app['id']}/events",
+                    "logs": f"{base}/v1/apps/{app['id']}/logs/stream",
+                },
+                "runtime_keys": len(await self.store.list_app_keys(app["id"], "runtime")),
+                "app_header_keys": await self.store.list_app_keys(app["id"], "app_header"),
+                "secrets": [s["name"] for s in await self.store.list_secrets(app["id"])],
+            }
+        )
 
     async def invite(self, request: Request) -> Response:
         _, app = await self.owned_app(request, owner_only=True)
@@ -244,9 +316,20 @@ class Api:
             raise ApiProblem(422, "invalid_invite", "at `$.expires_in_hours`: must be a positive integer")
         row = await self.store.invite(app["id"], email, role, hours)
         accept = str(request.base_url).rstrip("/") + "/auth/cli/invites/accept"
-        return _json({"ok": True, "invite": {"id": row["id"], "email": email, "role": role,
-                                             "expires_at": row["expires_at"].isoformat(),
-                                             "invite_token": row["token"], "accept_url": accept}}, 201)
+        return _json(
+            {
+                "ok": True,
+                "invite": {
+                    "id": row["id"],
+                    "email": email,
+                    "role": role,
+                    "expires_at": row["expires_at"].isoformat(),
+                    "invite_token": row["token"],
+                    "accept_url": accept,
+                },
+            },
+            201,
+        )
 
     async def accept_invite(self, request: Request) -> Response:
         body = await json_body(request)
@@ -255,22 +338,37 @@ class Api:
             raise ApiProblem(422, "invalid_body", "at `$.token`: the invite token is required")
         accepted = await self.store.accept_invite(token)
         if accepted is None:
-            raise ApiProblem(404, "invite_not_found", "invite token unknown, already used or expired; ask for a new invite")
+            raise ApiProblem(
+                404, "invite_not_found", "invite token unknown, already used or expired; ask for a new invite"
+            )
         invite, key = accepted
-        return _json({"ok": True, "app_id": invite["app_id"], "email": invite["email"], "role": invite["role"],
-                      "api_key": key.key, "key_prefix": key.prefix})
+        return _json(
+            {
+                "ok": True,
+                "app_id": invite["app_id"],
+                "email": invite["email"],
+                "role": invite["role"],
+                "api_key": key.key,
+                "key_prefix": key.prefix,
+            }
+        )
 
     # ----------------------------------------------------------------------------- runtime plane
     def _agent_id(self, app: dict[str, Any], body: dict[str, Any]) -> str:
         agent_block = app["manifest"].get("agent") or {}
         agents = [a.get("id") for a in agent_block.get("agents") or []]
-        agent_id = str(body.get("agent_id") or body.get("workflow_id") or agent_block.get("default_agent_id") or "")
+        agent_id = str(
+            body.get("agent_id") or body.get("workflow_id") or agent_block.get("default_agent_id") or ""
+        )
         if agent_id not in agents:
             workflows = {w.get("id"): w.get("agent_id") for w in app["manifest"].get("workflows") or []}
             if workflows.get(agent_id) in agents:
                 return str(workflows[agent_id])
-            raise ApiProblem(404, "agent_not_found",
-                             f"agent {agent_id!r} not found in app {app['slug']!r}; agents: {', '.join(map(str, agents)) or 'none'}")
+            raise ApiProblem(
+                404,
+                "agent_not_found",
+                f"agent {agent_id!r} not found in app {app['slug']!r}; agents: {', '.join(map(str, agents)) or 'none'}",
+            )
         return agent_id
 
     def _input(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -286,18 +384,45 @@ class Api:
         body = await json_body(request)
         run_input = self._input(body)
         if body.get("warmup"):
-            return _json({"ok": True, "run_id": new_run_id(), "app_id": app["id"], "warmup": True, "status": "completed"})
+            return _json(
+                {
+                    "ok": True,
+                    "run_id": new_run_id(),
+                    "app_id": app["id"],
+                    "warmup": True,
+                    "status": "completed",
+                }
+            )
         agent_id = self._agent_id(app, body)
         run_id = str(run_input.get("run_id") or new_run_id())
-        row, created = await self.store.insert_run({"run_id": run_id, "app_id": app["id"], "agent_id": agent_id,
-                                                    "mode": "sync", "status": "running", "input": run_input})
+        row, created = await self.store.insert_run(
+            {
+                "run_id": run_id,
+                "app_id": app["id"],
+                "agent_id": agent_id,
+                "mode": "sync",
+                "status": "running",
+                "input": run_input,
+            }
+        )
         if not created:
             raise ApiProblem(409, "run_exists", f"run {run_id!r} already exists; use a new run_id")
         done = await self.runs.execute(app, row)
         result = done.get("result") or {"output_text": "", "tool_calls": []}
-        return _json({"ok": done["status"] == "completed", "run_id": run_id, "app_id": app["id"], "agent_id": agent_id,
-                      "workflow_id": agent_id, "status": done["status"], "warmup": False, "result": result,
-                      "trace": done.get("trace") or [], "error": done.get("error")})
+        return _json(
+            {
+                "ok": done["status"] == "completed",
+                "run_id": run_id,
+                "app_id": app["id"],
+                "agent_id": agent_id,
+                "workflow_id": agent_id,
+                "status": done["status"],
+                "warmup": False,
+                "result": result,
+                "trace": done.get("trace") or [],
+                "error": done.get("error"),
+            }
+        )
 
     async def submit_run(self, request: Request) -> Response:
         app = await self.runtime_app(request)
@@ -308,18 +433,33 @@ class Api:
         callback = body.get("callback")
         if mode not in ("poll", "webhook"):
             raise ApiProblem(422, "invalid_body", "at `$.response_mode`: must be 'poll' or 'webhook'")
-        if mode == "webhook" and not (isinstance(callback, dict) and str(callback.get("url") or "").startswith(("http://", "https://"))):
-            raise ApiProblem(422, "invalid_body", "at `$.callback.url`: webhook mode needs an http(s) callback URL")
+        if mode == "webhook" and not (
+            isinstance(callback, dict) and str(callback.get("url") or "").startswith(("http://", "https://"))
+        ):
+            raise ApiProblem(
+                422, "invalid_body", "at `$.callback.url`: webhook mode needs an http(s) callback URL"
+            )
         key = str(body.get("idempotency_key") or request.headers.get("x-idempotency-key") or "") or None
         run_id = str(body.get("run_id") or new_run_id())
-        row, created = await self.store.insert_run({"run_id": run_id, "app_id": app["id"], "agent_id": agent_id,
-                                                    "mode": "async", "status": "queued", "input": run_input,
-                                                    "idempotency_key": key, "callback": callback if mode == "webhook" else None})
+        row, created = await self.store.insert_run(
+            {
+                "run_id": run_id,
+                "app_id": app["id"],
+                "agent_id": agent_id,
+                "mode": "async",
+                "status": "queued",
+                "input": run_input,
+                "idempotency_key": key,
+                "callback": callback if mode == "webhook" else None,
+            }
+        )
         if created:
             await self.runs.log(app["id"], run_id, "info", "run.queued", f"agent {agent_id} queued")
             self.runs.notify()
-        return _json({"ok": True, "run": public_run(row), "run_id": row["run_id"], "created": created},
-                     202 if created else 200)
+        return _json(
+            {"ok": True, "run": public_run(row), "run_id": row["run_id"], "created": created},
+            202 if created else 200,
+        )
 
     async def run_status(self, request: Request) -> Response:
         app = await self.runtime_app(request)
@@ -337,29 +477,61 @@ class Api:
         key = request.headers.get("x-idempotency-key", "").strip() or None
         event_id = new_id("evt")
         manifest = app["manifest"]
-        hooks = [w for w in manifest.get("workflows") or [] if (w.get("trigger") or {}).get("event") == event_type
-                 and w.get("mode") in ("task", "run")]
+        hooks = [
+            w
+            for w in manifest.get("workflows") or []
+            if (w.get("trigger") or {}).get("event") == event_type and w.get("mode") in ("task", "run")
+        ]
         default_agent = (manifest.get("agent") or {}).get("default_agent_id") or ""
         planned = [(w, new_run_id()) for w in hooks]
-        response = {"ok": True, "event_id": event_id, "event_type": event_type, "accepted_at": now().isoformat(),
-                    "matched_workflows": [w.get("id") for w in hooks], "runs": [rid for _, rid in planned]}
+        response = {
+            "ok": True,
+            "event_id": event_id,
+            "event_type": event_type,
+            "accepted_at": now().isoformat(),
+            "matched_workflows": [w.get("id") for w in hooks],
+            "runs": [rid for _, rid in planned],
+        }
         stored, outcome = await self.store.record_event(app["id"], key, body, response)
         if outcome == "conflict":
-            raise ApiProblem(409, "idempotency_conflict",
-                             f"idempotency key {key!r} was already used with a different body")
+            raise ApiProblem(
+                409, "idempotency_conflict", f"idempotency key {key!r} was already used with a different body"
+            )
         if outcome == "new":
-            await self.runs.log(app["id"], None, "info", "event.received", f"{event_type}: {str(body.get('message') or '')[:200]}")
-            event_input = {"event_type": event_type, "message": body.get("message") or "", "channel": body.get("channel"),
-                           "source": body.get("source"), "payload": body.get("payload") or {},
-                           "metadata": body.get("metadata") or {}, "event_id": event_id}
+            await self.runs.log(
+                app["id"],
+                None,
+                "info",
+                "event.received",
+                f"{event_type}: {str(body.get('message') or '')[:200]}",
+            )
+            event_input = {
+                "event_type": event_type,
+                "message": body.get("message") or "",
+                "channel": body.get("channel"),
+                "source": body.get("source"),
+                "payload": body.get("payload") or {},
+                "metadata": body.get("metadata") or {},
+                "event_id": event_id,
+            }
             for workflow, run_id in planned:
                 command = workflow.get("mode") == "run"
                 agent_id = str(workflow.get("agent_id") or default_agent)
-                await self.store.insert_run({
-                    "run_id": run_id, "app_id": app["id"], "agent_id": "" if command else agent_id,
-                    "workflow_id": workflow.get("id"), "kind": "command" if command else "agent", "mode": "async",
-                    "status": "queued", "idempotency_key": f"{key or event_id}:{workflow.get('id')}",
-                    "input": event_input if command else {**event_input, "task": workflow.get("task") or ""}})
+                await self.store.insert_run(
+                    {
+                        "run_id": run_id,
+                        "app_id": app["id"],
+                        "agent_id": "" if command else agent_id,
+                        "workflow_id": workflow.get("id"),
+                        "kind": "command" if command else "agent",
+                        "mode": "async",
+                        "status": "queued",
+                        "idempotency_key": f"{key or event_id}:{workflow.get('id')}",
+                        "input": event_input
+                        if command
+                        else {**event_input, "task": workflow.get("task") or ""},
+                    }
+                )
             if planned:
                 self.runs.notify()
         return _json(stored, 202 if outcome == "new" else 200)
@@ -375,8 +547,14 @@ class Api:
                 rows = await self.store.logs_after(app["id"], last)
                 for row in rows:
                     last = row["id"]
-                    data = {"id": row["id"], "timestamp": row["created_at"].isoformat(), "level": row["level"],
-                            "run_id": row["run_id"], "event_type": row["event_type"], "message": row["message"]}
+                    data = {
+                        "id": row["id"],
+                        "timestamp": row["created_at"].isoformat(),
+                        "level": row["level"],
+                        "run_id": row["run_id"],
+                        "event_type": row["event_type"],
+                        "message": row["message"],
+                    }
                     yield f"data: {json.dumps(data)}\n\n".encode()
                 if rows:
                     quiet = 0.0
@@ -390,8 +568,11 @@ class Api:
                 await self.runs.wait_for_logs(min(1.0, self.settings.log_heartbeat_seconds))
                 quiet += asyncio.get_running_loop().time() - started
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
 
 def _wrap(handler: Handler) -> Handler:
@@ -467,17 +648,30 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
             await store.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _json({"error": {"code": "not_found", "message": f"no route {request.method} {request.url.path}"}}, 404)
+        return _json(
+            {"error": {"code": "not_found", "message": f"no route {request.method} {request.url.path}"}}, 404
+        )
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return _json({"error": {"code": "method_not_allowed", "message": f"{request.method} not allowed on {request.url.path}"}}, 405)
+        return _json(
+            {
+                "error": {
+                    "code": "method_not_allowed",
+                    "message": f"{request.method} not allowed on {request.url.path}",
+                }
+            },
+            405,
+        )
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
         return _json({"error": {"code": "internal", "message": "internal server error"}}, 500)
 
-    application = Starlette(routes=routes, lifespan=lifespan,
-                            exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error})
+    application = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+    )
     application.state.store = store
     application.state.runs = runs
     application.state.settings = settings

@@ -63,10 +63,16 @@ def materialize_files(workdir: Path, manifest: dict[str, Any]) -> None:
 
 def public_run(row: dict[str, Any]) -> dict[str, Any]:
     """The wire shape of a stored run."""
-    out: dict[str, Any] = {"run_id": row["run_id"], "agent_id": row["agent_id"],
-                           "workflow_id": row.get("workflow_id") or row["agent_id"], "kind": row.get("kind") or "agent",
-                           "status": row["status"], "created_at": _iso(row.get("created_at")),
-                           "started_at": _iso(row.get("started_at")), "finished_at": _iso(row.get("finished_at"))}
+    out: dict[str, Any] = {
+        "run_id": row["run_id"],
+        "agent_id": row["agent_id"],
+        "workflow_id": row.get("workflow_id") or row["agent_id"],
+        "kind": row.get("kind") or "agent",
+        "status": row["status"],
+        "created_at": _iso(row.get("created_at")),
+        "started_at": _iso(row.get("started_at")),
+        "finished_at": _iso(row.get("finished_at")),
+    }
     if row.get("result") is not None:
         out["result"] = row["result"]
     if row.get("error"):
@@ -141,15 +147,24 @@ class RunService:
         self._log_event = asyncio.Event()
 
     # ---------------------------------------------------------------------------------- running
-    async def _start(self, app: dict[str, Any], run: dict[str, Any], event_type: str, message: str) -> tuple[Path, dict[str, str]]:
+    async def _start(
+        self, app: dict[str, Any], run: dict[str, Any], event_type: str, message: str
+    ) -> tuple[Path, dict[str, str]]:
         """Ship the app's files, build the run's environment (runtime env, secrets, `ARA_*`), mark
         the run running and log it. Returns `(working dir, environment)`."""
         manifest, app_id, run_id = app["manifest"], app["id"], run["run_id"]
         workdir = self.settings.app_dir(app_id)
         await asyncio.to_thread(materialize_files, workdir, manifest)
-        env = {**(strip_private(manifest.get("runtime_profile")).get("env") or {}), **await self.store.secret_env(app_id),
-               "ARA_APP_ID": app_id, "ARA_APP_SLUG": app["slug"], "ARA_RUN_ID": run_id,
-               "ARA_IDEMPOTENCY_KEY": str(run.get("idempotency_key") or run["input"].get("idempotency_key") or run_id)}
+        env = {
+            **(strip_private(manifest.get("runtime_profile")).get("env") or {}),
+            **await self.store.secret_env(app_id),
+            "ARA_APP_ID": app_id,
+            "ARA_APP_SLUG": app["slug"],
+            "ARA_RUN_ID": run_id,
+            "ARA_IDEMPOTENCY_KEY": str(
+                run.get("idempotency_key") or run["input"].get("idempotency_key") or run_id
+            ),
+        }
         await self.store.update_run(run_id, status="running", started_at=now())
         await self.log(app_id, run_id, "info", event_type, message)
         return workdir, env
@@ -178,19 +193,46 @@ class RunService:
 
         try:
             outcome = await asyncio.wait_for(
-                execute_agent_run(manifest, run["agent_id"], run["input"], workdir=workdir, provider=self.provider,
-                                  tool_timeout_seconds=self.settings.tool_timeout_seconds, env=env, on_event=on_event),
+                execute_agent_run(
+                    manifest,
+                    run["agent_id"],
+                    run["input"],
+                    workdir=workdir,
+                    provider=self.provider,
+                    tool_timeout_seconds=self.settings.tool_timeout_seconds,
+                    env=env,
+                    on_event=on_event,
+                ),
                 timeout=self.settings.run_timeout_seconds,
             )
             status, error, trace = outcome.status, outcome.error, outcome.trace
             result = {"output_text": outcome.output_text, "tool_calls": outcome.tool_calls}
         except TimeoutError:
-            status, error, trace, result = "failed", f"run timed out after {self.settings.run_timeout_seconds:g} s", [], None
-        await self.store.update_run(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
-        await self.log(app_id, run_id, "error" if status == "failed" else "info", f"run.{status}",
-                       error or f"agent {run['agent_id']} completed")
-        return {**run, "status": status, "result": result, "error": error, "trace": trace,
-                "finished_at": now(), "started_at": run.get("started_at") or now()}
+            status, error, trace, result = (
+                "failed",
+                f"run timed out after {self.settings.run_timeout_seconds:g} s",
+                [],
+                None,
+            )
+        await self.store.update_run(
+            run_id, status=status, result=result, error=error, trace=trace, finished_at=now()
+        )
+        await self.log(
+            app_id,
+            run_id,
+            "error" if status == "failed" else "info",
+            f"run.{status}",
+            error or f"agent {run['agent_id']} completed",
+        )
+        return {
+            **run,
+            "status": status,
+            "result": result,
+            "error": error,
+            "trace": trace,
+            "finished_at": now(),
+            "started_at": run.get("started_at") or now(),
+        }
 
     async def execute_steps(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """Run a pipeline workflow's steps in order (tool steps in the sandbox, agent steps through the
@@ -198,39 +240,77 @@ class RunService:
         manifest = app["manifest"]
         app_id, run_id = app["id"], run["run_id"]
         if run.get("kind") == "tool":
-            steps = [{"id": f"{run.get('workflow_id')}--tool", "kind": "tool", "tool_name": run["input"].get("tool_name"),
-                      "args": run["input"].get("args") or {}}]
+            steps = [
+                {
+                    "id": f"{run.get('workflow_id')}--tool",
+                    "kind": "tool",
+                    "tool_name": run["input"].get("tool_name"),
+                    "args": run["input"].get("args") or {},
+                }
+            ]
         else:
-            workflow = next((w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), {})
+            workflow = next(
+                (w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), {}
+            )
             steps = list(workflow.get("pipeline") or [])
-        workdir, env = await self._start(app, run, "run.started",
-                                         f"workflow {run.get('workflow_id')} started ({len(steps)} steps)")
-        tools = {t["function"]["name"]: t for t in (manifest.get("agent") or {}).get("tools") or [] if t.get("function")}
+        workdir, env = await self._start(
+            app, run, "run.started", f"workflow {run.get('workflow_id')} started ({len(steps)} steps)"
+        )
+        tools = {
+            t["function"]["name"]: t
+            for t in (manifest.get("agent") or {}).get("tools") or []
+            if t.get("function")
+        }
         trace: list[dict[str, Any]] = []
         error: str | None = None
         last: Any = None
         for step in steps:
             started = time.perf_counter()
             if step.get("kind") == "agent":
-                outcome = await execute_agent_run(manifest, str(step.get("agent_id")), dict(step.get("input") or {}),
-                                                  workdir=workdir, provider=self.provider,
-                                                  tool_timeout_seconds=self.settings.tool_timeout_seconds, env=env)
-                entry = {"type": "pipeline_step", "step_id": step.get("id"), "agent_id": step.get("agent_id"),
-                         "result": outcome.output_text, "error": outcome.error}
+                outcome = await execute_agent_run(
+                    manifest,
+                    str(step.get("agent_id")),
+                    dict(step.get("input") or {}),
+                    workdir=workdir,
+                    provider=self.provider,
+                    tool_timeout_seconds=self.settings.tool_timeout_seconds,
+                    env=env,
+                )
+                entry = {
+                    "type": "pipeline_step",
+                    "step_id": step.get("id"),
+                    "agent_id": step.get("agent_id"),
+                    "result": outcome.output_text,
+                    "error": outcome.error,
+                }
                 last, error = outcome.output_text, outcome.error
             else:
                 name = str(step.get("tool_name"))
                 tool = tools.get(name)
-                entry = {"type": "tool_call", "step_id": step.get("id"), "tool": name, "arguments": step.get("args") or {},
-                         "result": None, "error": None}
+                entry = {
+                    "type": "tool_call",
+                    "step_id": step.get("id"),
+                    "tool": name,
+                    "arguments": step.get("args") or {},
+                    "result": None,
+                    "error": None,
+                }
                 if tool is None:
                     error = f"unknown tool {name!r}; the app's tools are {sorted(tools)}"
                 else:
                     try:
-                        args = coerce_arguments(tool["function"].get("parameters"), dict(step.get("args") or {}))
-                        res = await run_function(source=tool.get("source") or "", function_name=tool.get("function_name") or name,
-                                                 mode="tool", payload=args, workdir=workdir,
-                                                 timeout_seconds=self.settings.tool_timeout_seconds, env=env)
+                        args = coerce_arguments(
+                            tool["function"].get("parameters"), dict(step.get("args") or {})
+                        )
+                        res = await run_function(
+                            source=tool.get("source") or "",
+                            function_name=tool.get("function_name") or name,
+                            mode="tool",
+                            payload=args,
+                            workdir=workdir,
+                            timeout_seconds=self.settings.tool_timeout_seconds,
+                            env=env,
+                        )
                         last, error = res.result, (None if res.ok else f"tool {name} failed: {res.error}")
                         entry.update(arguments=args, result=res.result if res.ok else None)
                     except ArgumentError as exc:
@@ -242,10 +322,20 @@ class RunService:
                 break
         status = "failed" if error else "completed"
         text = last if isinstance(last, str) else json.dumps(last, default=str)
-        result = {"output_text": text, "tool_calls": [{"name": e["tool"], "arguments": e["arguments"], "result": e["result"],
-                                                       "error": e["error"]} for e in trace if e["type"] == "tool_call"]}
-        await self.store.update_run(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
-        await self.log(app_id, run_id, "error" if error else "info", f"run.{status}", error or "workflow completed")
+        result = {
+            "output_text": text,
+            "tool_calls": [
+                {"name": e["tool"], "arguments": e["arguments"], "result": e["result"], "error": e["error"]}
+                for e in trace
+                if e["type"] == "tool_call"
+            ],
+        }
+        await self.store.update_run(
+            run_id, status=status, result=result, error=error, trace=trace, finished_at=now()
+        )
+        await self.log(
+            app_id, run_id, "error" if error else "info", f"run.{status}", error or "workflow completed"
+        )
         return {**run, "status": status, "result": result, "error": error, "trace": trace}
 
     async def execute_command(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
@@ -256,22 +346,44 @@ class RunService:
         """
         manifest = app["manifest"]
         app_id, run_id = app["id"], run["run_id"]
-        workflow = next((w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), None)
+        workflow = next(
+            (w for w in manifest.get("workflows") or [] if w.get("id") == run.get("workflow_id")), None
+        )
         command = str(((workflow or {}).get("run") or {}).get("command") or "")
-        workdir, app_env = await self._start(app, run, "hook.started", f"workflow {run.get('workflow_id')} started")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "LANG": "C.UTF-8", **app_env,
-               "ARA_EVENT": json.dumps(run.get("input") or {})}
+        workdir, app_env = await self._start(
+            app, run, "hook.started", f"workflow {run.get('workflow_id')} started"
+        )
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(workdir),
+            "LANG": "C.UTF-8",
+            **app_env,
+            "ARA_EVENT": json.dumps(run.get("input") or {}),
+        }
         started = time.perf_counter()
         error: str | None = None
         if not command:
             code, out, err = 127, "", f"workflow {run.get('workflow_id')!r} has no command"
         else:
             proc = await asyncio.create_subprocess_exec(
-                "bash", "-c", command, cwd=str(workdir), env=env, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                "bash",
+                "-c",
+                command,
+                cwd=str(workdir),
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
             try:
-                raw_out, raw_err = await asyncio.wait_for(proc.communicate(), self.settings.run_timeout_seconds)
-                code, out, err = proc.returncode or 0, raw_out.decode("utf-8", "replace"), raw_err.decode("utf-8", "replace")
+                raw_out, raw_err = await asyncio.wait_for(
+                    proc.communicate(), self.settings.run_timeout_seconds
+                )
+                code, out, err = (
+                    proc.returncode or 0,
+                    raw_out.decode("utf-8", "replace"),
+                    raw_err.decode("utf-8", "replace"),
+                )
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -283,11 +395,24 @@ class RunService:
         status = "completed" if code == 0 and error is None else "failed"
         if status == "failed" and error is None:
             error = f"command exited with status {code}: {err.strip()[-500:]}"
-        trace = [{"seq": 0, "type": "command", "workflow_id": run.get("workflow_id"), "exit_code": code,
-                  "stdout": out[-8000:], "stderr": err[-8000:], "duration_ms": round((time.perf_counter() - started) * 1000, 2)}]
+        trace = [
+            {
+                "seq": 0,
+                "type": "command",
+                "workflow_id": run.get("workflow_id"),
+                "exit_code": code,
+                "stdout": out[-8000:],
+                "stderr": err[-8000:],
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        ]
         result = {"output_text": out[-8000:], "exit_code": code}
-        await self.store.update_run(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
-        await self.log(app_id, run_id, "error" if error else "info", f"run.{status}", error or "hook completed")
+        await self.store.update_run(
+            run_id, status=status, result=result, error=error, trace=trace, finished_at=now()
+        )
+        await self.log(
+            app_id, run_id, "error" if error else "info", f"run.{status}", error or "hook completed"
+        )
         return {**run, "status": status, "result": result, "error": error, "trace": trace}
 
     async def _worker(self) -> None:
@@ -305,7 +430,9 @@ class RunService:
                 done = await self.execute(app, run)
             except Exception as exc:  # a bug must not kill the worker; the run records it
                 log.exception("run crashed", run_id=run["run_id"])
-                await self.store.update_run(run["run_id"], status="failed", error=f"internal error: {exc}", finished_at=now())
+                await self.store.update_run(
+                    run["run_id"], status="failed", error=f"internal error: {exc}", finished_at=now()
+                )
                 done = {**run, "status": "failed", "error": f"internal error: {exc}"}
             if run.get("callback"):
                 asyncio.create_task(self.deliver(app, done))
@@ -317,20 +444,38 @@ class RunService:
         event = "run.completed" if run["status"] == "completed" else "run.failed"
         if event not in (callback.get("events") or ["run.completed", "run.failed"]):
             return True
-        body = json.dumps({"event": event, "app_id": app["id"], "run": public_run(run)}, default=str,
-                          separators=(",", ":")).encode()
+        body = json.dumps(
+            {"event": event, "app_id": app["id"], "run": public_run(run)}, default=str, separators=(",", ":")
+        ).encode()
         delivery_id = f"dlv_{uuid.uuid4().hex[:16]}"
         async with AsyncHttpClient(str(callback["url"]), timeout=10.0) as client:
             for attempt in range(WEBHOOK_ATTEMPTS):
                 stamp = str(int(time.time()))
-                headers = {"X-Ara-Timestamp": stamp, "X-Ara-Delivery-Id": delivery_id, "X-Ara-Event": event,
-                           "X-Ara-Signature": sign_delivery(str(callback.get("secret") or ""), stamp, delivery_id, body)}
+                headers = {
+                    "X-Ara-Timestamp": stamp,
+                    "X-Ara-Delivery-Id": delivery_id,
+                    "X-Ara-Event": event,
+                    "X-Ara-Signature": sign_delivery(
+                        str(callback.get("secret") or ""), stamp, delivery_id, body
+                    ),
+                }
                 try:
                     await client.request("POST", "", json=json.loads(body), headers=headers, auth=None)
-                    await self.log(app["id"], run["run_id"], "info", "webhook.delivered", f"{event} delivered to callback")
+                    await self.log(
+                        app["id"],
+                        run["run_id"],
+                        "info",
+                        "webhook.delivered",
+                        f"{event} delivered to callback",
+                    )
                     return True
                 except ApiError as exc:
-                    await self.log(app["id"], run["run_id"], "warning", "webhook.retry",
-                                   f"delivery attempt {attempt + 1} failed: {exc}")
+                    await self.log(
+                        app["id"],
+                        run["run_id"],
+                        "warning",
+                        "webhook.retry",
+                        f"delivery attempt {attempt + 1} failed: {exc}",
+                    )
                 await asyncio.sleep(min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
         return False

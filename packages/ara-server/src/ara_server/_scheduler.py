@@ -74,7 +74,11 @@ def _schedules(app: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any], dict[
         expr = str(trigger.get("cron") or trigger.get("schedule") or wf.get("schedule") or "").strip()
         if not expr:
             continue
-        spec = {"cron": expr, "timezone": trigger.get("timezone") or "UTC", "one_shot_at": trigger.get("one_shot_at")}
+        spec = {
+            "cron": expr,
+            "timezone": trigger.get("timezone") or "UTC",
+            "one_shot_at": trigger.get("one_shot_at"),
+        }
         mode = wf.get("mode") or "task"
         base = {"workflow_id": wf.get("id"), "input": {"task": wf.get("task") or "", "scheduled": True}}
         if mode == "run":
@@ -91,11 +95,23 @@ def _schedules(app: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any], dict[
             target = sched.get("run") or {}
             spec = {"every_seconds": sched.get("every_seconds")}
             if target.get("type") == "tool":
-                run = {"kind": "tool", "agent_id": str(agent.get("id")), "workflow_id": sched.get("id"),
-                       "input": {"tool_name": target.get("tool_name"), "args": target.get("args") or {}, "scheduled": True}}
+                run = {
+                    "kind": "tool",
+                    "agent_id": str(agent.get("id")),
+                    "workflow_id": sched.get("id"),
+                    "input": {
+                        "tool_name": target.get("tool_name"),
+                        "args": target.get("args") or {},
+                        "scheduled": True,
+                    },
+                }
             else:
-                run = {"kind": "agent", "agent_id": str(target.get("agent_id") or agent.get("id")),
-                       "workflow_id": sched.get("id"), "input": {**(target.get("input") or {}), "scheduled": True}}
+                run = {
+                    "kind": "agent",
+                    "agent_id": str(target.get("agent_id") or agent.get("id")),
+                    "workflow_id": sched.get("id"),
+                    "input": {**(target.get("input") or {}), "scheduled": True},
+                }
             yield f"every:{agent.get('id')}:{sched.get('id')}", spec, run
 
 
@@ -131,10 +147,21 @@ class Scheduler:
         for app in await active_apps(self.store):
             for firing in due_firings(app, since, current):
                 run_id = new_run_id()
-                row = {"run_id": run_id, "app_id": app["id"], "mode": "async", "status": "queued",
-                       "idempotency_key": f"schedule:{firing.key}:{firing.fire_time.isoformat()}", **firing.run}
+                row = {
+                    "run_id": run_id,
+                    "app_id": app["id"],
+                    "mode": "async",
+                    "status": "queued",
+                    "idempotency_key": f"schedule:{firing.key}:{firing.fire_time.isoformat()}",
+                    **firing.run,
+                }
                 if await record_firing(self.store, app["id"], firing.key, firing.fire_time, row):
                     queued.append(run_id)
-                    log.info("schedule fired", app=app["slug"], schedule=firing.key, fire_time=firing.fire_time.isoformat())
+                    log.info(
+                        "schedule fired",
+                        app=app["slug"],
+                        schedule=firing.key,
+                        fire_time=firing.fire_time.isoformat(),
+                    )
         self._since = current
         return queued

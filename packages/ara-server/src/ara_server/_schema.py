@@ -11,7 +11,8 @@ metadata = sa.MetaData()
 Timestamp = sa.DateTime(timezone=True)
 
 accounts = sa.Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("email", sa.String(320), nullable=False, unique=True),
     sa.Column("is_owner", sa.Boolean, nullable=False, default=False),
@@ -19,7 +20,8 @@ accounts = sa.Table(
 )
 
 api_keys = sa.Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     sa.Column("key_prefix", sa.String(32), nullable=False),
@@ -29,7 +31,8 @@ api_keys = sa.Table(
 )
 
 apps = sa.Table(
-    "apps", metadata,
+    "apps",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("owner_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("slug", sa.String(128), nullable=False, unique=True),
@@ -41,15 +44,19 @@ apps = sa.Table(
 )
 
 app_members = sa.Table(
-    "app_members", metadata,
+    "app_members",
+    metadata,
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
 invites = sa.Table(
-    "invites", metadata,
+    "invites",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
     sa.Column("email", sa.String(320), nullable=False),
@@ -61,7 +68,8 @@ invites = sa.Table(
 )
 
 app_keys = sa.Table(
-    "app_keys", metadata,
+    "app_keys",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # runtime | app_header
@@ -74,7 +82,8 @@ app_keys = sa.Table(
 )
 
 secrets = sa.Table(
-    "secrets", metadata,
+    "secrets",
+    metadata,
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("ciphertext", sa.Text, nullable=False),
@@ -83,7 +92,8 @@ secrets = sa.Table(
 )
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("run_id", sa.String(128), primary_key=True),
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
     sa.Column("agent_id", sa.String(256), nullable=False),
@@ -105,7 +115,8 @@ runs = sa.Table(
 )
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
     sa.Column("idempotency_key", sa.String(256)),
@@ -117,9 +128,12 @@ events = sa.Table(
 )
 
 logs = sa.Table(
-    "logs", metadata,
+    "logs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column(
+        "app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     sa.Column("run_id", sa.String(128)),
     sa.Column("level", sa.String(8), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),
@@ -128,16 +142,24 @@ logs = sa.Table(
 )
 
 sessions = sa.Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column(
+        "account_id",
+        sa.String(40),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("stopped_at", Timestamp),
 )
 
 schedule_firings = sa.Table(
-    "schedule_firings", metadata,
+    "schedule_firings",
+    metadata,
     sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("schedule_key", sa.String(512), primary_key=True),
     sa.Column("fire_time", Timestamp, primary_key=True),

@@ -38,7 +38,9 @@ class ServerThread:
             owner key and none was given.
     """
 
-    def __init__(self, settings: Settings, *, provider: ModelProvider | None = None, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self, settings: Settings, *, provider: ModelProvider | None = None, startup_timeout: float = 30.0
+    ) -> None:
         self.settings = settings
         self.app = create_app(settings, provider=provider)
         self.startup_timeout = startup_timeout
@@ -59,7 +61,9 @@ class ServerThread:
         port = sock.getsockname()[1]
         host = self.settings.host
         self.base_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+        )
         self._server = uvicorn.Server(config)
         server = self._server
 

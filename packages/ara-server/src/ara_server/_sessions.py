@@ -26,18 +26,74 @@ MAX_OUTPUT_BYTES = 256 * 1024
 
 #: Builtin tools: name -> (description, parameters schema).
 BUILTIN_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
-    "read_file": ("Read a text file of the workspace.", {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
-    "write_file": ("Write a text file in the workspace.", {"type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}, "required": ["path", "content"]}),
-    "edit_file": ("Replace text in a workspace file.", {"type": "object", "properties": {"path": {"type": "string"}, "old": {"type": "string"}, "new": {"type": "string"}}, "required": ["path", "old", "new"]}),
-    "list_dir": ("List a workspace directory.", {"type": "object", "properties": {"path": {"type": "string", "default": "."}}, "required": []}),
-    "exec": ("Run a shell command in the workspace.", {"type": "object", "properties": {"command": {"type": "string"}, "timeout_seconds": {"type": "number", "default": 60}}, "required": ["command"]}),
-    "search_files": ("Find lines containing a text in workspace files.", {"type": "object", "properties": {"query": {"type": "string"}, "path": {"type": "string", "default": "."}}, "required": ["query"]}),
-    "glob": ("List workspace files matching a glob pattern.", {"type": "object", "properties": {"pattern": {"type": "string"}}, "required": ["pattern"]}),
-    "delete_file": ("Delete a workspace file.", {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
-    "web_search": ("Search the web (not available on ara-server).", {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}),
-    "web_fetch": ("Fetch a URL (not available on ara-server).", {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}),
+    "read_file": (
+        "Read a text file of the workspace.",
+        {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    ),
+    "write_file": (
+        "Write a text file in the workspace.",
+        {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+            "required": ["path", "content"],
+        },
+    ),
+    "edit_file": (
+        "Replace text in a workspace file.",
+        {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "old": {"type": "string"}, "new": {"type": "string"}},
+            "required": ["path", "old", "new"],
+        },
+    ),
+    "list_dir": (
+        "List a workspace directory.",
+        {"type": "object", "properties": {"path": {"type": "string", "default": "."}}, "required": []},
+    ),
+    "exec": (
+        "Run a shell command in the workspace.",
+        {
+            "type": "object",
+            "properties": {
+                "command": {"type": "string"},
+                "timeout_seconds": {"type": "number", "default": 60},
+            },
+            "required": ["command"],
+        },
+    ),
+    "search_files": (
+        "Find lines containing a text in workspace files.",
+        {
+            "type": "object",
+            "properties": {"query": {"type": "string"}, "path": {"type": "string", "default": "."}},
+            "required": ["query"],
+        },
+    ),
+    "glob": (
+        "List workspace files matching a glob pattern.",
+        {"type": "object", "properties": {"pattern": {"type": "string"}}, "required": ["pattern"]},
+    ),
+    "delete_file": (
+        "Delete a workspace file.",
+        {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    ),
+    "web_search": (
+        "Search the web (not available on ara-server).",
+        {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    ),
+    "web_fetch": (
+        "Fetch a URL (not available on ara-server).",
+        {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]},
+    ),
 }
-UNAVAILABLE = {"web_search", "web_fetch", "automation_create", "automation_list", "automation_update", "automation_delete"}
+UNAVAILABLE = {
+    "web_search",
+    "web_fetch",
+    "automation_create",
+    "automation_list",
+    "automation_update",
+    "automation_delete",
+}
 
 
 class ToolFailure(Exception):
@@ -63,18 +119,25 @@ async def run_builtin(root: Path, name: str, args: dict[str, Any]) -> Any:
     """
     root.mkdir(parents=True, exist_ok=True)
     if name in UNAVAILABLE:
-        raise ToolFailure(f"{name} is not available on ara-server (no network tools or automations in local sessions)")
+        raise ToolFailure(
+            f"{name} is not available on ara-server (no network tools or automations in local sessions)"
+        )
     try:
         if name == "read_file":
-            return await asyncio.to_thread(lambda: _cap(_inside(root, args["path"]).read_text(encoding="utf-8", errors="replace")))
+            return await asyncio.to_thread(
+                lambda: _cap(_inside(root, args["path"]).read_text(encoding="utf-8", errors="replace"))
+            )
         if name == "write_file":
+
             def write() -> str:
                 target = _inside(root, args["path"])
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(str(args.get("content", "")), encoding="utf-8")
                 return "File written."
+
             return await asyncio.to_thread(write)
         if name == "edit_file":
+
             def edit() -> str:
                 target = _inside(root, args["path"])
                 text = target.read_text(encoding="utf-8")
@@ -82,48 +145,72 @@ async def run_builtin(root: Path, name: str, args: dict[str, Any]) -> Any:
                     raise ToolFailure(f"text to replace not found in {args['path']}")
                 target.write_text(text.replace(str(args["old"]), str(args["new"]), 1), encoding="utf-8")
                 return "File edited."
+
             return await asyncio.to_thread(edit)
         if name == "list_dir":
+
             def listing() -> list[dict[str, Any]]:
                 target = _inside(root, args.get("path", "."))
-                return [{"name": p.name, "type": "dir" if p.is_dir() else "file", "size": p.stat().st_size}
-                        for p in sorted(target.iterdir())]
+                return [
+                    {"name": p.name, "type": "dir" if p.is_dir() else "file", "size": p.stat().st_size}
+                    for p in sorted(target.iterdir())
+                ]
+
             return await asyncio.to_thread(listing)
         if name == "glob":
             pattern = str(args["pattern"])
-            return await asyncio.to_thread(lambda: sorted(str(p.relative_to(root)) for p in root.glob(pattern) if root in p.resolve().parents))
+            return await asyncio.to_thread(
+                lambda: sorted(
+                    str(p.relative_to(root)) for p in root.glob(pattern) if root in p.resolve().parents
+                )
+            )
         if name == "search_files":
+
             def search() -> list[dict[str, Any]]:
                 base, hits = _inside(root, args.get("path", ".")), []
                 for p in sorted(base.rglob("*")):
                     if p.is_file() and len(hits) < 200:
-                        for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+                        for n, line in enumerate(
+                            p.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+                        ):
                             if str(args["query"]) in line:
                                 hits.append({"path": str(p.relative_to(root)), "line": n, "text": line[:500]})
                 return hits
+
             return await asyncio.to_thread(search)
         if name == "delete_file":
+
             def delete() -> str:
                 target = _inside(root, args["path"])
                 if not target.is_file():
                     raise ToolFailure(f"no file {args['path']!r}")
                 target.unlink()
                 return "File deleted."
+
             return await asyncio.to_thread(delete)
         if name == "exec":
             timeout = float(args.get("timeout_seconds") or EXEC_TIMEOUT_SECONDS)
             proc = await asyncio.create_subprocess_exec(
-                "bash", "-c", str(args["command"]), cwd=str(root), stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True,
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "LANG": "C.UTF-8"})
+                "bash",
+                "-c",
+                str(args["command"]),
+                cwd=str(root),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "LANG": "C.UTF-8"},
+            )
             try:
                 out, err = await asyncio.wait_for(proc.communicate(), timeout)
             except TimeoutError:
                 os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
                 raise ToolFailure(f"command timed out after {timeout:g} s") from None
-            return {"exit_code": proc.returncode, "stdout": _cap(out.decode("utf-8", "replace")),
-                    "stderr": _cap(err.decode("utf-8", "replace"))}
+            return {
+                "exit_code": proc.returncode,
+                "stdout": _cap(out.decode("utf-8", "replace")),
+                "stderr": _cap(err.decode("utf-8", "replace")),
+            }
     except KeyError as exc:
         raise ToolFailure(f"{name} needs the argument {exc.args[0]!r}") from None
     except OSError as exc:
@@ -134,18 +221,27 @@ async def run_builtin(root: Path, name: str, args: dict[str, Any]) -> Any:
 class SessionApi:
     """Handlers of `/session/*` and `/chat`, bound to a store and an account resolver."""
 
-    def __init__(self, store: Store, data_dir: Path, account: Callable[[Request], Awaitable[dict[str, Any]]],
-                 provider: ModelProvider | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        data_dir: Path,
+        account: Callable[[Request], Awaitable[dict[str, Any]]],
+        provider: ModelProvider | None = None,
+    ) -> None:
         self.store, self.data_dir, self.account, self.provider = store, data_dir, account, provider
 
     def workspace(self, account_id: str) -> Path:
         """The account's session workspace directory."""
         return (self.data_dir / "sessions" / account_id / "workspace").resolve()
 
-    async def _session(self, request: Request, account: dict[str, Any], session_id: str | None) -> dict[str, Any]:
+    async def _session(
+        self, request: Request, account: dict[str, Any], session_id: str | None
+    ) -> dict[str, Any]:
         row = await session_latest(self.store, account["id"])
         if session_id and (row is None or row["id"] != session_id):
-            raise ApiProblem(404, "session_not_found", f"session {session_id!r} not found; start one with `ara start`")
+            raise ApiProblem(
+                404, "session_not_found", f"session {session_id!r} not found; start one with `ara start`"
+            )
         if row is None or row["status"] != "running":
             raise ApiProblem(409, "session_not_running", "no running session; start one with `ara start`")
         return row
@@ -153,8 +249,13 @@ class SessionApi:
     def _public(self, row: dict[str, Any] | None) -> dict[str, Any]:
         if row is None:
             return {"ok": True, "status": "none", "session_id": None}
-        return {"ok": True, "session_id": row["id"], "status": row["status"], "created_at": row["created_at"].isoformat(),
-                "workspace": str(self.workspace(row["account_id"]))}
+        return {
+            "ok": True,
+            "session_id": row["id"],
+            "status": row["status"],
+            "created_at": row["created_at"].isoformat(),
+            "workspace": str(self.workspace(row["account_id"])),
+        }
 
     async def start(self, request: Request) -> Response:
         account = await self.account(request)
@@ -169,20 +270,41 @@ class SessionApi:
     async def stop(self, request: Request) -> Response:
         account = await self.account(request)
         row = await session_stop(self.store, account["id"])
-        return JSONResponse({"ok": True, "status": "stopped", "session_id": row["id"] if row else None,
-                             "was_running": row is not None})
+        return JSONResponse(
+            {
+                "ok": True,
+                "status": "stopped",
+                "session_id": row["id"] if row else None,
+                "was_running": row is not None,
+            }
+        )
 
     async def _app_tools(self, account: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         for app in await self.store.list_apps(account["id"]):
             for tool in (app["manifest"].get("agent") or {}).get("tools") or []:
                 fn = tool.get("function") or {}
-                out.append({"name": fn.get("name"), "kind": "app", "app": app["slug"], "description": fn.get("description", "")})
+                out.append(
+                    {
+                        "name": fn.get("name"),
+                        "kind": "app",
+                        "app": app["slug"],
+                        "description": fn.get("description", ""),
+                    }
+                )
         return out
 
     def _builtins(self) -> list[dict[str, Any]]:
-        return [{"name": n, "kind": "builtin", "description": d, "parameters": p, "available": n not in UNAVAILABLE}
-                for n, (d, p) in BUILTIN_TOOLS.items()]
+        return [
+            {
+                "name": n,
+                "kind": "builtin",
+                "description": d,
+                "parameters": p,
+                "available": n not in UNAVAILABLE,
+            }
+            for n, (d, p) in BUILTIN_TOOLS.items()
+        ]
 
     async def capabilities(self, request: Request) -> Response:
         account = await self.account(request)
@@ -193,9 +315,17 @@ class SessionApi:
                 agents.append({"id": agent.get("id"), "app": app["slug"]})
                 skills += [s for s in agent.get("skills") or [] if s not in skills]
         tools = [t["name"] for t in self._builtins() + await self._app_tools(account)]
-        return JSONResponse({"session_id": row["id"], "session_type": "ara-server", "sandbox_url_present": False,
-                             "tools": tools, "skills": skills, "agents": agents,
-                             "control": {"connected": False, "actions": []}})
+        return JSONResponse(
+            {
+                "session_id": row["id"],
+                "session_type": "ara-server",
+                "sandbox_url_present": False,
+                "tools": tools,
+                "skills": skills,
+                "agents": agents,
+                "control": {"connected": False, "actions": []},
+            }
+        )
 
     async def skills(self, request: Request) -> Response:
         account = await self.account(request)
@@ -212,7 +342,9 @@ class SessionApi:
         kind = request.query_params.get("kind", "all")
         if kind not in ("all", "builtin", "app", "connector"):
             raise ApiProblem(422, "invalid_kind", "at `kind`: must be one of all, builtin, app, connector")
-        tools = (self._builtins() if kind in ("all", "builtin") else []) + (await self._app_tools(account) if kind in ("all", "app") else [])
+        tools = (self._builtins() if kind in ("all", "builtin") else []) + (
+            await self._app_tools(account) if kind in ("all", "app") else []
+        )
         return JSONResponse({"tools": tools})
 
     async def execute(self, request: Request) -> Response:
@@ -240,7 +372,9 @@ class SessionApi:
         account = await self.account(request)
         body = await json_body(request)
         await self._session(request, account, str(body.get("session_id") or "") or None)
-        raise ApiProblem(409, "no_ui", "no app UI is connected to this session; control actions need the Ara app open")
+        raise ApiProblem(
+            409, "no_ui", "no app UI is connected to this session; control actions need the Ara app open"
+        )
 
     async def chat(self, request: Request) -> Response:
         account = await self.account(request)
@@ -251,33 +385,61 @@ class SessionApi:
         text = str(messages[-1].get("content", "")) if isinstance(messages[-1], dict) else ""
         root = self.workspace(account["id"])
         provider = self.provider or provider_from_env()
-        tools = [{"type": "function", "function": {"name": n, "description": d, "parameters": p}}
-                 for n, (d, p) in BUILTIN_TOOLS.items() if n not in UNAVAILABLE]
+        tools = [
+            {"type": "function", "function": {"name": n, "description": d, "parameters": p}}
+            for n, (d, p) in BUILTIN_TOOLS.items()
+            if n not in UNAVAILABLE
+        ]
 
         async def stream() -> AsyncIterator[bytes]:
             def event(data: dict[str, Any]) -> bytes:
                 return f"data: {json.dumps(data)}\n\n".encode()
 
-            ctx = RunContext(run_input={"message": text}, instructions="You are the user's Ara agent.", tools=tools)
-            convo: list[dict[str, Any]] = [{"role": "system", "content": ctx.instructions}, {"role": "user", "content": text}]
+            ctx = RunContext(
+                run_input={"message": text}, instructions="You are the user's Ara agent.", tools=tools
+            )
+            convo: list[dict[str, Any]] = [
+                {"role": "system", "content": ctx.instructions},
+                {"role": "user", "content": text},
+            ]
             try:
                 for _ in range(16):
                     turn = await provider.complete(convo, ctx)
                     if not turn.tool_calls:
                         yield event({"type": "text-delta", "delta": turn.text or ""})
                         break
-                    convo.append({"role": "assistant", "content": None, "tool_calls": [
-                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-                        for c in turn.tool_calls]})
+                    convo.append(
+                        {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "id": c.id,
+                                    "type": "function",
+                                    "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                                }
+                                for c in turn.tool_calls
+                            ],
+                        }
+                    )
                     for call in turn.tool_calls:
-                        yield event({"type": "tool-input-available", "toolCallId": call.id, "toolName": call.name, "input": call.arguments})
+                        yield event(
+                            {
+                                "type": "tool-input-available",
+                                "toolCallId": call.id,
+                                "toolName": call.name,
+                                "input": call.arguments,
+                            }
+                        )
                         try:
                             output: Any = await run_builtin(root, call.name, call.arguments)
                         except ToolFailure as exc:
                             output = f"error: {exc}"
                         ctx.results.append((call.name, output))
                         convo.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(output)})
-                        yield event({"type": "tool-output-available", "toolCallId": call.id, "output": output})
+                        yield event(
+                            {"type": "tool-output-available", "toolCallId": call.id, "output": output}
+                        )
             except ModelError as exc:
                 yield event({"type": "error", "errorText": str(exc)})
             yield b"data: [DONE]\n\n"

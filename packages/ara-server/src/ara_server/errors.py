@@ -11,8 +11,9 @@ __all__ = ["ApiProblem"]
 class ApiProblem(Exception):
     """A request the server refuses, with its HTTP status and error code."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
         self.headers = headers or {}

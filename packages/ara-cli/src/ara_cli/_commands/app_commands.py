@@ -15,7 +15,19 @@ from cyclopts import Parameter
 from .._inputs import build_payload
 from .._output import emit, emit_json, guarded, json_wanted, render_run
 
-__all__ = ["deploy", "events", "format_log_row", "invite", "local", "logs", "run", "run_async", "run_status", "setup", "setup_auth"]
+__all__ = [
+    "deploy",
+    "events",
+    "format_log_row",
+    "invite",
+    "local",
+    "logs",
+    "run",
+    "run_async",
+    "run_status",
+    "setup",
+    "setup_auth",
+]
 
 #: A repeatable `key=value` flag (`--input a=1 --input b=2`); the flag name comes from the parameter.
 Pairs = Annotated[list[str] | None, Parameter(negative="", help="key=value, repeatable")]
@@ -156,7 +168,6 @@ def run(
     if isinstance(response, dict) and response.get("status") == "failed":
         return 1
     return 0
-
 
 
 def _key_kwargs(runtime_key: str, app_header_key: str) -> dict[str, str]:
@@ -417,7 +428,14 @@ def setup_auth(
 
 
 @guarded
-def invite(app_script: Path, /, *, email: str = "", role: Literal["viewer", "member"] = "viewer", expires_hours: int = 168) -> int:
+def invite(
+    app_script: Path,
+    /,
+    *,
+    email: str = "",
+    role: Literal["viewer", "member"] = "viewer",
+    expires_hours: int = 168,
+) -> int:
     """Invite someone to the app (`POST /apps/{app_id}/invites`).
 
     Args:

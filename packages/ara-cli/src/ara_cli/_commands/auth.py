@@ -24,8 +24,19 @@ auth_app = App(name="auth", help="login/whoami/logout/rotate for CLI auth", help
 
 #: OAuth providers accepted by `ara auth login --provider` (spec §5.4).
 OAUTH_PROVIDERS = (
-    "google", "github", "gitlab", "azure", "bitbucket", "discord", "facebook",
-    "linkedin_oidc", "notion", "slack", "spotify", "twitch", "twitter",
+    "google",
+    "github",
+    "gitlab",
+    "azure",
+    "bitbucket",
+    "discord",
+    "facebook",
+    "linkedin_oidc",
+    "notion",
+    "slack",
+    "spotify",
+    "twitch",
+    "twitter",
 )
 DEFAULT_OAUTH_PORT = 53682
 
@@ -93,15 +104,27 @@ def login(
             user = _whoami(base, key).get("user")
         except RuntimeError:
             sys.stderr.write("Warning: could not verify API key against server; stored locally anyway.\n")
-        emit({"ok": True, "status": "logged_in", "auth_type": "cli_api_key", "api_base_url": base,
-                   "user": user, "credentials_path": str(credentials_path())})
+        emit(
+            {
+                "ok": True,
+                "status": "logged_in",
+                "auth_type": "cli_api_key",
+                "api_base_url": base,
+                "user": user,
+                "credentials_path": str(credentials_path()),
+            }
+        )
         return 0
 
     chosen = provider.strip().lower()
     if chosen not in OAUTH_PROVIDERS:  # C22: before any network call
-        raise CliError(f"ara auth: unsupported OAuth provider {provider!r}; choose one of: {', '.join(OAUTH_PROVIDERS)}")
+        raise CliError(
+            f"ara auth: unsupported OAuth provider {provider!r}; choose one of: {', '.join(OAUTH_PROVIDERS)}"
+        )
     try:
-        record = _oauth_login(base, chosen, timeout_seconds, not no_browser, auth_flow, supabase_url, supabase_anon_key)
+        record = _oauth_login(
+            base, chosen, timeout_seconds, not no_browser, auth_flow, supabase_url, supabase_anon_key
+        )
     except RuntimeError as exc:
         raise CliError(f"ara auth: login failed ({exc})") from None
     write_credentials(record)
@@ -110,13 +133,22 @@ def login(
         user = _whoami(record["api_base_url"], record["access_token"]).get("user") or user
     except RuntimeError:
         pass
-    emit({"ok": True, "status": "logged_in", "api_base_url": record["api_base_url"],
-               "expires_at": record["expires_at"], "user": user, "credentials_path": str(credentials_path())})
+    emit(
+        {
+            "ok": True,
+            "status": "logged_in",
+            "api_base_url": record["api_base_url"],
+            "expires_at": record["expires_at"],
+            "user": user,
+            "credentials_path": str(credentials_path()),
+        }
+    )
     return 0
 
 
-def _oauth_login(base: str, provider: str, timeout: int, open_browser: bool, flow: str,
-                 supabase_url: str, anon_key: str) -> dict[str, Any]:
+def _oauth_login(
+    base: str, provider: str, timeout: int, open_browser: bool, flow: str, supabase_url: str, anon_key: str
+) -> dict[str, Any]:
     api_base = base
     if not (supabase_url.strip() and anon_key.strip()):
         config = _client(base).request("GET", "/auth/cli/config", auth=None)
@@ -141,15 +173,21 @@ def _oauth_login(base: str, provider: str, timeout: int, open_browser: bool, flo
     from ara_http import expires_at_iso, supabase_token_request
 
     tokens = supabase_token_request(
-        supabase_url=supabase_url, supabase_anon_key=anon_key, grant_type="pkce",
+        supabase_url=supabase_url,
+        supabase_anon_key=anon_key,
+        grant_type="pkce",
         body={"auth_code": grant["code"], "code_verifier": verifier, "redirect_uri": grant["redirect_uri"]},
     )
     if not isinstance(tokens, dict) or not tokens.get("access_token") or not tokens.get("refresh_token"):
         raise CliError("ara auth: login failed, missing access or refresh token.")
     return {
-        "auth_type": "supabase_jwt", "api_base_url": api_base, "supabase_url": supabase_url,
-        "supabase_anon_key": anon_key, "access_token": tokens["access_token"],
-        "refresh_token": tokens["refresh_token"], "expires_at": expires_at_iso(tokens),
+        "auth_type": "supabase_jwt",
+        "api_base_url": api_base,
+        "supabase_url": supabase_url,
+        "supabase_anon_key": anon_key,
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "expires_at": expires_at_iso(tokens),
         "user": tokens.get("user") or {},
     }
 
@@ -177,7 +215,9 @@ def _show_url(url: str, provider: str, open_browser: bool) -> None:
             pass
 
 
-def _localhost_flow(supabase_url: str, provider: str, challenge: str, timeout: int, open_browser: bool) -> dict[str, str]:
+def _localhost_flow(
+    supabase_url: str, provider: str, challenge: str, timeout: int, open_browser: bool
+) -> dict[str, str]:
     port = _oauth_port()
     state = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     redirect_uri = f"http://127.0.0.1:{port}/auth/callback"
@@ -210,8 +250,15 @@ def _localhost_flow(supabase_url: str, provider: str, challenge: str, timeout: i
     except OSError as exc:
         raise RuntimeError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})") from None
     httpd.timeout = 0.5
-    query = urlencode({"provider": provider, "redirect_to": redirect_uri, "code_challenge": challenge,
-                       "code_challenge_method": "s256", "state": state})
+    query = urlencode(
+        {
+            "provider": provider,
+            "redirect_to": redirect_uri,
+            "code_challenge": challenge,
+            "code_challenge_method": "s256",
+            "state": state,
+        }
+    )
     _show_url(f"{supabase_url}/auth/v1/authorize?{query}", provider, open_browser)
     deadline = time.monotonic() + max(30, timeout)
     try:
@@ -222,15 +269,25 @@ def _localhost_flow(supabase_url: str, provider: str, challenge: str, timeout: i
     if "error" in result:
         raise RuntimeError(f"OAuth login failed: {result['error']}")
     if not result.get("code"):
-        raise RuntimeError("timed out waiting for the browser sign-in; retry, or use `ara auth login --api-key`")
+        raise RuntimeError(
+            "timed out waiting for the browser sign-in; retry, or use `ara auth login --api-key`"
+        )
     return {"code": result["code"], "state": state, "redirect_uri": redirect_uri}
 
 
 def _poll_flow(base: str, provider: str, challenge: str, timeout: int, open_browser: bool) -> dict[str, str]:
     client = _client(base)
-    started = client.request("POST", "/auth/cli/device/start", auth=None, json={
-        "provider": provider, "code_challenge": challenge, "code_challenge_method": "s256", "timeout_seconds": timeout,
-    })
+    started = client.request(
+        "POST",
+        "/auth/cli/device/start",
+        auth=None,
+        json={
+            "provider": provider,
+            "code_challenge": challenge,
+            "code_challenge_method": "s256",
+            "timeout_seconds": timeout,
+        },
+    )
     if not isinstance(started, dict):
         raise RuntimeError("device login start returned no session")
     url = str(started.get("authorize_url") or started.get("verification_uri") or "")
@@ -245,15 +302,25 @@ def _poll_flow(base: str, provider: str, challenge: str, timeout: int, open_brow
     deadline = time.monotonic() + max(30, timeout)
     warned: set[str] = set()
     while time.monotonic() < deadline:
-        status = client.request("GET", f"/auth/cli/device/status?{urlencode({'session_id': session_id, 'poll_token': poll_token})}", auth=None)
+        status = client.request(
+            "GET",
+            f"/auth/cli/device/status?{urlencode({'session_id': session_id, 'poll_token': poll_token})}",
+            auth=None,
+        )
         status = status if isinstance(status, dict) else {}
         state = str(status.get("status") or "").lower()
         if state == "approved":
             if not status.get("auth_code") or not status.get("redirect_uri"):
                 raise RuntimeError("device login approved without auth_code or redirect_uri")
-            return {"code": str(status["auth_code"]), "state": str(status.get("state") or ""), "redirect_uri": str(status["redirect_uri"])}
+            return {
+                "code": str(status["auth_code"]),
+                "state": str(status.get("state") or ""),
+                "redirect_uri": str(status["redirect_uri"]),
+            }
         if state in ("error", "failed", "denied"):
-            raise RuntimeError(f"OAuth login failed: {status.get('error_description') or status.get('error') or state}")
+            raise RuntimeError(
+                f"OAuth login failed: {status.get('error_description') or status.get('error') or state}"
+            )
         if state == "expired":
             raise RuntimeError("the sign-in session expired; run `ara auth login` again")
         if state == "consumed":
@@ -280,13 +347,24 @@ def accept_invite(token: str, /, *, api_base_url: str = "") -> int:
     from ara_http import credentials_path, write_credentials
 
     base = _base_url(api_base_url)
-    result = _client(base).request("POST", "/auth/cli/invites/accept", json={"token": token.strip()}, auth=None)
+    result = _client(base).request(
+        "POST", "/auth/cli/invites/accept", json={"token": token.strip()}, auth=None
+    )
     key = str((result or {}).get("api_key") or "")
     if not key:
         raise CliError("the server accepted the invite but returned no API key")
     write_credentials({"auth_type": "cli_api_key", "api_base_url": base, "api_key": key})
-    emit({"ok": True, "status": "logged_in", "app_id": result.get("app_id"), "role": result.get("role"),
-          "email": result.get("email"), "api_base_url": base, "credentials_path": str(credentials_path())})
+    emit(
+        {
+            "ok": True,
+            "status": "logged_in",
+            "app_id": result.get("app_id"),
+            "role": result.get("role"),
+            "email": result.get("email"),
+            "api_base_url": base,
+            "credentials_path": str(credentials_path()),
+        }
+    )
     return 0
 
 
@@ -345,17 +423,24 @@ def rotate(*, api_base_url: str = "") -> int:
     response = _client(base, token).request("POST", "/apps/api-key/rotate")
     response = response if isinstance(response, dict) else {}
     new_key = str(response.get("api_key") or "")
-    out: dict[str, Any] = {"ok": True, "status": "rotated", "key_prefix": response.get("key_prefix"),
-                           "key_identifier": response.get("key_identifier"), "credentials_updated": False}
+    out: dict[str, Any] = {
+        "ok": True,
+        "status": "rotated",
+        "key_prefix": response.get("key_prefix"),
+        "key_identifier": response.get("key_identifier"),
+        "credentials_updated": False,
+    }
     if os.environ.get("ARA_API_KEY") or os.environ.get("ARA_ACCESS_TOKEN"):
         out["warning"] = f"Your key comes from the environment; update ARA_API_KEY to the new key: {new_key}"
     else:
         record = read_credentials()
-        if record.get("auth_type", "cli_api_key" if record.get("api_key") else "") == "cli_api_key" and new_key:
+        if (
+            record.get("auth_type", "cli_api_key" if record.get("api_key") else "") == "cli_api_key"
+            and new_key
+        ):
             record["api_key"] = new_key
             write_credentials(record)
             out["credentials_updated"] = True
             out["credentials_path"] = str(credentials_path())
     emit(out)
     return 0
-

@@ -13,11 +13,17 @@ from ..errors import CliError
 
 __all__ = ["runtime_app", "session_app", "start", "status", "stop"]
 
-runtime_app = App(name="runtime", help="runtime capabilities, tools, skills, and control APIs", help_format="plaintext")
-session_app = App(name="session", help="start/status/stop authenticated cloud sessions", help_format="plaintext")
+runtime_app = App(
+    name="runtime", help="runtime capabilities, tools, skills, and control APIs", help_format="plaintext"
+)
+session_app = App(
+    name="session", help="start/status/stop authenticated cloud sessions", help_format="plaintext"
+)
 skills_app = App(name="skills", help="skills of a session", help_format="plaintext")
 tools_app = App(name="tools", help="list or execute a session's tools", help_format="plaintext")
-control_app = App(name="control", help="runtime control actions (needs the app UI open)", help_format="plaintext")
+control_app = App(
+    name="control", help="runtime control actions (needs the app UI open)", help_format="plaintext"
+)
 runtime_app.command(session_app)
 runtime_app.command(skills_app)
 runtime_app.command(tools_app)
@@ -90,7 +96,9 @@ def skills_list(*, session: Session) -> int:
 
 @tools_app.command(name="list")
 @guarded
-def tools_list(*, session: Session, kind: Literal["all", "builtin", "app", "connector"] = "all", agent: str = "") -> int:
+def tools_list(
+    *, session: Session, kind: Literal["all", "builtin", "app", "connector"] = "all", agent: str = ""
+) -> int:
     """List a session's tools.
 
     Args:
@@ -115,7 +123,11 @@ def tools_execute(*, session: Session, tool: str = "", agent: str = "", arg: Arg
     """
     if not tool.strip():
         raise CliError("ara runtime: tools execute requires --tool")
-    emit(_rt().execute_tool(session_id=session, tool_name=tool.strip(), args=parse_pairs(arg), agent_id=agent or None))
+    emit(
+        _rt().execute_tool(
+            session_id=session, tool_name=tool.strip(), args=parse_pairs(arg), agent_id=agent or None
+        )
+    )
     return 0
 
 
@@ -144,5 +156,9 @@ def control_call(*, session: Session, action: str = "", timeout_ms: int = 8000, 
     """
     if not action.strip():
         raise CliError("ara runtime: control call requires --action")
-    emit(_rt().control_call(session_id=session, action=action.strip(), args=parse_pairs(arg), timeout_ms=timeout_ms))
+    emit(
+        _rt().control_call(
+            session_id=session, action=action.strip(), args=parse_pairs(arg), timeout_ms=timeout_ms
+        )
+    )
     return 0

@@ -49,7 +49,7 @@ def test_manifest():
     assert [t["function"]["name"] for t in manifest["agent"]["tools"]] == ["word_count"]
 '''
 
-_README = '''# {name}
+_README = """# {name}
 
 An [Ara](https://github.com/) agent app.
 
@@ -61,7 +61,7 @@ pytest                                    # the app's tests
 ```
 
 Secrets: copy `.env.example` to `.env` and declare them with `runtime(secrets=[Secret.from_dotenv()])`.
-'''
+"""
 
 _ENV_EXAMPLE = """# Variables for this app. Copy to .env (never commit .env).
 # ARA_API_BASE_URL=http://127.0.0.1:8780

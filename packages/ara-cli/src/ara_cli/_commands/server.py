@@ -86,7 +86,9 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
     generated = not env_key and owner_key is None and bool(key)
     if generated:
         _store_owner_key(directory, key)
-    write_dev_server(DevServerInfo(api_base_url=server.base_url, api_key=key, pid=os.getpid(), data_dir=str(directory)))
+    write_dev_server(
+        DevServerInfo(api_base_url=server.base_url, api_key=key, pid=os.getpid(), data_dir=str(directory))
+    )
     out = sys.stdout
     out.write(f"ara-server listening on {server.base_url}  (data: {directory})\n")
     if env_key:
@@ -144,7 +146,9 @@ def find_demo_app(name: str) -> Path:
         script = root / name / "app.py"
         if script.is_file():
             return script
-    raise CliError(f"demo app not found: {name!r}; pass a path to an app script, e.g. `ara demo path/to/app.py`")
+    raise CliError(
+        f"demo app not found: {name!r}; pass a path to an app script, e.g. `ara demo path/to/app.py`"
+    )
 
 
 def _sample_input(script: Path, message: str) -> dict[str, Any]:
@@ -202,7 +206,9 @@ def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "") 
                 out.write(f"  run     agent={agent_id} input={json.dumps(payload)}\n\n")
                 out.flush()
             started = time.perf_counter()
-            response = client.run(agent_id=agent_id, input_payload=payload, runtime_key=deployed.get("runtime_key"))
+            response = client.run(
+                agent_id=agent_id, input_payload=payload, runtime_key=deployed.get("runtime_key")
+            )
             elapsed = time.perf_counter() - started
             client.close()
     if json_output:

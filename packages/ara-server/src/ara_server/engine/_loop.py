@@ -36,8 +36,11 @@ class RunOutcome:
     @property
     def tool_calls(self) -> list[dict[str, Any]]:
         """`[{"name", "arguments", "result", "error"}]` from the trace."""
-        return [{"name": e["tool"], "arguments": e["arguments"], "result": e["result"], "error": e["error"]}
-                for e in self.trace if e["type"] == "tool_call"]
+        return [
+            {"name": e["tool"], "arguments": e["arguments"], "result": e["result"], "error": e["error"]}
+            for e in self.trace
+            if e["type"] == "tool_call"
+        ]
 
 
 def _now() -> str:
@@ -110,14 +113,28 @@ async def execute_agent_run(
     factory = row.get("prompt_factory")
     if isinstance(factory, dict) and factory.get("source"):
         started = _now()
-        res = await run_function(source=factory["source"], function_name=factory["function_name"], mode="prompt",
-                                 payload=data, workdir=workdir, timeout_seconds=tool_timeout_seconds, env=env)
-        entry = {"type": "prompt_factory", "function_name": factory["function_name"], "ok": res.ok,
-                 "started_at": started, "duration_ms": round(res.duration_ms, 2)}
+        res = await run_function(
+            source=factory["source"],
+            function_name=factory["function_name"],
+            mode="prompt",
+            payload=data,
+            workdir=workdir,
+            timeout_seconds=tool_timeout_seconds,
+            env=env,
+        )
+        entry = {
+            "type": "prompt_factory",
+            "function_name": factory["function_name"],
+            "ok": res.ok,
+            "started_at": started,
+            "duration_ms": round(res.duration_ms, 2),
+        }
         if not res.ok:
             entry["error"] = res.error
             await trace.add(entry)
-            return RunOutcome("failed", "", instructions, trace.entries, f"prompt function failed: {res.error}")
+            return RunOutcome(
+                "failed", "", instructions, trace.entries, f"prompt function failed: {res.error}"
+            )
         if not isinstance(res.result, str):
             entry["ok"] = False
             entry["error"] = f"TypeError: prompt function returned {type(res.result).__name__}, expected str"
@@ -125,40 +142,83 @@ async def execute_agent_run(
             return RunOutcome("failed", "", instructions, trace.entries, entry["error"])
         instructions = res.result
         await trace.add(entry)
-    tools = [t for t in (manifest.get("agent") or {}).get("tools") or [] if isinstance(t, dict) and t.get("function")]
+    tools = [
+        t
+        for t in (manifest.get("agent") or {}).get("tools") or []
+        if isinstance(t, dict) and t.get("function")
+    ]
     by_name = {t["function"]["name"]: t for t in tools}
     ctx = RunContext(run_input=data, instructions=instructions, tools=tools)
     user = str(data.get("message") or "") or json.dumps(data, ensure_ascii=False)
     if data.get("message") and len(data) > 1:
-        user += "\n\nInput: " + json.dumps({k: v for k, v in data.items() if k != "message"}, ensure_ascii=False, default=str)
-    messages: list[dict[str, Any]] = [{"role": "system", "content": instructions}, {"role": "user", "content": user}]
+        user += "\n\nInput: " + json.dumps(
+            {k: v for k, v in data.items() if k != "message"}, ensure_ascii=False, default=str
+        )
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": instructions},
+        {"role": "user", "content": user},
+    ]
     for _ in range(max_turns):
         started, t0 = _now(), time.perf_counter()
         try:
             turn = await model.complete(messages, ctx)
         except ModelError as exc:
-            await trace.add({"type": "model", "provider": model.name, "model": model.model, "tool_calls": [],
-                             "error": str(exc), "started_at": started, "duration_ms": _ms(t0)})
+            await trace.add(
+                {
+                    "type": "model",
+                    "provider": model.name,
+                    "model": model.model,
+                    "tool_calls": [],
+                    "error": str(exc),
+                    "started_at": started,
+                    "duration_ms": _ms(t0),
+                }
+            )
             return RunOutcome("failed", "", instructions, trace.entries, str(exc))
-        model_entry: dict[str, Any] = {"type": "model", "provider": model.name, "model": model.model,
-                                       "tool_calls": [c.name for c in turn.tool_calls], "started_at": started,
-                                       "duration_ms": _ms(t0)}
+        model_entry: dict[str, Any] = {
+            "type": "model",
+            "provider": model.name,
+            "model": model.model,
+            "tool_calls": [c.name for c in turn.tool_calls],
+            "started_at": started,
+            "duration_ms": _ms(t0),
+        }
         if not turn.tool_calls:
             model_entry["text"] = turn.text or ""
             await trace.add(model_entry)
             return RunOutcome("completed", turn.text or "", instructions, trace.entries)
         await trace.add(model_entry)
-        messages.append({"role": "assistant", "content": turn.text or None, "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-            for c in turn.tool_calls]})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": turn.text or None,
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                    }
+                    for c in turn.tool_calls
+                ],
+            }
+        )
         for call in turn.tool_calls:
             started, t0 = _now(), time.perf_counter()
-            entry: dict[str, Any] = {"type": "tool_call", "tool": call.name, "call_id": call.id,
-                                     "arguments": call.arguments, "result": None, "error": None, "started_at": started}
+            entry: dict[str, Any] = {
+                "type": "tool_call",
+                "tool": call.name,
+                "call_id": call.id,
+                "arguments": call.arguments,
+                "result": None,
+                "error": None,
+                "started_at": started,
+            }
             tool = by_name.get(call.name)
             if tool is None:
-                entry.update(error=f"LookupError: unknown tool {call.name!r}; the app's tools are {sorted(by_name)}",
-                             duration_ms=_ms(t0))
+                entry.update(
+                    error=f"LookupError: unknown tool {call.name!r}; the app's tools are {sorted(by_name)}",
+                    duration_ms=_ms(t0),
+                )
                 await trace.add(entry)
                 return RunOutcome("failed", "", instructions, trace.entries, entry["error"])
             try:
@@ -168,17 +228,36 @@ async def execute_agent_run(
                 await trace.add(entry)
                 return RunOutcome("failed", "", instructions, trace.entries, f"{call.name}: {exc}")
             entry["arguments"] = args
-            res = await run_function(source=tool.get("source") or "", function_name=tool.get("function_name") or call.name,
-                                     mode="tool", payload=args, workdir=workdir, timeout_seconds=tool_timeout_seconds, env=env)
-            entry.update(result=res.result if res.ok else None, error=res.error, duration_ms=round(res.duration_ms, 2))
+            res = await run_function(
+                source=tool.get("source") or "",
+                function_name=tool.get("function_name") or call.name,
+                mode="tool",
+                payload=args,
+                workdir=workdir,
+                timeout_seconds=tool_timeout_seconds,
+                env=env,
+            )
+            entry.update(
+                result=res.result if res.ok else None, error=res.error, duration_ms=round(res.duration_ms, 2)
+            )
             if res.logs:
                 entry["logs"] = res.logs
             await trace.add(entry)
             if not res.ok:
-                return RunOutcome("failed", "", instructions, trace.entries, f"tool {call.name} failed: {res.error}")
+                return RunOutcome(
+                    "failed", "", instructions, trace.entries, f"tool {call.name} failed: {res.error}"
+                )
             ctx.results.append((call.name, res.result))
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(res.result, ensure_ascii=False)})
-    return RunOutcome("failed", "", instructions, trace.entries, f"the model did not answer within {max_turns} turns")
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call.id,
+                    "content": json.dumps(res.result, ensure_ascii=False),
+                }
+            )
+    return RunOutcome(
+        "failed", "", instructions, trace.entries, f"the model did not answer within {max_turns} turns"
+    )
 
 
 def _ms(t0: float) -> float:

@@ -140,23 +140,42 @@ class OpenAICompatibleProvider:
 
     name = "openai-compatible"
 
-    def __init__(self, base_url: str, api_key: str = "", model: str = "gpt-4o-mini", *, timeout: float = 120.0,
-                 transport: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str = "",
+        model: str = "gpt-4o-mini",
+        *,
+        timeout: float = 120.0,
+        transport: Any = None,
+    ) -> None:
         self.model = model
         self.base_url, self.api_key, self.timeout, self.transport = base_url, api_key, timeout, transport
 
     async def complete(self, messages: list[dict[str, Any]], ctx: RunContext) -> ModelTurn:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
-        tools = [{"type": "function", "function": {
-            "name": t["function"]["name"], "description": t["function"].get("description", ""),
-            "parameters": t["function"].get("parameters") or {"type": "object", "properties": {}},
-        }} for t in ctx.tools if t.get("function")]
+        tools = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t["function"]["name"],
+                    "description": t["function"].get("description", ""),
+                    "parameters": t["function"].get("parameters") or {"type": "object", "properties": {}},
+                },
+            }
+            for t in ctx.tools
+            if t.get("function")
+        ]
         if tools:
             body["tools"] = tools
             body["tool_choice"] = "auto"
         try:
-            async with AsyncHttpClient(self.base_url, auth=BearerAuth(self.api_key) if self.api_key else None,
-                                       timeout=self.timeout, transport=self.transport) as http:
+            async with AsyncHttpClient(
+                self.base_url,
+                auth=BearerAuth(self.api_key) if self.api_key else None,
+                timeout=self.timeout,
+                transport=self.transport,
+            ) as http:
                 response = await http.request("POST", "/chat/completions", json=body)
         except ApiError as exc:
             raise ModelError(f"model request failed: {exc}") from None
@@ -171,9 +190,16 @@ class OpenAICompatibleProvider:
             try:
                 parsed = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)
             except ValueError:
-                raise ModelError(f"model sent invalid JSON arguments for {fn.get('name')!r}: {arguments!r}") from None
-            calls.append(ToolCall(str(raw.get("id") or f"call_{uuid.uuid4().hex[:8]}"), str(fn.get("name") or ""),
-                                  parsed if isinstance(parsed, dict) else {}))
+                raise ModelError(
+                    f"model sent invalid JSON arguments for {fn.get('name')!r}: {arguments!r}"
+                ) from None
+            calls.append(
+                ToolCall(
+                    str(raw.get("id") or f"call_{uuid.uuid4().hex[:8]}"),
+                    str(fn.get("name") or ""),
+                    parsed if isinstance(parsed, dict) else {},
+                )
+            )
         if calls:
             return ModelTurn(tool_calls=calls)
         return ModelTurn(text=str(message.get("content") or ""))
@@ -189,5 +215,6 @@ def provider_from_env(environ: Mapping[str, str] | None = None) -> ModelProvider
     base = env.get("ARA_MODEL_BASE_URL", "").strip()
     if not base:
         return OfflineProvider()
-    return OpenAICompatibleProvider(base, env.get("ARA_MODEL_API_KEY", "").strip(),
-                                    env.get("ARA_MODEL", "").strip() or "gpt-4o-mini")
+    return OpenAICompatibleProvider(
+        base, env.get("ARA_MODEL_API_KEY", "").strip(), env.get("ARA_MODEL", "").strip() or "gpt-4o-mini"
+    )

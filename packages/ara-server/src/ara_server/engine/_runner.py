@@ -29,10 +29,19 @@ def main() -> None:
         try:
             text = json.dumps({"ok": True, "result": result})
         except (TypeError, ValueError) as exc:
-            text = json.dumps({"ok": False, "error_type": "TypeError",
-                               "error": "result is not JSON-serializable (" + str(exc) + "); return dicts, lists, strings, numbers"})
+            text = json.dumps(
+                {
+                    "ok": False,
+                    "error_type": "TypeError",
+                    "error": "result is not JSON-serializable ("
+                    + str(exc)
+                    + "); return dicts, lists, strings, numbers",
+                }
+            )
     except ModuleNotFoundError as exc:
-        text = json.dumps({"ok": False, "error_type": "ModuleNotFoundError", "error": str(exc), "missing_module": exc.name})
+        text = json.dumps(
+            {"ok": False, "error_type": "ModuleNotFoundError", "error": str(exc), "missing_module": exc.name}
+        )
     except BaseException as exc:  # the user's code failed; report it, never a traceback on the channel
         text = json.dumps({"ok": False, "error_type": type(exc).__name__, "error": str(exc)})
     reply.write(text)

@@ -88,36 +88,55 @@ async def run_function(
     request["args" if mode == "tool" else "input"] = payload
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-I", str(RUNNER),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=str(workdir), env=_env(workdir, env), start_new_session=True,
+        sys.executable,
+        "-I",
+        str(RUNNER),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(workdir),
+        env=_env(workdir, env),
+        start_new_session=True,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), timeout=timeout_seconds)
+        out, err = await asyncio.wait_for(
+            proc.communicate(json.dumps(request).encode()), timeout=timeout_seconds
+        )
     except TimeoutError:
         _kill(proc)
         await proc.wait()
-        return SandboxResult(False, error=f"TimeoutError: {function_name} timed out after {timeout_seconds:g} s",
-                             duration_ms=(time.perf_counter() - started) * 1000)
+        return SandboxResult(
+            False,
+            error=f"TimeoutError: {function_name} timed out after {timeout_seconds:g} s",
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
     finally:
         if proc.returncode is None:
             _kill(proc)
     duration = (time.perf_counter() - started) * 1000
     logs = err[-MAX_LOG_BYTES:].decode("utf-8", "replace")
     if len(out) > MAX_REPLY_BYTES:
-        return SandboxResult(False, error=f"ValueError: {function_name} returned more than {MAX_REPLY_BYTES} bytes",
-                             logs=logs, duration_ms=duration)
+        return SandboxResult(
+            False,
+            error=f"ValueError: {function_name} returned more than {MAX_REPLY_BYTES} bytes",
+            logs=logs,
+            duration_ms=duration,
+        )
     try:
         reply = json.loads(out.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         reason = f"exit code {proc.returncode}" if proc.returncode else "no reply"
-        return SandboxResult(False, error=f"RuntimeError: {function_name} crashed ({reason})", logs=logs, duration_ms=duration)
+        return SandboxResult(
+            False, error=f"RuntimeError: {function_name} crashed ({reason})", logs=logs, duration_ms=duration
+        )
     if reply.get("ok"):
         return SandboxResult(True, result=reply.get("result"), logs=logs, duration_ms=duration)
     error = f"{reply.get('error_type', 'Error')}: {reply.get('error', '')}"
     if reply.get("missing_module"):
-        error += (f" (the sandbox runs the server's Python; install {reply['missing_module']!r} where ara-server "
-                  "runs and declare it with runtime(python_packages=[...]))")
+        error += (
+            f" (the sandbox runs the server's Python; install {reply['missing_module']!r} where ara-server "
+            "runs and declare it with runtime(python_packages=[...]))"
+        )
     return SandboxResult(False, error=error, logs=logs, duration_ms=duration)
 
 

@@ -26,7 +26,9 @@ def upgrade() -> None:
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(40), primary_key=True),
-        sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("key_prefix", sa.String(32), nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("created_at", TS, nullable=False),
@@ -46,7 +48,9 @@ def upgrade() -> None:
     op.create_table(
         "app_members",
         sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("created_at", TS, nullable=False),
     )
@@ -124,5 +128,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("logs", "events", "runs", "secrets", "app_keys", "invites", "app_members", "apps", "api_keys", "accounts"):
+    for table in (
+        "logs",
+        "events",
+        "runs",
+        "secrets",
+        "app_keys",
+        "invites",
+        "app_members",
+        "apps",
+        "api_keys",
+        "accounts",
+    ):
         op.drop_table(table)
