@@ -48,9 +48,10 @@ from ._schedules import (
 )
 from ._secrets import Secret, SecretDefinition, validate_env_key
 from ._signature import function_source, signature_schema
-from .errors import ArgumentError, DeclarationError, ManifestError
+from .errors import AraError, ArgumentError, DeclarationError, ManifestError, ProjectNameError
 
 __all__ = [
+    "AraError",
     "ArgumentError",
     "DEFAULT_API_BASE_URL",
     "DEFAULT_MAX_RETRIES",
@@ -64,6 +65,7 @@ __all__ = [
     "DeclarationError",
     "Manifest",
     "ManifestError",
+    "ProjectNameError",
     "PROJECT_NAME_PATTERN",
     "SECRET_DEFINITIONS_KEY",
     "Secret",
