@@ -50,9 +50,10 @@ def test_dev_server_is_found_without_exports_and_cloud_credentials_survive(tmp_p
         text=True,
     )
     try:
-        info = _wait_for(home / ".ara" / "dev-server.json", dev)
+        record = home / ".ara" / "dev-servers" / f"{dev.pid}.json"
+        info = _wait_for(record, dev)
         assert info["api_base_url"].startswith("http://127.0.0.1:")
-        assert (home / ".ara" / "dev-server.json").stat().st_mode & 0o777 == 0o600
+        assert record.stat().st_mode & 0o777 == 0o600
 
         deploy = subprocess.run(
             [sys.executable, "-m", "ara_cli", "deploy", str(APPS / "calc_app.py")],
@@ -91,7 +92,7 @@ def test_dev_server_is_found_without_exports_and_cloud_credentials_survive(tmp_p
     assert dev.returncode == 0, out
     assert "owner API key (shown once" in out
     assert json.loads(cloud.read_text()) == cloud_record
-    assert not (home / ".ara" / "dev-server.json").exists()
+    assert not record.exists()
 
 
 def test_dev_adopts_ara_api_key_for_other_clients(tmp_path, home, workdir):
@@ -106,7 +107,7 @@ def test_dev_adopts_ara_api_key_for_other_clients(tmp_path, home, workdir):
         text=True,
     )
     try:
-        info = _wait_for(home / ".ara" / "dev-server.json", dev)
+        info = _wait_for(home / ".ara" / "dev-servers" / f"{dev.pid}.json", dev)
         env["ARA_API_BASE_URL"] = info["api_base_url"]
         deploy = subprocess.run(
             [sys.executable, "-m", "ara_cli", "deploy", str(APPS / "calc_app.py")],

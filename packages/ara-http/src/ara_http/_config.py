@@ -22,6 +22,7 @@ __all__ = [
     "clear_dev_server",
     "credentials_path",
     "dev_server_path",
+    "dev_servers_dir",
     "load_dotenv",
     "read_credentials",
     "read_dev_server",
@@ -75,9 +76,14 @@ def credentials_path() -> Path:
     return Path.home() / ".ara" / "credentials.json"
 
 
-def dev_server_path() -> Path:
-    """`~/.ara/dev-server.json`, written by `ara dev` (docs/decisions.md)."""
-    return Path.home() / ".ara" / "dev-server.json"
+def dev_servers_dir() -> Path:
+    """`~/.ara/dev-servers/`: one record per running `ara dev` server (docs/decisions.md)."""
+    return Path.home() / ".ara" / "dev-servers"
+
+
+def dev_server_path(pid: int | None = None) -> Path:
+    """`~/.ara/dev-servers/<pid>.json`: the record of the `ara dev` process `pid` (default: this one)."""
+    return dev_servers_dir() / f"{os.getpid() if pid is None else pid}.json"
 
 
 def write_private_json(path: Path, record: Mapping[str, Any]) -> None:
@@ -130,12 +136,14 @@ class DevServerInfo:
         api_key: The owner's API key.
         pid: Process id of `ara dev`.
         data_dir: Its data directory.
+        started_at: When it started, in seconds since the epoch; the newest live server wins.
     """
 
     api_base_url: str
     api_key: str
     pid: int
     data_dir: str = ""
+    started_at: float = 0.0
 
 
 def _alive(pid: int) -> bool:
@@ -150,38 +158,57 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def read_dev_server() -> DevServerInfo | None:
-    """The running `ara dev` server, or `None` when there is none (file missing or its pid dead)."""
-    data = _read_json(dev_server_path())
+def _dev_record(path: Path) -> DevServerInfo | None:
+    data = _read_json(path)
     try:
-        info = DevServerInfo(
+        return DevServerInfo(
             str(data["api_base_url"]).rstrip("/"),
             str(data.get("api_key") or ""),
             int(data["pid"]),
             str(data.get("data_dir") or ""),
+            float(data.get("started_at") or 0.0),
         )
     except (KeyError, TypeError, ValueError):
         return None
-    return info if _alive(info.pid) else None
+
+
+def read_dev_server() -> DevServerInfo | None:
+    """The newest live `ara dev` server, or `None` when none runs.
+
+    Records whose process is gone (or that cannot be read) are deleted on the way, so a crashed
+    `ara dev` leaves nothing behind for long.
+    """
+    live: list[DevServerInfo] = []
+    try:
+        paths = sorted(dev_servers_dir().glob("*.json"))
+    except OSError:
+        return None
+    for path in paths:
+        info = _dev_record(path)
+        if info is None or not _alive(info.pid):
+            path.unlink(missing_ok=True)
+            continue
+        live.append(info)
+    return max(live, key=lambda i: (i.started_at, i.pid), default=None)
 
 
 def write_dev_server(info: DevServerInfo) -> Path:
-    """Record the running `ara dev` server (mode 0600)."""
-    path = dev_server_path()
+    """Record a running `ara dev` server in its own file (mode 0600); other servers' records stay."""
+    path = dev_server_path(info.pid)
     write_private_json(path, asdict(info))
     return path
 
 
-def clear_dev_server() -> None:
-    """Remove the `ara dev` record (on exit)."""
-    dev_server_path().unlink(missing_ok=True)
+def clear_dev_server(pid: int | None = None) -> None:
+    """Remove the record of the `ara dev` process `pid` (default: this process) and no other."""
+    dev_server_path(pid).unlink(missing_ok=True)
 
 
 def resolve_base_url(environ: Mapping[str, str] | None = None) -> str:
     """The API base URL, without a trailing `/`.
 
     1. `ARA_API_BASE_URL`;
-    2. a live `ara dev` server (`~/.ara/dev-server.json` whose pid runs);
+    2. the newest live `ara dev` server (`~/.ara/dev-servers/<pid>.json` whose pid runs);
     3. `api_base_url` of `~/.ara/credentials.json`;
     4. `https://api.ara.so`.
     """

@@ -49,13 +49,29 @@ def _store_owner_key(data_dir: Path, key: str) -> None:
         fh.write("\n")
 
 
+def _server_module() -> Any:
+    """Import `ara_server`, or explain how to install it (plain ara-cli talks to any server over HTTP)."""
+    try:
+        import ara_server
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("ara_server."):
+            raise  # a broken installation, not a missing one
+        raise CliError(
+            f"this command runs ara-server on this machine, which is not installed ({exc}); "
+            "install it with: pip install 'ara-cli[server]'  (or: uv tool install 'ara-cli[server]')"
+        ) from None
+    return ara_server
+
+
 @guarded
 def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path | None = None) -> int:
     """Run ara-server in the foreground for local development (SQLite under the data dir).
 
     While it runs, `ara deploy` and `ara run` in another shell use it with nothing exported: the
-    server's address and owner key are written to `~/.ara/dev-server.json` (mode 0600) and removed
-    on exit; `~/.ara/credentials.json` (hosted-platform login) is never touched. If `ARA_API_KEY` is
+    server's address and owner key are recorded in `~/.ara/dev-servers/<pid>.json` (mode 0600), one
+    record per running server; commands use the newest live one, records of servers that died are
+    pruned, and each `ara dev` removes only its own record on exit. `~/.ara/credentials.json`
+    (hosted-platform login) is never touched. If `ARA_API_KEY` is
     set when `ara dev` starts, it becomes the owner's API key; otherwise a key is generated on the
     first start, printed once, and kept in `<data-dir>/dev-credentials.json` (mode 0600) for restarts.
     Any other client works when pointed at the server with `ARA_API_BASE_URL` and `ARA_API_KEY`.
@@ -66,9 +82,11 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
         data_dir: Where the database, app files and logs live (default `~/.ara/dev`).
     """
     from ara_http import DevServerInfo, clear_dev_server, write_dev_server
-    from ara_server import ServerThread, Settings
 
     from .._logging import configure_logging
+
+    server_module = _server_module()
+    ServerThread, Settings = server_module.ServerThread, server_module.Settings  # noqa: N806
 
     configure_logging("INFO")
 
@@ -87,7 +105,13 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
     if generated:
         _store_owner_key(directory, key)
     write_dev_server(
-        DevServerInfo(api_base_url=server.base_url, api_key=key, pid=os.getpid(), data_dir=str(directory))
+        DevServerInfo(
+            api_base_url=server.base_url,
+            api_key=key,
+            pid=os.getpid(),
+            data_dir=str(directory),
+            started_at=time.time(),
+        )
     )
     out = sys.stdout
     out.write(f"ara-server listening on {server.base_url}  (data: {directory})\n")
@@ -116,7 +140,7 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
         out.write("\nstopping ara-server\n")
         out.flush()
     finally:
-        clear_dev_server()
+        clear_dev_server(os.getpid())
         server.stop()
     return code
 
@@ -179,8 +203,9 @@ def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "") 
     """
     from ara_core import new_run_id, slugify
     from ara_sdk import AraClient, load_app
-    from ara_server import ServerThread, Settings
 
+    server_module = _server_module()
+    ServerThread, Settings = server_module.ServerThread, server_module.Settings  # noqa: N806
     script = find_demo_app(app)
     application = load_app(script)
     manifest = application.manifest
