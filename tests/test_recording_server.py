@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import httpx
+import msgspec
 from support.recording_server import PlausibleResponder, RecordingServer
+from support.wire_0158 import BODIES, route_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original_0158_calls.json"
 
@@ -63,3 +65,18 @@ def test_original_client_fixture_has_no_credentials_and_covers_every_command():
     for scenario in document["scenarios"]:
         for exchange in scenario["exchanges"]:
             assert exchange["headers"]["authorization"] == "Bearer <redacted>"
+
+
+def test_every_recorded_request_body_decodes_into_its_typed_shape():
+    document = json.loads(FIXTURE.read_text())
+    seen: set[tuple[str, str]] = set()
+    for scenario in document["scenarios"]:
+        for exchange in scenario["exchanges"]:
+            route = route_of(exchange["method"], exchange["path"])
+            if route in BODIES:
+                assert exchange["body"]["kind"] == "json", route
+                msgspec.convert(exchange["body"]["value"], BODIES[route])
+                seen.add(route)
+            else:
+                assert exchange["body"]["kind"] in ("none", "text"), route
+    assert seen == set(BODIES)
