@@ -8,7 +8,9 @@ import httpx
 import pytest
 from ara_http import (
     MISSING_CREDENTIALS,
+    CredentialsError,
     DevServerInfo,
+    MissingCredentialsError,
     clear_dev_server,
     credentials_path,
     load_dotenv,
@@ -52,9 +54,13 @@ def test_credentials_file_permissions(home):
 
 
 def test_precedence(monkeypatch):
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(MissingCredentialsError) as info:
         resolve_control_token()
-    assert str(info.value) == MISSING_CREDENTIALS
+    assert isinstance(info.value, RuntimeError) and info.value.base_url == "https://api.ara.so"
+    assert info.value.args[0] == (
+        f"{MISSING_CREDENTIALS} No credentials found for https://api.ara.so. Start a local server with "
+        "`ara dev` (commands find it on their own), or run `ara auth login`, or set ARA_API_KEY."
+    )
     write_credentials(
         {"auth_type": "cli_api_key", "api_key": "stored", "api_base_url": "https://stored.test"}
     )
@@ -116,7 +122,7 @@ def test_jwt_refresh_within_30_seconds():
 
 def test_jwt_without_refresh_metadata():
     write_credentials({"auth_type": "supabase_jwt", "access_token": "old"})
-    with pytest.raises(RuntimeError, match="missing refresh metadata"):
+    with pytest.raises(CredentialsError, match="missing refresh metadata"):
         resolve_control_token()
 
 

@@ -4,7 +4,15 @@ import json
 
 import httpx
 import pytest
-from ara_http import ApiError, AppHeaderKeyAuth, BearerAuth, HttpClient, RetryPolicy
+from ara_http import (
+    APIConnectionError,
+    ApiError,
+    AppHeaderKeyAuth,
+    BearerAuth,
+    HttpClient,
+    PermissionDeniedError,
+    RetryPolicy,
+)
 
 
 def _client(handler, **kw):
@@ -43,18 +51,22 @@ def test_error_text_hides_body_unless_debug(monkeypatch):
         "GET /apps?x=1 failed (403). Response body hidden by default; "
         "set ARA_SDK_DEBUG_HTTP_ERRORS=true to include it."
     )
-    assert isinstance(info.value, RuntimeError) and info.value.status == 403
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, PermissionDeniedError)
     monkeypatch.setenv("ARA_SDK_DEBUG_HTTP_ERRORS", "Yes")
     with pytest.raises(ApiError, match=r"^GET /apps failed \(403\): secret detail$"):
         client.request("GET", "/apps")
 
 
-def test_network_error_text():
+def test_network_error_text_names_the_host():
     def handler(request):
         raise httpx.ConnectError("connection refused")
 
-    with pytest.raises(ApiError, match=r"^POST /apps failed \(network\): connection refused$"):
+    with pytest.raises(
+        APIConnectionError,
+        match=r"^POST /apps failed \(network\): cannot reach api\.test \(connection refused\); check the address",
+    ) as info:
         _client(handler, retry=RetryPolicy(0)).request("POST", "/apps", json={})
+    assert info.value.host == "api.test" and info.value.status is None
 
 
 def test_retries_honour_retry_after_and_only_for_idempotent_or_keyed(monkeypatch):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from ._transport import HttpClient
-from .errors import ApiError
+from .errors import ApiError, SupabaseAuthError
 
 __all__ = ["expires_at_iso", "refresh_supabase_record", "supabase_token_request"]
 
@@ -24,11 +24,11 @@ def supabase_token_request(
     """`POST <supabase_url>/auth/v1/token?grant_type=<grant>` with the `apikey` header.
 
     Raises:
-        RuntimeError: `Supabase auth request failed (<code>): <body>`.
+        SupabaseAuthError: `Supabase auth request failed (<code>): <body>` (a `RuntimeError`).
     """
     client = HttpClient(supabase_url, transport=transport)
     try:
-        result = client.request(
+        result: object = client.request(
             "POST",
             f"/auth/v1/token?grant_type={grant_type}",
             json=body,
@@ -36,19 +36,20 @@ def supabase_token_request(
             headers={"apikey": supabase_anon_key, "Accept": "application/json"},
         )
     except ApiError as exc:
-        raise RuntimeError(
-            f"Supabase auth request failed ({exc.status if exc.status is not None else 'network'}): {exc.body or exc}"
+        code = exc.status if exc.status is not None else "network"
+        raise SupabaseAuthError(
+            f"Supabase auth request failed ({code}): {exc.body or exc}", status=exc.status
         ) from None
     finally:
         client.close()
-    return result if isinstance(result, dict) else {}
+    return cast("dict[str, Any]", result) if isinstance(result, dict) else {}
 
 
 def expires_at_iso(tokens: dict[str, Any]) -> str:
     """Token expiry as ISO UTC: `expires_at` (epoch or ISO), else now + `expires_in` (spec §4.3).
 
     Raises:
-        RuntimeError: Neither field is usable.
+        SupabaseAuthError: Neither field is usable (a `RuntimeError`).
     """
     value = tokens.get("expires_at")
     if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
@@ -64,7 +65,7 @@ def expires_at_iso(tokens: dict[str, Any]) -> str:
     expires_in = tokens.get("expires_in")
     if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
         return (datetime.now(UTC) + timedelta(seconds=float(expires_in))).isoformat()
-    raise RuntimeError("Supabase auth response did not include a valid expires_at or expires_in field.")
+    raise SupabaseAuthError("Supabase auth response did not include a valid expires_at or expires_in field.")
 
 
 def refresh_supabase_record(
@@ -73,7 +74,7 @@ def refresh_supabase_record(
     """Refresh a stored `supabase_jwt` record with its refresh token (spec §4.2).
 
     Raises:
-        RuntimeError: The refresh failed or returned no `access_token`.
+        SupabaseAuthError: The refresh failed or returned no `access_token` (a `RuntimeError`).
     """
     tokens = supabase_token_request(
         supabase_url=str(record["supabase_url"]),
@@ -83,7 +84,9 @@ def refresh_supabase_record(
         transport=transport,
     )
     if not tokens.get("access_token"):
-        raise RuntimeError("Supabase token refresh returned no access_token; run `ara auth login` again.")
+        raise SupabaseAuthError(
+            "Supabase token refresh returned no access_token; run `ara auth login` again."
+        )
     return {
         **record,
         "access_token": tokens["access_token"],

@@ -10,10 +10,12 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from ara_core import DEFAULT_API_BASE_URL
+
+from .errors import CredentialsError, MissingCredentialsError
 
 __all__ = [
     "ControlPlaneAuth",
@@ -33,10 +35,8 @@ __all__ = [
     "write_private_json",
 ]
 
-#: Error text when no control-plane credential is found (spec C15: satisfies both generations' tests).
-MISSING_CREDENTIALS = (
-    "Missing required env var: ARA_API_KEY. No credentials found. Set ARA_API_KEY or run `ara auth login`."
-)
+#: How the message of `MissingCredentialsError` starts (the original SDK's text, kept for its tests).
+MISSING_CREDENTIALS = "Missing required env var: ARA_API_KEY."
 REFRESH_MARGIN_SECONDS = 30
 
 
@@ -109,10 +109,10 @@ def write_private_json(path: Path, record: Mapping[str, Any]) -> None:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: object = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return cast("dict[str, Any]", data) if isinstance(data, dict) else {}
 
 
 def read_credentials() -> dict[str, Any]:
@@ -295,7 +295,9 @@ def resolve_control_token(
         The token.
 
     Raises:
-        RuntimeError: No credential (`MISSING_CREDENTIALS`), or a stored JWT without refresh metadata.
+        MissingCredentialsError: No credential; the message names the base URL and says to start
+            `ara dev` or run `ara auth login` (a `RuntimeError`).
+        CredentialsError: A stored JWT without refresh metadata (a `RuntimeError`).
     """
     env = os.environ if environ is None else environ
     for name in ("ARA_API_KEY", "ARA_ACCESS_TOKEN"):
@@ -310,7 +312,7 @@ def resolve_control_token(
         expires = _parse_expiry(record.get("expires_at"))
         if expires is None or expires - datetime.now(UTC) <= timedelta(seconds=REFRESH_MARGIN_SECONDS):
             if not record.get("refresh_token") or not record.get("supabase_url"):
-                raise RuntimeError(
+                raise CredentialsError(
                     "Stored CLI credentials are missing refresh metadata; run `ara auth login` again."
                 )
             if refresh is None:
@@ -324,4 +326,4 @@ def resolve_control_token(
             return token
     if str(record.get("api_key") or "").strip():
         return str(record["api_key"]).strip()
-    raise RuntimeError(MISSING_CREDENTIALS)
+    raise MissingCredentialsError(resolved)

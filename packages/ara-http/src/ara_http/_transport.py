@@ -11,11 +11,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import msgspec
 from httpx_sse import EventSource
 
-from .errors import ApiError
+from .errors import APIConnectionError, ApiError, APITimeoutError, status_error
 
 _json_loads = json.loads
+#: Compact JSON for dicts, lists and msgspec Structs alike (`{"a":1}`, as the original SDK sends).
+_encode = msgspec.json.encode
 
 __all__ = [
     "USE_CLIENT_AUTH",
@@ -106,8 +109,38 @@ def _event_payload(data: str) -> Any:
         return _SKIP
 
 
-def _network_error(req: dict[str, Any], path: str, exc: httpx.HTTPError) -> ApiError:
-    return ApiError(req["method"], path, None, reason=str(exc) or type(exc).__name__)
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
+
+
+def _network_error(req: dict[str, Any], path: str, exc: httpx.HTTPError) -> APIConnectionError:
+    """The error for a request that got no response; its message names the host and what to check."""
+    url = httpx.URL(str(req["url"]))
+    host = url.netloc.decode("ascii", "replace") or url.host
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        timeout: httpx.Timeout = req["timeout"]
+        seconds = timeout.read if timeout.read is not None else timeout.connect
+        waited = f" within {seconds:g} s" if seconds is not None else ""
+        return APITimeoutError(
+            req["method"], path, host=host, reason=f"no response from {host}{waited} ({detail})"
+        )
+    if url.host in _LOOPBACK:
+        hint = "is the server running? Start a local one with `ara dev`"
+    else:
+        hint = "check the address (ARA_API_BASE_URL, or `ara auth login --api-base-url`) and your network"
+    return APIConnectionError(
+        req["method"], path, host=host, reason=f"cannot reach {host} ({detail}); {hint}"
+    )
+
+
+def _status_error(req: dict[str, Any], path: str, response: httpx.Response) -> ApiError:
+    retry_after: float | None = None
+    if response.status_code == 429:
+        try:
+            retry_after = float(response.headers.get("Retry-After", ""))
+        except ValueError:
+            retry_after = None
+    return status_error(req["method"], path, response.status_code, response.text, retry_after)
 
 
 def _decode(response: httpx.Response) -> Any:
@@ -147,6 +180,7 @@ class _Base:
         headers: Mapping[str, str] | None,
         auth: Any,
         timeout: float | None,
+        content: bytes | None = None,
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "method": method.upper(),
@@ -155,8 +189,12 @@ class _Base:
             "timeout": httpx.Timeout(timeout if timeout is not None else self.timeout),
             "auth": self.auth if auth is USE_CLIENT_AUTH else auth,
         }
-        if json_body is not None:
-            request["content"] = json.dumps(json_body, separators=(",", ":"))
+        if content is not None and json_body is not None:
+            raise TypeError("pass either json= or content=, not both")
+        if content is not None:
+            request["content"] = bytes(content)
+        elif json_body is not None:
+            request["content"] = _encode(json_body)
         return request
 
     def _retry_delay(
@@ -165,7 +203,7 @@ class _Base:
         """`None` when `outcome` is a success to decode; the seconds to wait before a retry; or raise.
 
         Raises:
-            ApiError: A failure that is not retried (spec §3.1 texts).
+            ApiError: A failure that is not retried (see `ara_http.errors` for the subclasses).
         """
         if isinstance(outcome, httpx.Response) and outcome.is_success:
             return None
@@ -173,7 +211,7 @@ class _Base:
         if self._should_retry(attempt, req["method"], req["headers"], status):
             return self.retry.delay(attempt, outcome if isinstance(outcome, httpx.Response) else None)
         if isinstance(outcome, httpx.Response):
-            raise ApiError(req["method"], path, outcome.status_code, outcome.text)
+            raise _status_error(req, path, outcome)
         raise _network_error(req, path, outcome)
 
     def _should_retry(
@@ -225,6 +263,7 @@ class HttpClient(_Base):
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: Any = USE_CLIENT_AUTH,
         timeout: float | None = None,
@@ -234,7 +273,8 @@ class HttpClient(_Base):
         Args:
             method: HTTP method.
             path: Path (may include a query string), appended to the base URL.
-            json: Body to send as compact JSON, or `None` for no body.
+            json: Body to send as compact JSON (a dict, list, or msgspec Struct), or `None`.
+            content: Raw body bytes, sent as given (set `Content-Type` in `headers`); not with `json`.
             headers: Extra headers (merged last).
             auth: Auth for this call; `None` sends no auth; default: the client's.
             timeout: Timeout in seconds for this call.
@@ -243,9 +283,11 @@ class HttpClient(_Base):
             `None` for 204, `{}` for an empty body, else the decoded JSON.
 
         Raises:
-            ApiError: Non-2xx status or a network failure (spec §3.1 texts).
+            APIStatusError: A non-2xx status; the subclass says which (`NotFoundError` for 404, ...).
+            APIConnectionError: No response (`APITimeoutError` when it timed out); names the host.
+            TypeError: Both `json` and `content` given.
         """
-        req = self._prepare(method, path, json, headers, auth, timeout)
+        req = self._prepare(method, path, json, headers, auth, timeout, content)
         attempt = 0
         while True:
             try:
@@ -267,22 +309,24 @@ class HttpClient(_Base):
         auth: Any = USE_CLIENT_AUTH,
         timeout: float | None = 60.0,
         json: Any = None,
+        content: bytes | None = None,
     ) -> Iterator[Any]:
         """Stream a `text/event-stream` response and yield each `data:` payload decoded as JSON.
 
         Comment lines (`:`) and undecodable payloads are skipped (spec §3.3 log stream rules).
 
         Raises:
-            ApiError: Non-2xx status or a network failure.
+            APIStatusError: A non-2xx status (subclass by status).
+            APIConnectionError: No response; the message names the host.
         """
         req = self._prepare(
-            method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout
+            method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout, content
         )
         try:
             with self._client.stream(**req) as response:
                 if not response.is_success:
                     response.read()
-                    raise ApiError(req["method"], path, response.status_code, response.text)
+                    raise _status_error(req, path, response)
                 for event in EventSource(response).iter_sse():
                     payload = _event_payload(event.data)
                     if payload is not _SKIP:
@@ -323,12 +367,13 @@ class AsyncHttpClient(_Base):
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: Any = USE_CLIENT_AUTH,
         timeout: float | None = None,
     ) -> Any:
         """As `HttpClient.request`, awaited."""
-        req = self._prepare(method, path, json, headers, auth, timeout)
+        req = self._prepare(method, path, json, headers, auth, timeout, content)
         attempt = 0
         while True:
             try:
@@ -350,16 +395,17 @@ class AsyncHttpClient(_Base):
         auth: Any = USE_CLIENT_AUTH,
         timeout: float | None = 60.0,
         json: Any = None,
+        content: bytes | None = None,
     ) -> AsyncIterator[Any]:
         """As `HttpClient.stream_events`, asynchronously."""
         req = self._prepare(
-            method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout
+            method, path, json, {"Accept": "text/event-stream", **dict(headers or {})}, auth, timeout, content
         )
         try:
             async with self._client.stream(**req) as response:
                 if not response.is_success:
                     await response.aread()
-                    raise ApiError(req["method"], path, response.status_code, response.text)
+                    raise _status_error(req, path, response)
                 async for event in EventSource(response).aiter_sse():
                     payload = _event_payload(event.data)
                     if payload is not _SKIP:
