@@ -1,5 +1,7 @@
 """The run engine of ara-server: sandboxed prompt functions and tools, and the agent loop."""
 
+from ._isolation import PROTECTIONS, IsolationStatus, IsolationUnavailable
+from ._limits import SandboxLimits, SandboxPolicy
 from ._loop import MAX_MODEL_TURNS, RunOutcome, execute_agent_run
 from ._providers import (
     ModelError,
@@ -11,10 +13,35 @@ from ._providers import (
     ToolCall,
     provider_from_env,
 )
-from ._sandbox import SandboxResult, run_function
+from ._reaper import ReapReport, reap_orphans
+from ._sandbox import (
+    ProcessResult,
+    SandboxResult,
+    configure_sandbox,
+    isolation_status,
+    require_isolation,
+    run_command,
+    run_function,
+    run_sandboxed,
+    sandbox_policy,
+)
 
 __all__ = [
     "MAX_MODEL_TURNS",
+    "PROTECTIONS",
+    "IsolationStatus",
+    "IsolationUnavailable",
+    "ProcessResult",
+    "ReapReport",
+    "SandboxLimits",
+    "SandboxPolicy",
+    "configure_sandbox",
+    "isolation_status",
+    "reap_orphans",
+    "require_isolation",
+    "run_command",
+    "run_sandboxed",
+    "sandbox_policy",
     "ModelError",
     "ModelProvider",
     "ModelTurn",

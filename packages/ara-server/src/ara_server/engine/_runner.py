@@ -18,7 +18,7 @@ def main() -> None:
     reply = os.fdopen(reply_fd, "w", encoding="utf-8")
     try:
         request = json.loads(sys.stdin.read())
-        namespace = {"__name__": "ara_sandbox"}
+        namespace: dict = {"__name__": "ara_sandbox"}  # type: ignore[type-arg]
         code = compile(request["source"], "<" + request["function_name"] + ">", "exec")
         exec(code, namespace)
         fn = namespace[request["function_name"]]

@@ -1,37 +1,408 @@
-"""Running an app's code in a subprocess sandbox: one process per tool call or prompt function."""
+"""The one way ara-server runs app or user code: `run_sandboxed`, and on top of it `run_function`
+(a tool or prompt function) and `run_command` (a bash command: hooks, guardrail commands, session
+`exec`).
+
+Every call starts a fresh process tree under the isolation `isolation_status` reports (bubblewrap
+namespaces, an unprivileged uid, resource limits), reads its output up to a limit, and ends the
+whole tree at its timeout or on cancellation. Results are values; nothing the code does raises.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SandboxResult", "run_function"]
+import msgspec
+
+from ._isolation import (
+    IsolationStatus,
+    IsolationUnavailable,
+    Mechanism,
+    build_argv,
+    detect,
+    sandbox_uid,
+    status_of,
+)
+from ._limits import SandboxLimits, SandboxPolicy
+from ._reaper import forget, record
+
+__all__ = [
+    "ProcessResult",
+    "SandboxResult",
+    "configure_sandbox",
+    "isolation_status",
+    "require_isolation",
+    "run_command",
+    "run_function",
+    "run_sandboxed",
+    "sandbox_policy",
+]
 
 RUNNER = Path(__file__).with_name("_runner.py")
-#: Largest reply accepted from a sandbox process, in bytes.
+#: Largest reply accepted from a sandboxed function, in bytes.
 MAX_REPLY_BYTES = 4 * 1024 * 1024
-#: Captured stderr (the function's prints) kept per call, in bytes.
+#: Captured stderr (the function's prints) kept per call in `SandboxResult.logs`, in bytes.
 MAX_LOG_BYTES = 64 * 1024
+#: Seconds to wait for the pipes to close after the process tree has ended or been killed.
+PIPE_GRACE_SECONDS = 1.0
+
+_policy = SandboxPolicy()
+_runner_source: str | None = None
+
+
+def configure_sandbox(policy: SandboxPolicy) -> None:
+    """Set the policy every later call uses unless it passes its own (the server calls this once
+    at start-up with its data directory as a hidden path and its state directory)."""
+    global _policy
+    _policy = policy
+
+
+def sandbox_policy() -> SandboxPolicy:
+    """The policy set by `configure_sandbox` (default `SandboxPolicy()`)."""
+    return _policy
+
+
+def isolation_status(policy: SandboxPolicy | None = None) -> IsolationStatus:
+    """Which protections sandboxed code gets on this machine, for the start-up log and `/readyz`.
+
+    Detects the mechanism once (a probe run of bubblewrap, under a second) and caches it.
+    """
+    return status_of(detect((policy or _policy).mechanism))
+
+
+def require_isolation(policy: SandboxPolicy | None = None) -> None:
+    """Raise unless every protection is on (guard for session `exec` and file tools of non-owners).
+
+    Raises:
+        IsolationUnavailable: With the names of the protections that are off.
+    """
+    status = isolation_status(policy)
+    if not status.isolated:
+        raise IsolationUnavailable(status.off, status.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessResult:
+    """What one sandboxed process tree did.
+
+    Attributes:
+        exit_code: The command's exit status; negative (the signal) when it was killed, None when it
+            could not be started.
+        stdout: Captured standard output, at most `SandboxLimits.output_bytes` bytes.
+        stderr: Captured standard error, at most `SandboxLimits.output_bytes` bytes.
+        timed_out: The wall-clock timeout ended the tree.
+        cancelled: The `cancel` event ended the tree.
+        duration_ms: Wall time in milliseconds.
+        truncated: Some output past the limit was dropped.
+        isolated: The process ran under the full isolation (`isolation_status().isolated`).
+        error: Why the process could not be started (None when it was).
+    """
+
+    exit_code: int | None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    timed_out: bool = False
+    cancelled: bool = False
+    duration_ms: float = 0.0
+    truncated: bool = False
+    isolated: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Exit status 0 and neither timed out nor cancelled."""
+        return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+
+class _Capture:
+    """Reads one pipe to its end, keeping the first `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    async def drain(self, reader: asyncio.StreamReader | None) -> None:
+        if reader is None:
+            return
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                return
+            room = self.limit - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            if len(chunk) > room:
+                self.truncated = True
+
+
+async def _feed(writer: asyncio.StreamWriter | None, data: bytes) -> None:
+    if writer is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+        writer.write(data)
+        await writer.drain()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+        writer.close()
+
+
+def _base_env(workdir: Path) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if os.environ.get("TZDIR"):
+        env["TZDIR"] = os.environ["TZDIR"]
+    return env
+
+
+def _own_tree(root: Path, uid: int) -> None:
+    """Give the workspace (and everything in it, symlinks not followed) to the sandbox's uid."""
+    st = root.lstat()
+    if st.st_uid != uid or st.st_gid != uid:
+        os.chown(root, uid, uid)
+    os.chmod(root, 0o700)
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                est = entry.stat(follow_symlinks=False)
+                if est.st_uid != uid or est.st_gid != uid:
+                    os.lchown(entry.path, uid, uid)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+            except OSError:
+                continue
+
+
+def _kill_tree(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process group; under bubblewrap the namespace's init dies with it, and with it
+    every process of the namespace (setsid and double-forked ones included)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+
+
+def _close_pipes(proc: asyncio.subprocess.Process) -> None:
+    # A descendant that escaped the kill (unisolated fallback only) may hold the pipes open:
+    # close our ends so nothing waits on it. asyncio exposes no public way to do this.
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.close()
+
+
+async def _mechanism(policy: SandboxPolicy) -> Mechanism:
+    return await asyncio.to_thread(detect, policy.mechanism)
+
+
+async def run_sandboxed(
+    argv: Sequence[str],
+    *,
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout_seconds: float | None = None,
+    limits: SandboxLimits | None = None,
+    python: str | None = None,
+    ro_paths: Sequence[Path] = (),
+    hidden_paths: Sequence[Path] | None = None,
+    network: bool | None = None,
+    cancel: asyncio.Event | None = None,
+    policy: SandboxPolicy | None = None,
+) -> ProcessResult:
+    """Run one command in a fresh sandbox and return what it did.
+
+    The command runs in `workdir` (created if missing; its only writable directory besides a
+    private `/tmp`) with exactly the environment `PATH`, `HOME=workdir`, `LANG`, `TMPDIR` plus
+    `env`, under the limits, in its own PID namespace. The server's data directory (the
+    policy's `hidden_paths`), the home directory of the server's user and every other path
+    given in `hidden_paths` are invisible. When the server runs as root the code runs as an
+    unprivileged uid derived from `workdir`, which then owns `workdir`.
+
+    At the timeout, when `cancel` is set, or when the calling task is cancelled, the whole
+    process tree is killed; the call returns within the timeout plus about a second and never
+    waits on pipes a descendant holds open. Task cancellation is re-raised after the kill.
+
+    Args:
+        argv: Command and arguments (`argv[0]` is looked up on `PATH`).
+        workdir: Working directory; must not contain a hidden path.
+        env: Extra environment (the app's runtime variables and secrets, `ARA_*`).
+        stdin: Bytes written to the standard input, then closed; None gives `/dev/null`.
+        timeout_seconds: Wall-clock limit in seconds; default `limits.timeout_seconds`.
+        limits: Resource limits; default the policy's.
+        python: Interpreter of the app's environment, made readable inside the sandbox; the
+            server's own interpreter is always readable.
+        ro_paths: More files or directories to make readable (they stay read-only).
+        hidden_paths: Directories to hide; default the policy's `hidden_paths`.
+        network: Allow the network; default the policy's `network` (True).
+        cancel: Set it to end the tree early (`ProcessResult.cancelled`).
+        policy: Policy for this call; default the one given to `configure_sandbox`.
+
+    Returns:
+        The result; a command that cannot start gives `exit_code=None` and `error`.
+
+    Raises:
+        ValueError: `workdir` is `/` or contains a hidden path.
+        asyncio.CancelledError: The calling task was cancelled (after the tree was killed).
+    """
+    pol = policy or _policy
+    lim = limits or pol.limits
+    timeout = timeout_seconds if timeout_seconds is not None else lim.timeout_seconds
+    started = time.monotonic()
+    mech = await _mechanism(pol)
+    status = status_of(mech)
+    if pol.mechanism == "bubblewrap" and mech.bwrap is None:
+        return ProcessResult(None, error=f"sandbox unavailable: {mech.reason}")
+    workdir = Path(os.path.abspath(workdir))
+    uid = sandbox_uid(pol, workdir) if mech.bwrap and mech.as_root and mech.setpriv else None
+    full_argv = build_argv(
+        mech,
+        list(argv),
+        workdir=workdir,
+        limits=lim,
+        policy=pol,
+        network=pol.network if network is None else network,
+        hidden_paths=pol.hidden_paths if hidden_paths is None else hidden_paths,
+        ro_paths=ro_paths,
+        uid=uid,
+        interpreter=python,
+    )
+    full_env = _base_env(workdir)
+    full_env.update({str(k): str(v) for k, v in (env or {}).items()})
+    try:
+        await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+        if uid is not None:
+            await asyncio.to_thread(_own_tree, workdir, uid)
+        proc = await asyncio.create_subprocess_exec(
+            *full_argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=str(workdir),
+            env=full_env,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:
+        return ProcessResult(
+            None,
+            error=f"could not start {argv[0] if argv else 'the command'}: {exc}",
+            duration_ms=(time.monotonic() - started) * 1000,
+            isolated=status.isolated,
+        )
+    rec = record(pol.state_dir, proc.pid) if pol.state_dir is not None else None
+    out, err = _Capture(lim.output_bytes), _Capture(lim.output_bytes)
+    pumps = [
+        asyncio.ensure_future(out.drain(proc.stdout)),
+        asyncio.ensure_future(err.drain(proc.stderr)),
+    ]
+    if stdin is not None:
+        pumps.append(asyncio.ensure_future(_feed(proc.stdin, stdin)))
+    waiter = asyncio.ensure_future(proc.wait())
+    canceller = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+    timed_out = cancelled = False
+    try:
+        watch: set[asyncio.Future[Any]] = {waiter}
+        if canceller is not None:
+            watch.add(canceller)
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        done, _ = await asyncio.wait(watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            if canceller is not None and canceller in done:
+                cancelled = True
+            else:
+                timed_out = True
+            _kill_tree(proc)
+        elif mech.bwrap is None:
+            # Unisolated: the command is gone; end what is left of its process group.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiter), PIPE_GRACE_SECONDS)
+        _, pending = await asyncio.wait(pumps, timeout=PIPE_GRACE_SECONDS)
+        if pending:
+            _close_pipes(proc)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        if proc.returncode is None:
+            _kill_tree(proc)
+        for task in (*pumps, waiter, *((canceller,) if canceller is not None else ())):
+            if not task.done():
+                task.cancel()
+        if any(not t.done() for t in pumps):
+            _close_pipes(proc)
+        forget(rec)
+    return ProcessResult(
+        proc.returncode,
+        stdout=bytes(out.data),
+        stderr=bytes(err.data),
+        timed_out=timed_out,
+        cancelled=cancelled,
+        duration_ms=(time.monotonic() - started) * 1000,
+        truncated=out.truncated or err.truncated,
+        isolated=status.isolated,
+    )
+
+
+async def run_command(
+    command: str,
+    *,
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout_seconds: float | None = None,
+    limits: SandboxLimits | None = None,
+    network: bool | None = None,
+    cancel: asyncio.Event | None = None,
+    policy: SandboxPolicy | None = None,
+) -> ProcessResult:
+    """Run a bash command string (`bash -c command`) in a sandbox; see `run_sandboxed`."""
+    return await run_sandboxed(
+        ["bash", "-c", command],
+        workdir=workdir,
+        env=env,
+        stdin=stdin,
+        timeout_seconds=timeout_seconds,
+        limits=limits,
+        network=network,
+        cancel=cancel,
+        policy=policy,
+    )
 
 
 @dataclass(slots=True)
 class SandboxResult:
-    """What one sandboxed call produced.
+    """What one sandboxed function call produced.
 
     Attributes:
         ok: The function returned a JSON-serialisable value.
         result: That value.
         error: `"<ErrorType>: <message>"` when not ok.
-        logs: The function's printed output (stdout and stderr), truncated.
+        logs: The function's printed output (stdout and stderr), first `MAX_LOG_BYTES` bytes.
         duration_ms: Wall time in milliseconds.
+        timed_out: The call passed its timeout and its process tree was killed.
+        truncated: Printed output past the output limit was dropped.
     """
 
     ok: bool
@@ -39,20 +410,15 @@ class SandboxResult:
     error: str | None = None
     logs: str = ""
     duration_ms: float = 0.0
+    timed_out: bool = False
+    truncated: bool = False
 
 
-def _env(workdir: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(workdir),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    if os.environ.get("TZDIR"):
-        env["TZDIR"] = os.environ["TZDIR"]
-    env.update({str(k): str(v) for k, v in (extra or {}).items()})
-    return env
+def _runner() -> str:
+    global _runner_source
+    if _runner_source is None:
+        _runner_source = RUNNER.read_text(encoding="utf-8")
+    return _runner_source
 
 
 async def run_function(
@@ -64,87 +430,85 @@ async def run_function(
     workdir: Path,
     timeout_seconds: float,
     env: Mapping[str, str] | None = None,
+    python: str | None = None,
+    limits: SandboxLimits | None = None,
+    network: bool | None = None,
+    cancel: asyncio.Event | None = None,
+    policy: SandboxPolicy | None = None,
 ) -> SandboxResult:
-    """Run one function from its source in a fresh Python process (the server's interpreter, `-I`).
-
-    The process runs in `workdir` with a small environment (PATH, HOME=workdir, LANG, plus `env`),
-    in its own process group, which is killed when the call passes its timeout. The event loop is
-    never blocked (asyncio subprocesses).
+    """Run one function from its source in a fresh sandboxed Python process (`python -I`).
 
     Args:
         source: The function's source (`def ...`).
         function_name: Name to call after executing the source.
         mode: `"tool"` (called with `**payload`) or `"prompt"` (called with `payload`).
-        payload: Arguments dict or the run input.
+        payload: Arguments dict or the run input (JSON-serialisable).
         workdir: Working directory (created if missing).
         timeout_seconds: Wall-clock limit in seconds.
         env: Extra environment (the app's runtime env and secrets).
+        python: Interpreter of the app's environment; default the server's.
+        limits: Resource limits; default the policy's.
+        network: Allow the network; default the policy's.
+        cancel: Set it to end the call early.
+        policy: Sandbox policy; default the one given to `configure_sandbox`.
 
     Returns:
-        The outcome; failures are described, never raised.
+        The outcome; failures are described, never raised (task cancellation excepted).
     """
-    workdir.mkdir(parents=True, exist_ok=True)
-    request = {"source": source, "function_name": function_name, "mode": mode}
+    request: dict[str, Any] = {"source": source, "function_name": function_name, "mode": mode}
     request["args" if mode == "tool" else "input"] = payload
-    started = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-I",
-        str(RUNNER),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(workdir),
-        env=_env(workdir, env),
-        start_new_session=True,
+    lim = limits or (policy or _policy).limits
+    # The reply travels on stdout: allow it the reply limit whatever the output limit.
+    lim = msgspec.structs.replace(lim, output_bytes=max(lim.output_bytes, MAX_REPLY_BYTES + 1))
+    res = await run_sandboxed(
+        [python or sys.executable, "-I", "-c", _runner()],
+        workdir=workdir,
+        env=env,
+        stdin=json.dumps(request).encode(),
+        timeout_seconds=timeout_seconds,
+        limits=lim,
+        python=python,
+        network=network,
+        cancel=cancel,
+        policy=policy,
     )
-    try:
-        out, err = await asyncio.wait_for(
-            proc.communicate(json.dumps(request).encode()), timeout=timeout_seconds
-        )
-    except TimeoutError:
-        _kill(proc)
-        await proc.wait()
+    logs = res.stderr[:MAX_LOG_BYTES].decode("utf-8", "replace")
+    truncated = len(res.stderr) > MAX_LOG_BYTES or res.truncated
+    common = {"logs": logs, "duration_ms": res.duration_ms, "truncated": truncated}
+    if res.error is not None:
+        return SandboxResult(False, error=f"RuntimeError: {res.error}", **common)
+    if res.timed_out:
         return SandboxResult(
             False,
             error=f"TimeoutError: {function_name} timed out after {timeout_seconds:g} s",
-            duration_ms=(time.perf_counter() - started) * 1000,
+            timed_out=True,
+            **common,
         )
-    finally:
-        if proc.returncode is None:
-            _kill(proc)
-    duration = (time.perf_counter() - started) * 1000
-    logs = err[-MAX_LOG_BYTES:].decode("utf-8", "replace")
-    if len(out) > MAX_REPLY_BYTES:
+    if res.cancelled:
+        return SandboxResult(False, error=f"CancelledError: {function_name} was cancelled", **common)
+    if len(res.stdout) > MAX_REPLY_BYTES:
         return SandboxResult(
-            False,
-            error=f"ValueError: {function_name} returned more than {MAX_REPLY_BYTES} bytes",
-            logs=logs,
-            duration_ms=duration,
+            False, error=f"ValueError: {function_name} returned more than {MAX_REPLY_BYTES} bytes", **common
         )
     try:
-        reply = json.loads(out.decode("utf-8"))
+        reply = json.loads(res.stdout.decode("utf-8"))
+        if not isinstance(reply, dict):
+            raise ValueError("reply is not an object")
     except (ValueError, UnicodeDecodeError):
-        reason = f"exit code {proc.returncode}" if proc.returncode else "no reply"
-        return SandboxResult(
-            False, error=f"RuntimeError: {function_name} crashed ({reason})", logs=logs, duration_ms=duration
+        code = res.exit_code
+        reason = (
+            f"killed by signal {-code}"
+            if code is not None and code < 0
+            else (f"exit code {code}" if code else "no reply")
         )
-    if reply.get("ok"):
-        return SandboxResult(True, result=reply.get("result"), logs=logs, duration_ms=duration)
-    error = f"{reply.get('error_type', 'Error')}: {reply.get('error', '')}"
-    if reply.get("missing_module"):
+        return SandboxResult(False, error=f"RuntimeError: {function_name} crashed ({reason})", **common)
+    reply_d: dict[str, Any] = reply
+    if reply_d.get("ok"):
+        return SandboxResult(True, result=reply_d.get("result"), **common)
+    error = f"{reply_d.get('error_type', 'Error')}: {reply_d.get('error', '')}"
+    if reply_d.get("missing_module"):
         error += (
-            f" (the sandbox runs the server's Python; install {reply['missing_module']!r} where ara-server "
-            "runs and declare it with runtime(python_packages=[...]))"
+            f" (the sandbox runs the app's Python environment; install {reply_d['missing_module']!r} "
+            "there: declare it with runtime(python_packages=[...]))"
         )
-    return SandboxResult(False, error=error, logs=logs, duration_ms=duration)
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
+    return SandboxResult(False, error=error, **common)
