@@ -5,9 +5,16 @@ from ara_cli._inputs import build_payload, parse_input_json, parse_pairs
 from ara_cli.errors import CliError
 
 
-def test_pairs_follow_spec_rules():
-    pairs = parse_pairs(["a=1", "noequals", " b =x=y", "=empty", "a=2", "c= spaced "])
-    assert pairs == {"a": "2", "b": "x=y", "c": " spaced "}
+def test_pairs_split_at_the_first_equals_and_later_duplicates_win():
+    pairs = parse_pairs([" b =x=y", "a=1", "a=2", "c= spaced ", "d="])
+    assert pairs == {"b": "x=y", "a": "2", "c": " spaced ", "d": ""}
+
+
+@pytest.mark.parametrize("item", ["a3", "=x", " =x"])
+def test_malformed_pairs_are_errors_naming_the_flag(item):
+    with pytest.raises(CliError) as info:
+        parse_pairs([item], flag="--metadata")
+    assert str(info.value).startswith(f"--metadata expects key=value, got {item!r}")
 
 
 def test_input_json_object_and_file(tmp_path):

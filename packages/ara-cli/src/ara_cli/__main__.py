@@ -24,13 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     invoked = os.path.basename(sys.argv[0]) if argv is None and sys.argv else ""
     prog = invoked if invoked in ("ara", "ara-sdk") else "ara"
-    if "--json" in args:  # global flag: JSON output for any command (docs/cli.md)
+    if "--json" in args:  # global flag: JSON output for any command
         args = [a for a in args if a != "--json"]
         os.environ["ARA_OUTPUT"] = "json"
     if args and args[0] in ("-h", "--help", "help"):
         from ._registry import render_help
 
         sys.stdout.write(render_help(prog))
+        return 0
+    if args in (["--version"], ["-V"]):
+        from importlib.metadata import version
+
+        sys.stdout.write(version("ara-cli") + "\n")
         return 0
     if not args:
         from ._registry import render_help

@@ -1,4 +1,4 @@
-"""Parsing of `--input k=v`, `--metadata k=v` and `--input-json` (spec §5.2)."""
+"""Parsing of `--input k=v`, `--metadata k=v` and `--input-json`."""
 
 from __future__ import annotations
 
@@ -12,32 +12,34 @@ from .errors import CliError
 __all__ = ["build_payload", "parse_input_json", "parse_pairs"]
 
 
-def parse_pairs(items: Iterable[str] | None) -> dict[str, str]:
-    """Parse `key=value` items (spec §5.2 "Pair parsing").
+def parse_pairs(items: Iterable[str] | None, *, flag: str = "--input") -> dict[str, str]:
+    """Parse repeatable `key=value` flag values.
 
-    Items without `=` are ignored; the split is at the first `=`; the key is stripped and an empty
-    key ignored; the value is kept verbatim; later duplicates win. Values stay strings: the server
-    converts them to the types of the tool or agent schema.
+    The split is at the first `=`; the key is stripped, the value kept verbatim; later duplicates
+    win. Values stay strings: the server converts them to the types of the tool or agent schema.
 
     Args:
         items: The raw flag values, e.g. `["a=2", "note=hello world"]`.
+        flag: The flag name used in error messages, e.g. `--input`.
 
     Returns:
         The parsed mapping.
+
+    Raises:
+        CliError: An item has no `=` or an empty key (e.g. `--input a3`).
     """
     out: dict[str, str] = {}
     for item in items or ():
-        if "=" not in item:
-            continue
-        key, value = item.split("=", 1)
+        key, eq, value = item.partition("=")
         key = key.strip()
-        if key:
-            out[key] = value
+        if not eq or not key:
+            raise CliError(f"{flag} expects key=value, got {item!r} (e.g. {flag} a=3)")
+        out[key] = value
     return out
 
 
 def parse_input_json(raw: str, *, flag: str = "--input-json") -> dict[str, Any]:
-    """Parse `--input-json`: a JSON object, or `@path` to a file holding one (spec §5.2).
+    """Parse `--input-json`: a JSON object, or `@path` to a file holding one.
 
     Args:
         raw: The flag value.

@@ -28,7 +28,7 @@ def json_wanted() -> bool:
 
 
 def emit_json(value: Any) -> None:
-    """Print `value` as indented JSON (spec §5.2: `json.dumps(result, indent=2)`)."""
+    """Print `value` as indented JSON (`json.dumps(result, indent=2)`, as the original CLI)."""
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
     sys.stdout.flush()
 
@@ -90,7 +90,7 @@ def fail(message: str, code: int = 1) -> int:
 def guarded(fn: Callable[P, R]) -> Callable[P, R | int]:
     """Turn the errors a user can cause into a one-line message and exit code 1, never a traceback.
 
-    `CliError`, `RuntimeError` (API failures, spec §3.1), `ValueError` (bad declarations) and
+    `CliError`, `RuntimeError` (API failures), `ValueError` (bad declarations) and
     `OSError` are caught; anything else is a bug and propagates.
     """
 
@@ -107,7 +107,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R | int]:
 def _server_detail(exc: BaseException) -> str:
     """The message of an ara-server JSON error body (`{"error": {"message"}}`), as an extra line.
 
-    The exception text itself stays the spec's (§3.1, body hidden); the structured message of an
+    The exception text itself stays the original SDK's (body hidden); the structured message of an
     ara-server error is written for users and holds no secrets, so the CLI shows it.
     """
     body = getattr(exc, "body", "")

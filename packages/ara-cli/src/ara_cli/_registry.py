@@ -87,7 +87,7 @@ COMMANDS: tuple[Command, ...] = (
 
 
 def render_help(prog: str = "ara") -> str:
-    """Return the top-level help text (spec §5.1 step 1, with the substrings of C19).
+    """Return the top-level help text, keeping the original CLI's wording.
 
     Args:
         prog: The program name shown in the usage lines.

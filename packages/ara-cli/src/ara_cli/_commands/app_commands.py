@@ -1,4 +1,4 @@
-"""App commands: `ara <command> <app_script.py> [flags]` (spec §5.2)."""
+"""App commands: `ara <command> <app_script.py> [flags]`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .._output import emit, emit_json, guarded, json_wanted, render_run
 
 __all__ = [
     "deploy",
+    "local_arguments",
     "events",
     "format_log_row",
     "invite",
@@ -34,7 +35,7 @@ Pairs = Annotated[list[str] | None, Parameter(negative="", help="key=value, repe
 
 
 def _client(app_script: Path) -> Any:
-    """Load the app script and build an `AraClient` for it from the environment (spec §4.2)."""
+    """Load the app script and build an `AraClient` for it from the environment."""
     from ara_sdk import AraClient, load_app
 
     app = load_app(app_script)
@@ -56,24 +57,20 @@ def _progress(label: str) -> Iterator[None]:
     console.print(f"[green]✓[/green] {label} ({time.perf_counter() - started:.1f} s)")
 
 
-def _is_true(value: str) -> bool:
-    return value.strip().lower() == "true"
-
-
 @guarded
 def deploy(
     app_script: Path,
     /,
     *,
-    activate: str = "true",
+    activate: Annotated[bool, Parameter(negative="--no-activate")] = True,
     key_name: str = "",
     rpm: int = 60,
-    warm: str = "false",
+    warm: bool = False,
     warm_agent: str = "",
     warm_workflow: str = "",
     on_existing: Literal["update", "error"] = "update",
 ) -> int:
-    """Deploy an app: create or update it, sync its secrets and mint a runtime key (spec §3.4).
+    """Deploy an app: create or update it, sync its secrets and mint a runtime key.
 
     Prints `{"ok", "slug", "runtime_key_created", "runtime_key", "warmup_run_id", "next"}`; the
     runtime key is also written to `.runtime-keys.local` (mode 0600) in the current directory, where
@@ -81,21 +78,22 @@ def deploy(
 
     Args:
         app_script: Path of the Python file that defines the `App`.
-        activate: `false` leaves the app inactive; anything else activates it.
+        activate: Activate the app (the default); `--no-activate` deploys it inactive. The original's
+            `--activate false` is accepted too.
         key_name: Name of the minted runtime key (default `<slug>-py-local`).
         rpm: Requests per minute allowed for the minted key.
-        warm: `true` runs the warm-up agent once after deploying.
+        warm: Run the warm-up agent once after deploying (`--warm true` is accepted too).
         warm_agent: Agent id for the warm-up run (default: the app's default agent).
-        warm_workflow: Older spelling of `--warm-agent` (spec C12).
+        warm_workflow: Older spelling of `--warm-agent`.
         on_existing: `error` refuses to update an app that already exists.
     """
     client = _client(app_script)
     with _progress(f"Deploying {client.slug} to {client.base_url}"):
         result = client.deploy(
-            activate=activate.strip().lower() != "false",
+            activate=activate,
             key_name=key_name or None,
             key_rpm=rpm,
-            warm=_is_true(warm),
+            warm=warm,
             warm_agent_id=(warm_agent or warm_workflow) or None,
             on_existing=on_existing,
         )
@@ -130,7 +128,7 @@ def run(
     runtime_key: str = "",
     app_header_key: str = "",
 ) -> int:
-    """Run an agent of a deployed app and print the result (spec §5.2).
+    """Run an agent of a deployed app and print the result.
 
     The input is `--input-json` (a JSON object or `@file`) when given, else the `--input k=v`
     pairs; `--message` sets `input.message`. A `run_id` and an `idempotency_key`
@@ -140,7 +138,7 @@ def run(
     Args:
         app_script: Path of the Python file that defines the `App`.
         agent: Agent id (default: the app's default agent).
-        workflow: Older spelling of `--agent` (spec C12).
+        workflow: Older spelling of `--agent`.
         message: Sets `input.message`.
         input: `key=value` pairs, repeatable.
         input_json: A JSON object, or `@path` to a JSON file.
@@ -197,7 +195,7 @@ def events(
     runtime_key: str = "",
     app_header_key: str = "",
 ) -> int:
-    """Send an event to the app (spec §5.2); hooks listening for its type run.
+    """Send an event to the app; hooks listening for its type run.
 
     The idempotency key (sent as `X-Idempotency-Key`) is `--idempotency-key` or
     `<event type slug>-<new run id slug>`; sending the same key and body again returns the first
@@ -206,7 +204,7 @@ def events(
     Args:
         app_script: Path of the Python file that defines the `App`.
         agent: Agent id the event is for (default: the app's default agent).
-        workflow: Older spelling of `--agent` (spec C12).
+        workflow: Older spelling of `--agent`.
         event_type: Event type, e.g. `webhook.message.received`.
         channel: Channel name.
         source: Source name.
@@ -231,7 +229,7 @@ def events(
             source=source,
             message=message,
             payload=parse_pairs(input),
-            metadata=parse_pairs(metadata),
+            metadata=parse_pairs(metadata, flag="--metadata"),
             idempotency_key=key,
             **_key_kwargs(runtime_key, app_header_key),
         )
@@ -258,15 +256,15 @@ def run_async(
     runtime_key: str = "",
     app_header_key: str = "",
 ) -> int:
-    """Submit a run without waiting for it (spec §5.2); poll it with `run-status`.
+    """Submit a run without waiting for it; poll it with `run-status`.
 
     In `webhook` mode the server POSTs the finished run to `--callback-url`, signed with
-    `--callback-secret` (`X-Ara-Signature: sha256=<hex>`, spec §3.3).
+    `--callback-secret` (`X-Ara-Signature: sha256=<hex>`).
 
     Args:
         app_script: Path of the Python file that defines the `App`.
         agent: Agent id (default: the app's default agent).
-        workflow: Older spelling of `--agent` (spec C12).
+        workflow: Older spelling of `--agent`.
         message: Sets `input.message`.
         input: `key=value` pairs, repeatable.
         input_json: A JSON object, or `@path` to a JSON file.
@@ -320,7 +318,7 @@ def run_status(
     runtime_key: str = "",
     app_header_key: str = "",
 ) -> int:
-    """Print the status of a run submitted with `run-async` (spec §5.2).
+    """Print the status of a run submitted with `run-async`.
 
     Args:
         app_script: Path of the Python file that defines the `App`.
@@ -355,13 +353,13 @@ def run_status(
 def _run_state(response: Any) -> str:
     if not isinstance(response, dict):
         return ""
-    run = response.get("run") if isinstance(response.get("run"), dict) else response
-    return str(run.get("status", ""))
+    run = response.get("run")
+    return str((run if isinstance(run, dict) else response).get("status", ""))
 
 
 @guarded
 def logs(app_script: Path, /, *, runtime_key: str = "", app_header_key: str = "") -> int:
-    """Stream the app's run logs until Ctrl-C (spec §5.2).
+    """Stream the app's run logs until Ctrl-C.
 
     Each line: `<timestamp> <LEVEL> run=<run id> event=<event type> <message>`.
 
@@ -372,7 +370,7 @@ def logs(app_script: Path, /, *, runtime_key: str = "", app_header_key: str = ""
     """
     client = _client(app_script)
     kwargs = _key_kwargs(runtime_key, app_header_key)
-    rows = client.logs(**kwargs) if kwargs else client.logs()  # C18
+    rows = client.logs(**kwargs) if kwargs else client.logs()
     try:
         for row in rows:
             sys.stdout.write(format_log_row(row) + "\n")
@@ -383,7 +381,7 @@ def logs(app_script: Path, /, *, runtime_key: str = "", app_header_key: str = ""
 
 
 def format_log_row(row: dict[str, Any]) -> str:
-    """Format one log row as the original CLI does (spec §5.2, `logs`)."""
+    """Format one log row as the original CLI does."""
     stamp = row.get("timestamp") or row.get("created_at") or ""
     level = str(row.get("level") or "info").upper()
     run = row.get("run_id") or "-"
@@ -404,9 +402,14 @@ def setup(app_script: Path, /) -> int:
 
 @guarded
 def setup_auth(
-    app_script: Path, /, *, x_key_name: str = "", x_key_rpm: int = 30, ensure_runtime_key: str = "true"
+    app_script: Path,
+    /,
+    *,
+    x_key_name: str = "",
+    x_key_rpm: int = 30,
+    ensure_runtime_key: Annotated[bool, Parameter(negative="--no-ensure-runtime-key")] = True,
 ) -> int:
-    """Mint an app header key (and a runtime key if none is set) for callers of the app (spec §3.4).
+    """Mint an app header key (and a runtime key if none is set) for callers of the app.
 
     Export the printed `app_header_key` as `ARA_APP_HEADER_KEY` (or pass `--app-header-key`).
 
@@ -414,14 +417,15 @@ def setup_auth(
         app_script: Path of the Python file that defines the `App`.
         x_key_name: Name of the app header key (default `<slug>-x-header`).
         x_key_rpm: Requests per minute allowed for it.
-        ensure_runtime_key: `false` skips minting a runtime key when none is set.
+        ensure_runtime_key: Mint a runtime key when none is set (the default);
+            `--no-ensure-runtime-key` skips it.
     """
     client = _client(app_script)
     emit(
         client.setup_auth(
             x_key_name=x_key_name or None,
             x_key_rpm=x_key_rpm,
-            ensure_runtime_key=ensure_runtime_key.strip().lower() != "false",
+            ensure_runtime_key=ensure_runtime_key,
         )
     )
     return 0
@@ -460,7 +464,11 @@ def local(
     *,
     input: Pairs = None,
 ) -> int:
-    """Call the app's `@app.local_entrypoint()` on this machine; needs no credentials (spec C16).
+    """Call the app's `@app.local_entrypoint()` on this machine; needs no credentials.
+
+    With several parameters, each `--input name=value` is converted to the parameter's annotated
+    type (`int`, `float`, `bool`, `dict`/`list` as JSON); a missing parameter without a default is
+    an error. An entrypoint with one parameter receives all pairs as one dict of strings.
 
     Args:
         app_script: Path of the Python file that defines the `App`.
@@ -471,7 +479,55 @@ def local(
 
     from .._inputs import parse_pairs
 
+    pairs = parse_pairs(input)
     load_dotenv(Path.cwd())
     app = load_app(app_script)
-    emit({"ok": True, "result": app.call_local_entrypoint(parse_pairs(input))})
+    entrypoint = getattr(app, "_local_entrypoint", None)
+    arguments: dict[str, Any] = dict(pairs)
+    if callable(entrypoint):
+        arguments = local_arguments(entrypoint, pairs)
+    emit({"ok": True, "result": app.call_local_entrypoint(arguments)})
     return 0
+
+
+def local_arguments(fn: Any, pairs: dict[str, str]) -> dict[str, Any]:
+    """Convert `--input` strings to the types of `fn`'s parameters, as the server does for tools.
+
+    Args:
+        fn: The local entrypoint.
+        pairs: The parsed `--input` pairs.
+
+    Returns:
+        The converted arguments; unchanged when `fn` takes one parameter (it gets the whole dict).
+
+    Raises:
+        CliError: A value does not fit its parameter's type, or a required parameter is missing.
+    """
+    import inspect
+
+    from ara_core import coerce_arguments, signature_schema
+    from ara_core.errors import ArgumentError
+
+    from ..errors import CliError
+
+    try:
+        signature = inspect.signature(fn, eval_str=True)  # reads `from __future__` annotations too
+    except (NameError, SyntaxError, TypeError):
+        signature = inspect.signature(fn)
+    params = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if len(params) <= 1:
+        return dict(pairs)
+
+    def typed() -> None: ...
+
+    typed.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    schema = signature_schema(typed)
+    missing = [name for name in schema["required"] if name not in pairs]
+    if missing:
+        wanted = ", ".join(f"{name} ({schema['properties'][name]['type']})" for name in missing)
+        example = " ".join(f"--input {name}=..." for name in missing)
+        raise CliError(f"the local entrypoint needs {wanted}; pass {example}")
+    try:
+        return coerce_arguments(schema, pairs)
+    except ArgumentError as exc:
+        raise CliError(f"--input: {exc}") from None

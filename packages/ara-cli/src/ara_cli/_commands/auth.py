@@ -1,4 +1,4 @@
-"""`ara auth login|whoami|logout|rotate` (spec §5.4)."""
+"""`ara auth login|whoami|logout|rotate`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import time
 import webbrowser
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -20,9 +21,9 @@ from ..errors import CliError
 
 __all__ = ["OAUTH_PROVIDERS", "auth_app", "pkce_pair"]
 
-auth_app = App(name="auth", help="login/whoami/logout/rotate for CLI auth", help_format="plaintext")
+auth_app = App(name="auth", help="login/whoami/logout/rotate for CLI auth", help_format="markdown")
 
-#: OAuth providers accepted by `ara auth login --provider` (spec §5.4).
+#: OAuth providers accepted by `ara auth login --provider`.
 OAUTH_PROVIDERS = (
     "google",
     "github",
@@ -43,7 +44,7 @@ DEFAULT_OAUTH_PORT = 53682
 
 def pkce_pair() -> tuple[str, str]:
     """Return `(verifier, challenge)`: 64 random bytes url-safe base64, and the unpadded url-safe
-    base64 of its SHA-256 (spec §5.4, method `s256`)."""
+    base64 of its SHA-256 (method `s256`)."""
     verifier = base64.urlsafe_b64encode(secrets.token_bytes(64)).decode().rstrip("=")
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     return verifier, challenge
@@ -79,7 +80,7 @@ def login(
     supabase_url: str = "",
     supabase_anon_key: str = "",
 ) -> int:
-    """Log in: store an API key, or sign in with an OAuth provider (spec §5.4).
+    """Log in: store an API key, or sign in with an OAuth provider.
 
     Credentials go to `~/.ara/credentials.json` (mode 0600).
 
@@ -117,7 +118,7 @@ def login(
         return 0
 
     chosen = provider.strip().lower()
-    if chosen not in OAUTH_PROVIDERS:  # C22: before any network call
+    if chosen not in OAUTH_PROVIDERS:  # before any network call
         raise CliError(
             f"ara auth: unsupported OAuth provider {provider!r}; choose one of: {', '.join(OAUTH_PROVIDERS)}"
         )
@@ -242,7 +243,7 @@ def _localhost_flow(
             self.end_headers()
             self.wfile.write(b"ara: sign-in complete. You can close this window.\n")
 
-        def log_message(self, *args: Any) -> None:
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server API)
             pass
 
     try:
@@ -371,7 +372,7 @@ def accept_invite(token: str, /, *, api_base_url: str = "") -> int:
 @auth_app.command
 @guarded
 def whoami(*, api_base_url: str = "") -> int:
-    """Show who the stored or environment credentials belong to (spec §5.4).
+    """Show who the stored or environment credentials belong to.
 
     Args:
         api_base_url: API base URL (default: resolved as for every command).
@@ -408,39 +409,66 @@ def logout() -> int:
 @auth_app.command
 @guarded
 def rotate(*, api_base_url: str = "") -> int:
-    """Rotate your API key (`POST /apps/api-key/rotate`); the old key stops working.
+    """Rotate your API key (`POST /apps/api-key/rotate`); the old key stops working at once.
 
-    A stored `cli_api_key` login is updated in place; a key from the environment is printed in a
-    warning so you can update it.
+    The new key is printed once, and stored where the old one was: the record of a running
+    `ara dev` (and its `dev-credentials.json`, so a restart keeps working), or a stored
+    `ara auth login --api-key` login. A key from the environment (`ARA_API_KEY`) cannot be updated
+    for you: the output says to export the new one.
 
     Args:
-        api_base_url: API base URL.
+        api_base_url: API base URL (default: resolved as for every command).
     """
-    from ara_http import credentials_path, read_credentials, resolve_control_token, write_credentials
+    from dataclasses import replace
+
+    from ara_http import (
+        credentials_path,
+        read_credentials,
+        read_dev_server,
+        resolve_control_token,
+        write_credentials,
+        write_dev_server,
+    )
 
     base = _base_url(api_base_url)
-    token = resolve_control_token()
+    from_env = bool(
+        os.environ.get("ARA_API_KEY", "").strip() or os.environ.get("ARA_ACCESS_TOKEN", "").strip()
+    )
+    dev = read_dev_server()
+    dev = dev if dev is not None and dev.api_key and dev.api_base_url == base and not from_env else None
+    token = resolve_control_token(base_url=base)
     response = _client(base, token).request("POST", "/apps/api-key/rotate")
     response = response if isinstance(response, dict) else {}
     new_key = str(response.get("api_key") or "")
+    if not new_key:
+        raise CliError("the server rotated the key but returned no new key; log in again")
     out: dict[str, Any] = {
         "ok": True,
         "status": "rotated",
+        "api_key": new_key,
         "key_prefix": response.get("key_prefix"),
         "key_identifier": response.get("key_identifier"),
         "credentials_updated": False,
     }
-    if os.environ.get("ARA_API_KEY") or os.environ.get("ARA_ACCESS_TOKEN"):
-        out["warning"] = f"Your key comes from the environment; update ARA_API_KEY to the new key: {new_key}"
+    if from_env:
+        out["warning"] = "Your key comes from the environment: export ARA_API_KEY with the new api_key above."
+    elif dev is not None:
+        out["credentials_updated"] = True
+        out["credentials_path"] = str(write_dev_server(replace(dev, api_key=new_key)))
+        if dev.data_dir:
+            from .server import update_stored_owner_key
+
+            stored = update_stored_owner_key(Path(dev.data_dir), old_key=dev.api_key, new_key=new_key)
+            if stored is not None:
+                out["dev_credentials_path"] = str(stored)
     else:
         record = read_credentials()
-        if (
-            record.get("auth_type", "cli_api_key" if record.get("api_key") else "") == "cli_api_key"
-            and new_key
-        ):
+        if record.get("auth_type", "cli_api_key" if record.get("api_key") else "") == "cli_api_key":
             record["api_key"] = new_key
             write_credentials(record)
             out["credentials_updated"] = True
             out["credentials_path"] = str(credentials_path())
+        else:
+            out["warning"] = "You are logged in with a browser session: keep the new api_key above safe."
     emit(out)
     return 0

@@ -1,4 +1,4 @@
-"""`ara runtime ...`, `ara session ...` and the `start`/`status`/`stop` aliases (spec §5.3)."""
+"""`ara runtime ...`, `ara session ...` and the `start`/`status`/`stop` aliases."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from ..errors import CliError
 __all__ = ["runtime_app", "session_app", "start", "status", "stop"]
 
 runtime_app = App(
-    name="runtime", help="runtime capabilities, tools, skills, and control APIs", help_format="plaintext"
+    name="runtime", help="runtime capabilities, tools, skills, and control APIs", help_format="markdown"
 )
 session_app = App(
-    name="session", help="start/status/stop authenticated cloud sessions", help_format="plaintext"
+    name="session", help="start/status/stop authenticated cloud sessions", help_format="markdown"
 )
-skills_app = App(name="skills", help="skills of a session", help_format="plaintext")
-tools_app = App(name="tools", help="list or execute a session's tools", help_format="plaintext")
+skills_app = App(name="skills", help="skills of a session", help_format="markdown")
+tools_app = App(name="tools", help="list or execute a session's tools", help_format="markdown")
 control_app = App(
-    name="control", help="runtime control actions (needs the app UI open)", help_format="plaintext"
+    name="control", help="runtime control actions (needs the app UI open)", help_format="markdown"
 )
 runtime_app.command(session_app)
 runtime_app.command(skills_app)
@@ -125,7 +125,10 @@ def tools_execute(*, session: Session, tool: str = "", agent: str = "", arg: Arg
         raise CliError("ara runtime: tools execute requires --tool")
     emit(
         _rt().execute_tool(
-            session_id=session, tool_name=tool.strip(), args=parse_pairs(arg), agent_id=agent or None
+            session_id=session,
+            tool_name=tool.strip(),
+            args=parse_pairs(arg, flag="--arg"),
+            agent_id=agent or None,
         )
     )
     return 0
@@ -158,7 +161,10 @@ def control_call(*, session: Session, action: str = "", timeout_ms: int = 8000, 
         raise CliError("ara runtime: control call requires --action")
     emit(
         _rt().control_call(
-            session_id=session, action=action.strip(), args=parse_pairs(arg), timeout_ms=timeout_ms
+            session_id=session,
+            action=action.strip(),
+            args=parse_pairs(arg, flag="--arg"),
+            timeout_ms=timeout_ms,
         )
     )
     return 0

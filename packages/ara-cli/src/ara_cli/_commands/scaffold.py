@@ -95,7 +95,7 @@ def init(name: str, /, *, directory: Path | None = None, force: bool = False) ->
 
     Args:
         name: The app's project name: 1-63 lowercase letters, digits and hyphens, starting and
-            ending with a letter or digit (spec §1.10), e.g. `my-app-1`.
+            ending with a letter or digit, e.g. `my-app-1`.
         directory: Where to create it (default `./<name>`).
         force: Write into an existing non-empty directory (existing files are kept unless they
             are among the scaffold's files).

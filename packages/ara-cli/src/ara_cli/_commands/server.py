@@ -15,7 +15,7 @@ from typing import Any
 from .._output import guarded, render_run
 from ..errors import CliError
 
-__all__ = ["DEFAULT_DEMO_APP", "DEFAULT_DEV_PORT", "demo", "dev", "find_demo_app"]
+__all__ = ["DEFAULT_DEMO_APP", "DEFAULT_DEV_PORT", "demo", "dev", "find_demo_app", "update_stored_owner_key"]
 
 #: Port of `ara dev` unless `--port` is given (docs/decisions.md).
 DEFAULT_DEV_PORT = 8780
@@ -61,6 +61,23 @@ def _server_module() -> Any:
             "install it with: pip install 'ara-cli[server]'  (or: uv tool install 'ara-cli[server]')"
         ) from None
     return ara_server
+
+
+def update_stored_owner_key(data_dir: Path, *, old_key: str, new_key: str) -> Path | None:
+    """After `ara auth rotate`, replace the owner key kept in `<data-dir>/dev-credentials.json`.
+
+    Args:
+        data_dir: The `ara dev` data directory.
+        old_key: The key that was rotated; the file is changed only when it holds this key.
+        new_key: The new key.
+
+    Returns:
+        The file's path when it was updated, else `None`.
+    """
+    if _stored_owner_key(data_dir) != old_key:
+        return None
+    _store_owner_key(data_dir, new_key)
+    return _owner_key_file(data_dir)
 
 
 @guarded
