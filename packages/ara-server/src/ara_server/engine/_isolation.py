@@ -350,10 +350,10 @@ def build_argv(
         homes.add(Path("/root"))
     for home in sorted(homes):
         if home != Path("/") and home.is_dir() and not _is_within(home, workdir):
-            tmpfs(home, "0755")
+            tmpfs(home, "0555")
     for h in hidden:
         if h.exists():
-            tmpfs(h, "0755")
+            tmpfs(h, "0555")
     wanted = [*interpreter_paths(None), *(interpreter_paths(interpreter) if interpreter else [])]
     if uid is not None:
         # The code runs as another uid: a directory it cannot traverse (mode without o+x) on the way
