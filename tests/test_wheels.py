@@ -171,6 +171,33 @@ def test_ara_sdk_builds_a_manifest_outside_the_repository(uv: str, dist: Path, o
     assert [t["function"]["name"] for t in manifest["agent"]["tools"]] == ["add"]
 
 
+def test_pip_resolves_the_pins_to_our_wheels_not_the_registry_projects(dist: Path, outside: Path) -> None:
+    """The registry has the original ara-sdk 0.1.0 and unrelated ara-core/ara-cli projects; pip must
+    still install ours (a `+oss` local version, which no registry release can have)."""
+    venv = outside / "venv-pip"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+    bin_dir = venv / "bin"
+    proc = _run(
+        bin_dir,
+        outside,
+        "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--find-links",
+        str(dist),
+        str(_wheel(dist, "ara-sdk")),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    installed = _installed(bin_dir, outside)
+    assert installed["ara-sdk"] == installed["ara-core"] == installed["ara-http"] == _version("ara-sdk")
+    proc = _run(bin_dir, outside, "python", "-c", "import ara_sdk, ara_core; print(ara_sdk.App.__name__)")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "App"
+
+
 def test_plain_ara_cli_needs_no_server(uv: str, dist: Path, outside: Path) -> None:
     bin_dir = _install(uv, dist, outside / "venv-cli", "ara-cli")
     installed = _installed(bin_dir, outside)
