@@ -29,10 +29,12 @@ def _manifest(**over):
     return base
 
 
-def test_valid_manifest_is_normalized_and_keeps_unknown_fields():
-    out = validate_manifest(json.dumps(_manifest(extra_field={"k": 1})))
-    assert out["extra_field"] == {"k": 1}
-    assert out["interfaces"] == {} and out["runtime_profile"] == {} and out["description"] == ""
+def test_valid_manifest_is_typed_and_the_raw_document_keeps_unknown_fields():
+    doc = validate_manifest(json.dumps(_manifest(extra_field={"k": 1})))
+    assert doc.raw["extra_field"] == {"k": 1}
+    assert doc.raw["interfaces"] == {} and doc.raw["runtime_profile"] == {} and doc.raw["description"] == ""
+    assert doc.manifest.name == "x"
+    assert not hasattr(doc.manifest, "extra_field")
 
 
 @pytest.mark.parametrize(

@@ -1,149 +1,109 @@
-"""msgspec models of the manifest (spec §1) and `validate_manifest`."""
+"""`validate_manifest`: decode a manifest into the typed `Manifest`, check the rules that span fields,
+and keep the exact document alongside so nothing a newer SDK sends is lost."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
-from typing import Any, Literal
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar, cast
 
 import msgspec
+from msgspec import UnsetType
 
-from ._schedules import validate_cron, validate_timezone
+from ._schedules import MIN_EVERY_SECONDS, validate_cron, validate_timezone
+from ._wire import (
+    AgentRun,
+    InterfacesSettings,
+    JsonObject,
+    Manifest,
+    RuntimeSettings,
+    SandboxSettings,
+    Schedule,
+    ToolRun,
+)
 from .errors import DeclarationError, ManifestError
 
 __all__ = [
-    "AgentBlock",
-    "AgentRow",
-    "Manifest",
-    "ToolFunction",
-    "ToolRow",
-    "Trigger",
-    "Workflow",
+    "ManifestDocument",
+    "decode_manifest",
+    "encode_manifest",
     "manifest_json_schema",
     "validate_manifest",
 ]
 
+_T = TypeVar("_T")
+_PATH_IN_MSG = re.compile(r" - at `\$([^`]*)`$")
+_SANDBOX_POLICIES = ("dedicated", "ephemeral", "inherited", "shared")
+_MANIFEST_DECODER = msgspec.json.Decoder(Manifest)
+_ENCODER = msgspec.json.Encoder()
+_TOP_LEVEL_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("description", ""),
+    ("agent", {}),
+    ("workflows", []),
+    ("interfaces", {}),
+    ("runtime_profile", {}),
+)
 
-class WireStruct(msgspec.Struct, kw_only=True, omit_defaults=False, forbid_unknown_fields=False):
-    """Base of every manifest model.
 
-    Keyword-only (wire objects have many optional fields); unknown fields are accepted on decode
-    because other SDK versions add fields and the server must store them (STYLE.md: lenient
-    decoding, strict emission); defaults are not omitted because the wire keeps empty lists and
-    fixed keys (spec §1).
+class ManifestDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated manifest: the typed value and the document it came from.
+
+    Attributes:
+        manifest: The typed manifest (keys it does not know are not in it).
+        raw: A deep copy of the document as sent, every key kept (including keys only a newer SDK
+            knows), with absent top-level keys filled by their empty defaults (`description` `""`,
+            `agent` `{}`, `workflows` `[]`, `interfaces` `{}`, `runtime_profile` `{}`). Store this.
     """
 
-
-class Schedule(WireStruct):
-    """A schedule attached to an agent or tool row (spec §2.8)."""
-
-    id: str
-    kind: Literal["cron", "every"]
-    cron: str | None = None
-    timezone: str = "UTC"
-    one_shot_at: str | None = None
-    every_seconds: int | None = None
-    run: dict[str, Any] = {}
+    manifest: Manifest
+    raw: JsonObject
 
 
-class PromptFactory(WireStruct):
-    """`agent.agents[i].prompt_factory` (spec §1.3)."""
+def encode_manifest(manifest: Manifest) -> bytes:
+    """Encode a typed manifest as compact JSON bytes, keys in wire order (the original SDK's bytes).
 
-    function_name: str
-    source: str
-    parameters: dict[str, Any] = {}
+    Args:
+        manifest: The manifest to encode.
 
-
-class AgentRow(WireStruct):
-    """`agent.agents[i]` (spec §1.3)."""
-
-    id: str
-    task: str = ""
-    instructions: str = ""
-    persona: str = ""
-    schedules: list[Schedule] = []
-    handoff_to: list[str] = []
-    always_on: bool = True
-    entrypoint: bool = False
-    prompt_factory: PromptFactory | None = None
-    skills: list[str] | None = None
-    runtime: dict[str, Any] | None = None
-    sandbox: dict[str, Any] | None = None
-    fastapi_endpoint: dict[str, Any] | None = None
+    Returns:
+        UTF-8 JSON; `UNSET` fields are left out.
+    """
+    return _ENCODER.encode(manifest)
 
 
-class ToolFunction(WireStruct):
-    """`agent.tools[i].function` (spec §1.8)."""
+def decode_manifest(data: bytes | str) -> Manifest:
+    """Decode manifest JSON into the typed `Manifest`, checking types only (no cross-field rules).
 
-    name: str
-    description: str = ""
-    parameters: dict[str, Any] = {}
+    Unknown keys are accepted and dropped. Use `validate_manifest` for input from outside.
 
+    Args:
+        data: Manifest JSON text.
 
-class ToolRow(WireStruct):
-    """`agent.tools[i]` (spec §1.8)."""
+    Returns:
+        The typed manifest.
 
-    type: str = "function"
-    function: ToolFunction | None = None
-    function_name: str = ""
-    source: str = ""
-    schedules: list[Schedule] = []
-
-
-class AgentBlock(WireStruct):
-    """The manifest's `agent` block (spec §1.2)."""
-
-    agents: list[AgentRow] = []
-    default_agent_id: str | None = None
-    profiles: list[dict[str, Any]] = []
-    default_profile_id: str | None = None
-    subagents: list[dict[str, Any]] = []
-    tools: list[ToolRow] = []
-    handlers: list[dict[str, Any]] = []
+    Raises:
+        ManifestError: Not JSON, or a value of the wrong type; the error names its JSON path.
+    """
+    try:
+        return _MANIFEST_DECODER.decode(data)
+    except msgspec.ValidationError as exc:
+        raise ManifestError([_split_validation_error(exc, "$")]) from None
+    except msgspec.DecodeError as exc:
+        raise ManifestError([("$", f"not valid JSON: {exc}")]) from None
 
 
-class Trigger(WireStruct):
-    """A workflow trigger (spec §1.5, §1.13)."""
-
-    type: str = "api"
-    cron: str | None = None
-    schedule: str | None = None
-    timezone: str | None = None
-    one_shot_at: str | None = None
-    event: str | None = None
+def _split_validation_error(exc: msgspec.ValidationError, prefix: str) -> tuple[str, str]:
+    text = str(exc)
+    match = _PATH_IN_MSG.search(text)
+    path = prefix + (match.group(1) if match else "")
+    return path, _PATH_IN_MSG.sub("", text)
 
 
-class Workflow(WireStruct):
-    """`workflows[i]` (spec §1.5)."""
-
-    id: str
-    mode: Literal["task", "run", "pipeline"] = "task"
-    agent_id: str | None = None
-    task: str = ""
-    run: dict[str, Any] = {}
-    pipeline: list[dict[str, Any]] = []
-    schedule: str = ""
-    trigger: Trigger = msgspec.field(default_factory=Trigger)
-
-
-class Manifest(WireStruct):
-    """An app manifest (spec §1.1). `slug` is absent from update bodies (spec §3.4)."""
-
-    name: str
-    slug: str | None = None
-    description: str = ""
-    agent: AgentBlock = msgspec.field(default_factory=AgentBlock)
-    workflows: list[Workflow] = []
-    interfaces: dict[str, Any] = {}
-    runtime_profile: dict[str, Any] = {}
-    status: str | None = None
-
-
-_PATH_IN_MSG = re.compile(r" - at `(\$[^`]*)`$")
-
-
-def _decode(obj: dict[str, Any] | str | bytes) -> Any:
+def _parse(obj: JsonObject | str | bytes) -> object:
     if isinstance(obj, str | bytes):
         try:
             return json.loads(obj)
@@ -151,108 +111,320 @@ def _decode(obj: dict[str, Any] | str | bytes) -> Any:
             raise ManifestError(
                 [("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
             ) from None
+        except UnicodeDecodeError:
+            raise ManifestError([("$", "not valid JSON: the bytes are not UTF-8")]) from None
     return obj
 
 
-def validate_manifest(obj: dict[str, Any] | str | bytes, *, require_slug: bool = False) -> dict[str, Any]:
-    """Validate a manifest and return it normalized.
+def _json_type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    for kind, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (list, "array"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
-    Types are checked with the msgspec models (unknown fields kept); then the cross-field rules:
-    non-empty `name`, unique agent and tool ids, `default_agent_id` naming an agent, workflows whose
-    `agent_id` exists, valid cron expressions and IANA time zones, run-mode workflows with a
-    command. Missing top-level keys get their empty defaults.
+
+def validate_manifest(obj: JsonObject | str | bytes, *, require_slug: bool = False) -> ManifestDocument:
+    """Validate a manifest and return it typed, with the exact document alongside.
+
+    Types are checked against the `Manifest` Structs (unknown keys accepted and kept in `raw`);
+    the verbatim blocks (`runtime_profile`, `interfaces`, agent and subagent `runtime`/`sandbox`)
+    against their read models. Then the rules that span fields:
+
+    * `name` non-empty; `slug` non-empty when `require_slug`;
+    * agent ids non-empty and unique; `default_agent_id` names an agent; tool names non-empty and
+      unique; workflow ids unique;
+    * a workflow's `agent_id`, an agent schedule's `run.agent_id` and a pipeline agent step's
+      `agent_id` name an agent; a tool schedule's `run.tool_name` and a pipeline tool step's
+      `tool_name` name a tool;
+    * cron expressions have 5 valid fields; time zones are IANA names; `one_shot_at` is an ISO-8601
+      date-time; `every_seconds` is at least 60;
+    * run-mode workflows have `run.command`; a hook has a task or a command, not both;
+    * a sandbox `policy` is `shared`, `dedicated`, `ephemeral` or `inherited`, `max_concurrency` >= 1;
+    * `runtime_profile.files[i].path` is a relative path that stays inside the working directory.
 
     Args:
-        obj: A manifest dict, or its JSON text.
-        require_slug: Also require a non-empty `slug` (create requests, spec §3.4).
+        obj: A manifest dict, or its JSON text (str or UTF-8 bytes).
+        require_slug: Also require a non-empty `slug` (create requests).
 
     Returns:
-        A normalized deep copy of the manifest.
+        A `ManifestDocument` with `.manifest` (typed) and `.raw` (the dict to store).
 
     Raises:
-        ManifestError: With `.errors` as `(json_path, message)` pairs.
+        ManifestError: With `.errors` as `(json_path, message)` pairs, e.g.
+            `("$.agent.tools[3].function.name", "Expected `str`, got `int`")`; every rule is checked,
+            so all problems are reported at once (a type error stops at the first one).
     """
-    data = _decode(obj)
+    data = _parse(obj)
     if not isinstance(data, dict):
-        raise ManifestError([("$", f"expected a JSON object, got {type(data).__name__}")])
+        raise ManifestError([("$", f"expected a JSON object, got {_json_type_name(data)}")])
     try:
         model = msgspec.convert(data, Manifest, strict=True)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _PATH_IN_MSG.search(text)
-        path = match.group(1) if match else "$"
-        raise ManifestError([(path, _PATH_IN_MSG.sub("", text))]) from None
-    errors: list[tuple[str, str]] = []
-    if not model.name.strip():
-        errors.append(("$.name", "must be a non-empty string"))
-    if require_slug and not (model.slug or "").strip():
-        errors.append(("$.slug", "must be a non-empty string"))
-    agent_ids: list[str] = []
-    for i, row in enumerate(model.agent.agents):
-        path = f"$.agent.agents[{i}]"
-        if not row.id.strip():
-            errors.append((f"{path}.id", "must be a non-empty string"))
-        elif row.id in agent_ids:
-            errors.append((f"{path}.id", f"duplicate agent id {row.id!r}"))
-        agent_ids.append(row.id)
-        errors.extend(_schedule_errors(row.schedules, f"{path}.schedules"))
-    if model.agent.default_agent_id and agent_ids and model.agent.default_agent_id not in agent_ids:
-        errors.append(("$.agent.default_agent_id", f"names no agent; agents are {', '.join(agent_ids)}"))
-    tool_names: list[str] = []
-    for i, tool in enumerate(model.agent.tools):
-        path = f"$.agent.tools[{i}]"
-        if tool.function is None or not tool.function.name.strip():
-            errors.append((f"{path}.function.name", "must be a non-empty string"))
-            continue
-        if tool.function.name in tool_names:
-            errors.append((f"{path}.function.name", f"duplicate tool name {tool.function.name!r}"))
-        tool_names.append(tool.function.name)
-        errors.extend(_schedule_errors(tool.schedules, f"{path}.schedules"))
-    for i, wf in enumerate(model.workflows):
-        path = f"$.workflows[{i}]"
-        if wf.agent_id and agent_ids and wf.agent_id not in agent_ids:
-            errors.append((f"{path}.agent_id", f"names no agent; agents are {', '.join(agent_ids)}"))
-        if wf.mode == "run" and not str(wf.run.get("command") or "").strip():
-            errors.append((f"{path}.run.command", "run-mode workflows need a command"))
-        expr = wf.trigger.cron or wf.trigger.schedule
-        if expr:
-            try:
-                validate_cron(expr, where="trigger")
-            except DeclarationError as exc:
-                errors.append((f"{path}.trigger.cron", str(exc).removeprefix("trigger: ")))
-        if wf.trigger.timezone:
-            try:
-                validate_timezone(wf.trigger.timezone, where="trigger")
-            except DeclarationError as exc:
-                errors.append((f"{path}.trigger.timezone", str(exc).removeprefix("trigger: ")))
+        raise ManifestError([_split_validation_error(exc, "$")]) from None
+    errors = _Checker(model, require_slug=require_slug).run()
     if errors:
         raise ManifestError(errors)
-    out = copy.deepcopy(data)
-    out.setdefault("description", "")
-    out.setdefault("agent", {})
-    out.setdefault("workflows", [])
-    out.setdefault("interfaces", {})
-    out.setdefault("runtime_profile", {})
-    return out
+    raw: JsonObject = copy.deepcopy(cast(JsonObject, data))
+    for key, default in _TOP_LEVEL_DEFAULTS:
+        raw.setdefault(key, copy.copy(default))
+    return ManifestDocument(manifest=model, raw=raw)
 
 
-def _schedule_errors(schedules: list[Schedule], path: str) -> list[tuple[str, str]]:
-    errors: list[tuple[str, str]] = []
-    for j, sched in enumerate(schedules):
-        if sched.kind == "cron":
-            try:
-                validate_cron(sched.cron or "", where="schedule")
-            except DeclarationError as exc:
-                errors.append((f"{path}[{j}].cron", str(exc).removeprefix("schedule: ")))
-            try:
-                validate_timezone(sched.timezone, where="schedule")
-            except DeclarationError as exc:
-                errors.append((f"{path}[{j}].timezone", str(exc).removeprefix("schedule: ")))
-        elif not sched.every_seconds or sched.every_seconds < 60:
-            errors.append((f"{path}[{j}].every_seconds", "every schedule minimum interval is 60 seconds"))
-    return errors
+def convert_block(value: object, kind: type[_T], path: str) -> _T:
+    """Convert one verbatim block (e.g. an agent's `sandbox`) into its read model.
+
+    Args:
+        value: The JSON value.
+        kind: The read-model Struct type.
+        path: The block's JSON path, used in errors.
+
+    Raises:
+        ManifestError: A value of the wrong type, named by its full JSON path.
+    """
+    try:
+        return msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ManifestError([_split_validation_error(exc, path)]) from None
+
+
+def _set(value: _T | UnsetType) -> _T | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+def _items(value: tuple[_T, ...] | UnsetType) -> tuple[_T, ...]:
+    return () if isinstance(value, UnsetType) else value
+
+
+class _Checker:
+    """The cross-field rules of `validate_manifest`, collecting `(path, message)` pairs."""
+
+    def __init__(self, model: Manifest, *, require_slug: bool) -> None:
+        self.model = model
+        self.require_slug = require_slug
+        self.errors: list[tuple[str, str]] = []
+        block = _set(model.agent)
+        self.agents = _items(block.agents) if block else ()
+        self.tools = _items(block.tools) if block else ()
+        self.subagents = _items(block.subagents) if block else ()
+        self.agent_ids = [row.id for row in self.agents]
+        self.tool_names = [tool.name for tool in self.tools]
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append((path, message))
+
+    def run(self) -> list[tuple[str, str]]:
+        model = self.model
+        if not model.name.strip():
+            self.add("$.name", "must be a non-empty string")
+        if self.require_slug and not (_set(model.slug) or "").strip():
+            self.add("$.slug", "must be a non-empty string")
+        self._agents()
+        self._tools()
+        self._subagents()
+        self._workflows()
+        runtime = self.block(model.runtime_profile, RuntimeSettings, "$.runtime_profile")
+        if runtime is not None:
+            self._files(runtime)
+        self.block(model.interfaces, InterfacesSettings, "$.interfaces")
+        return self.errors
+
+    def block(self, value: JsonObject | UnsetType, kind: type[_T], path: str) -> _T | None:
+        if isinstance(value, UnsetType):
+            return None
+        try:
+            return convert_block(value, kind, path)
+        except ManifestError as exc:
+            self.errors.extend(exc.errors)
+            return None
+
+    def names_agent(self, agent_id: str, path: str) -> None:
+        if self.agent_ids and agent_id not in self.agent_ids:
+            self.add(path, f"names no agent; agents are {', '.join(self.agent_ids)}")
+
+    def names_tool(self, tool_name: str, path: str) -> None:
+        if tool_name not in self.tool_names:
+            known = ", ".join(name for name in self.tool_names if name) or "none"
+            self.add(path, f"names no tool; tools are {known}")
+
+    def _agents(self) -> None:
+        seen: set[str] = set()
+        for i, row in enumerate(self.agents):
+            path = f"$.agent.agents[{i}]"
+            if not row.id.strip():
+                self.add(f"{path}.id", "must be a non-empty string")
+            elif row.id in seen:
+                self.add(f"{path}.id", f"duplicate agent id {row.id!r}")
+            seen.add(row.id)
+            self._schedules(_items(row.schedules), f"{path}.schedules")
+            self.block(row.runtime, RuntimeSettings, f"{path}.runtime")
+            self._sandbox(row.sandbox, f"{path}.sandbox")
+        block = _set(self.model.agent)
+        default = _set(block.default_agent_id) if block else None
+        if default and self.agent_ids and default not in self.agent_ids:
+            self.add("$.agent.default_agent_id", f"names no agent; agents are {', '.join(self.agent_ids)}")
+
+    def _tools(self) -> None:
+        seen: set[str] = set()
+        for i, tool in enumerate(self.tools):
+            path = f"$.agent.tools[{i}]"
+            name = tool.name
+            if not name.strip():
+                where = (
+                    "id"
+                    if isinstance(tool.function, UnsetType) and isinstance(tool.id, str)
+                    else "function.name"
+                )
+                self.add(f"{path}.{where}", "must be a non-empty string")
+                continue
+            if name in seen:
+                self.add(f"{path}.function.name", f"duplicate tool name {name!r}")
+            seen.add(name)
+            self._schedules(_items(tool.schedules), f"{path}.schedules")
+
+    def _subagents(self) -> None:
+        for i, row in enumerate(self.subagents):
+            path = f"$.agent.subagents[{i}]"
+            self.block(row.runtime, RuntimeSettings, f"{path}.runtime")
+            self._sandbox(row.sandbox, f"{path}.sandbox")
+            for j, hook in enumerate(_items(row.hooks)):
+                if _set(hook.task) and _set(hook.command):
+                    self.add(f"{path}.hooks[{j}]", "a hook has a task or a command, not both")
+
+    def _sandbox(self, value: JsonObject | UnsetType, path: str) -> None:
+        sandbox = self.block(value, SandboxSettings, path)
+        if sandbox is None:
+            return
+        policy = _set(sandbox.policy)
+        if policy is not None and policy.lower() not in _SANDBOX_POLICIES:
+            self.add(f"{path}.policy", f"must be one of: {', '.join(_SANDBOX_POLICIES)}; got {policy!r}")
+        limit = _set(sandbox.max_concurrency)
+        if limit is not None and limit < 1:
+            self.add(f"{path}.max_concurrency", f"must be at least 1, got {limit}")
+
+    def _schedules(self, schedules: Iterable[Schedule], path: str) -> None:
+        for j, sched in enumerate(schedules):
+            where = f"{path}[{j}]"
+            if sched.kind == "cron":
+                self.cron(_set(sched.cron) or "", f"{where}.cron")
+                self.timezone(_set(sched.timezone), f"{where}.timezone")
+                self.instant(_set(sched.one_shot_at), f"{where}.one_shot_at")
+            else:
+                every = _set(sched.every_seconds)
+                if every is None or every < MIN_EVERY_SECONDS:
+                    self.add(f"{where}.every_seconds", "every schedule minimum interval is 60 seconds")
+            run = _set(sched.run)
+            if run is None:
+                self.add(
+                    f"{where}.run", "a schedule needs a run target: invoke.agent(...) or invoke.tool(...)"
+                )
+            elif isinstance(run, AgentRun):
+                if not run.agent_id.strip():
+                    self.add(f"{where}.run.agent_id", "must be a non-empty string")
+                else:
+                    self.names_agent(run.agent_id, f"{where}.run.agent_id")
+            elif isinstance(run, ToolRun):  # pyright: ignore[reportUnnecessaryIsInstance]
+                self.names_tool(run.tool_name, f"{where}.run.tool_name")
+
+    def _workflows(self) -> None:
+        seen: set[str] = set()
+        for i, wf in enumerate(_items(self.model.workflows)):
+            path = f"$.workflows[{i}]"
+            if not wf.id.strip():
+                self.add(f"{path}.id", "must be a non-empty string")
+            elif wf.id in seen:
+                self.add(f"{path}.id", f"duplicate workflow id {wf.id!r}")
+            seen.add(wf.id)
+            agent_id = _set(wf.agent_id)
+            if agent_id:
+                self.names_agent(agent_id, f"{path}.agent_id")
+            run = _set(wf.run)
+            if wf.mode == "run" and not (run and (_set(run.command) or "").strip()):
+                self.add(f"{path}.run.command", "run-mode workflows need a command")
+            for j, step in enumerate(_items(wf.pipeline)):
+                where = f"{path}.pipeline[{j}]"
+                if step.kind == "tool":
+                    self.names_tool(_set(step.tool_name) or "", f"{where}.tool_name")
+                else:
+                    step_agent = _set(step.agent_id) or ""
+                    if not step_agent.strip():
+                        self.add(f"{where}.agent_id", "must be a non-empty string")
+                    else:
+                        self.names_agent(step_agent, f"{where}.agent_id")
+            trigger = _set(wf.trigger)
+            if trigger is not None:
+                if expr := (_set(trigger.cron) or _set(trigger.schedule)):
+                    field = "cron" if _set(trigger.cron) else "schedule"
+                    self.cron(expr, f"{path}.trigger.{field}")
+                self.timezone(_set(trigger.timezone), f"{path}.trigger.timezone")
+                self.instant(_set(trigger.one_shot_at), f"{path}.trigger.one_shot_at")
+            if (schedule := _set(wf.schedule)) and not (
+                trigger and (_set(trigger.cron) or _set(trigger.schedule))
+            ):
+                self.cron(schedule, f"{path}.schedule")
+
+    def _files(self, runtime: RuntimeSettings) -> None:
+        for i, item in enumerate(_items(runtime.files)):
+            parts = item.path.replace("\\", "/").split("/")
+            if not item.path.strip() or item.path.startswith(("/", "\\")) or ".." in parts:
+                self.add(
+                    f"$.runtime_profile.files[{i}].path",
+                    f"{item.path!r} must be a relative path inside the app's working directory",
+                )
+
+    def cron(self, expr: str, path: str) -> None:
+        try:
+            validate_cron(expr, where="cron")
+        except DeclarationError as exc:
+            self.add(path, str(exc).removeprefix("cron: "))
+
+    def timezone(self, name: str | None, path: str) -> None:
+        if name is None:
+            return
+        try:
+            validate_timezone(name, where="timezone")
+        except DeclarationError as exc:
+            self.add(path, str(exc).removeprefix("timezone: "))
+
+    def instant(self, text: str | None, path: str) -> None:
+        if text is None:
+            return
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            self.add(path, f"must be an ISO-8601 date-time such as 2030-01-02T03:04:05Z, got {text!r}")
 
 
 def manifest_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a manifest, generated from the msgspec models (docs/manifest.schema.json)."""
-    return msgspec.json.schema(Manifest)
+    """The JSON Schema (2020-12) of a manifest, generated from the Structs (`docs/manifest.schema.json`).
+
+    The verbatim blocks are described by their read models: `runtime_profile` and agent/subagent
+    `runtime` by `RuntimeSettings`, agent/subagent `sandbox` by `SandboxSettings`, `interfaces` by
+    `InterfacesSettings`; each still allows keys the schema does not list.
+
+    Returns:
+        A JSON Schema object with `$defs`.
+    """
+    (root, runtime, sandbox, interfaces), defs = msgspec.json.schema_components(
+        [Manifest, RuntimeSettings, SandboxSettings, InterfacesSettings], ref_template="#/$defs/{name}"
+    )
+    blocks: dict[tuple[str, str], dict[str, Any]] = {
+        ("Manifest", "runtime_profile"): runtime,
+        ("Manifest", "interfaces"): interfaces,
+        ("AgentRow", "runtime"): runtime,
+        ("AgentRow", "sandbox"): sandbox,
+        ("SubagentRow", "runtime"): runtime,
+        ("SubagentRow", "sandbox"): sandbox,
+    }
+    for (struct, field), ref in blocks.items():
+        defs[struct]["properties"][field] = dict(ref)
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **root, "$defs": defs}
+    out: dict[str, Any] = msgspec.json.decode(_ENCODER.encode(schema))  # tuple defaults become lists
+    return out

@@ -160,8 +160,7 @@ def normalize_schedule_spec(spec: Any) -> dict[str, Any]:
             "cron": expr,
             "timezone": validate_timezone(str(spec.get("timezone") or "UTC"), where=where),
         }
-        if spec.get("one_shot_at"):
-            out["one_shot_at"] = _iso_utc(spec["one_shot_at"], where)
+        one_shot = _iso_utc(spec["one_shot_at"], where) if spec.get("one_shot_at") else None
     elif kind == "every":
         raw = spec.get("every_seconds", spec.get("seconds"))
         if isinstance(raw, bool) or not isinstance(raw, int):
@@ -169,9 +168,12 @@ def normalize_schedule_spec(spec: Any) -> dict[str, Any]:
         if raw < MIN_EVERY_SECONDS:
             raise DeclarationError("every schedule minimum interval is 60 seconds")
         out = {"id": sid, "kind": "every", "every_seconds": raw}
+        one_shot = None
     else:
         raise DeclarationError(f"{where}: schedule kind must be 'cron' or 'every'")
     out["run"] = normalize_schedule_run(spec.get("run"))
+    if one_shot is not None:  # after `run`, as the original SDK orders it
+        out["one_shot_at"] = one_shot
     return out
 
 
