@@ -290,9 +290,7 @@ async def test_missing_bubblewrap_is_detected_and_reported(
     server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_which = shutil.which
-    monkeypatch.setattr(
-        _isolation.shutil, "which", lambda name: None if name == "bwrap" else real_which(name)
-    )
+    monkeypatch.setattr(_isolation, "which", lambda name: None if name == "bwrap" else real_which(name))
     _isolation.reset_detection()
     try:
         status = isolation_status(SandboxPolicy())

@@ -118,6 +118,8 @@ class IsolationStatus:
 
 
 _detected: dict[str, Mechanism] = {}
+#: Program lookup (replaceable in tests to simulate a machine without bubblewrap).
+which = shutil.which
 
 
 def reset_detection() -> None:
@@ -157,14 +159,14 @@ def detect(mechanism: str = "auto") -> Mechanism:
     if cached is not None:
         return cached
     as_root = os.geteuid() == 0
-    setpriv = shutil.which("setpriv")
-    prlimit = shutil.which("prlimit")
+    setpriv = which("setpriv")
+    prlimit = which("prlimit")
     bwrap: str | None = None
     reason = ""
     if mechanism == "none":
         reason = "isolation turned off by the server's settings"
     else:
-        found = shutil.which("bwrap")
+        found = which("bwrap")
         if found is None:
             reason = "bubblewrap (bwrap) is not installed"
         else:
