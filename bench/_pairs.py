@@ -10,7 +10,7 @@ Servers run in their own processes (so the load generator does not share their i
     uv run python bench/_pairs.py serve KIND --data-dir DIR [--owner-key KEY]
 
 prints one JSON line `{"base_url", "owner_api_key", "pid", "loop", "http"}` once listening and
-serves until its stdin closes (or it is killed). KIND is one of:
+serves until its stdin closes (or it is killed); its stderr goes to `<DIR>.log`. KIND is one of:
 
 - `ara`: ara-server started the way `ara dev` starts it (`ServerThread(Settings(...))`).
 - `ara-uvicorn-run`: the same ara-server app served by plain `uvicorn.run(app, host=, port=)`.
@@ -288,6 +288,18 @@ class ServerProcess:
         return str(self.info["base_url"])
 
     @property
+    def log_path(self) -> Path:
+        """The server's stderr: `<data_dir>.log` next to its data dir."""
+        return self.data_dir.with_name(self.data_dir.name + ".log")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-20:])
+
+    @property
     def pid(self) -> int:
         """The server's process id."""
         assert self.process is not None
@@ -313,13 +325,16 @@ class ServerProcess:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self.log_path.open("a"),
             text=True,
         )
         assert self.process.stdout is not None
         while True:  # the announcement is the first line that is a JSON object with `base_url`
             line = self.process.stdout.readline()
             if not line:
-                raise RuntimeError(f"{self.kind} server exited with {self.process.wait()}")
+                raise RuntimeError(
+                    f"{self.kind} server exited with {self.process.wait()}:\n{self._log_tail()}"
+                )
             try:
                 info = json.loads(line)
             except ValueError:
@@ -336,7 +351,7 @@ class ServerProcess:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError(f"{self.kind} server did not answer /healthz")
+                raise RuntimeError(f"{self.kind} server did not answer /healthz:\n{self._log_tail()}")
             time.sleep(0.05)
 
     def stop(self) -> None:
