@@ -69,11 +69,13 @@ def test_prompt_factory_agent_exact_row():
         "entrypoint": False,
         "prompt_factory": {
             "function_name": "planner",
-            "source": 'def planner(input: dict) -> str:\n    return f"Plan {input}"\n',
+            "source": 'def planner(input: dict) -> str:\n    return f"Plan {input}"',
             "parameters": FACTORY_PARAMS,
         },
     }
-    assert planner.__ara_agent__ == row
+    assert app.manifest["agent"]["agents"] == [row]
+    definition = planner.__ara_definition__
+    assert definition.agent is not None and definition.agent.id == "planner" and definition.tool is None
     m = app.manifest
     assert m["agent"] == {
         "agents": [row],
@@ -135,7 +137,8 @@ def test_task_agent_any_signature_and_legacy_prompt_factory_text():
         app.agent(id="  ", task="x")(greet_user)
 
 
-def test_default_agent_is_last_entrypoint_and_user_profile_id_wins():
+def test_default_agent_is_last_entrypoint_and_generated_profile_id_overwrites_the_users():
+    # As the published originals (0.1.30 and 0.1.45) do: generated keys keep the user's key position.
     app = App("defaults-app", agent={"default_profile_id": "custom", "extra": 1, "agents": "overwritten"})
     for name, entry in (("a", False), ("b", True), ("c", True), ("d", False)):
         app.agent(id=name, task=name, entrypoint=entry)(lambda: None)
@@ -149,7 +152,7 @@ def test_default_agent_is_last_entrypoint_and_user_profile_id_wins():
         "subagents",
     ]
     assert (
-        agent["default_agent_id"] == "c" and agent["default_profile_id"] == "custom" and agent["extra"] == 1
+        agent["default_agent_id"] == "c" and agent["default_profile_id"] == "c" and agent["extra"] == 1
     )
 
 
@@ -187,7 +190,7 @@ def test_tool_exact_row_explicit_parameters_and_handler_style():
         },
         "function_name": "send_email",
         "source": 'def send_email(to: str, n: int = 3) -> dict:\n    """Send an email."""\n    import json\n\n'
-        '    return json.loads("{}")\n',
+        '    return json.loads("{}")',
     }
     assert tools[1]["function"] == {"name": "search", "description": "", "parameters": schema}
     assert (
@@ -198,7 +201,7 @@ def test_tool_exact_row_explicit_parameters_and_handler_style():
         "properties": {"x": {"type": "integer"}},
         "required": ["x"],
     }
-    assert send_email("x") == {} and send_email.__ara_tool__ is app._tools["send_email"]
+    assert send_email("x") == {} and send_email.__ara_definition__.tool.name == "send_email"
     assert "agents" not in app.manifest["agent"]  # tools alone add no agent
     with pytest.raises(DeclarationError, match="^@app.tool requires source-visible functions"):
         app.tool()(lambda: 1)
@@ -243,7 +246,7 @@ def test_schedule_on_tool_either_order_anchors_on_default_agent(schedule_first):
     m = app.manifest
     assert m["agent"]["tools"][0]["schedules"] == entries
     assert m["agent"]["agents"][0]["schedules"] == entries
-    assert app._agents["boss"]["schedules"] == []  # anchoring lives in the manifest only
+    assert boss.__ara_definition__.agent.schedules == ()  # anchoring lives in the manifest only
     assert [w["id"] for w in m["workflows"]] == ["boss", "boss--send--cron", "boss--send--09-30"]
     assert m["workflows"][2]["task"] == "Run scheduled tool send"
 
@@ -282,7 +285,7 @@ def test_schedule_on_agent_with_explicit_run_and_error_messages(caplog):
             pass
 
         app.schedule(cron="0 1 * * *")(loose)
-    assert "loose" in caplog.text and loose.__ara_schedule_entries__[0]["id"] == "loose"
+    assert "loose" in caplog.text and loose.__ara_definition__.schedules[0].id == "loose"
 
 
 @pytest.mark.parametrize("endpoint_first", [True, False])

@@ -27,7 +27,8 @@ def test_task_workflow_exact_rows():
     def plain():
         pass
 
-    assert some_task.__ara_workflow__ == {
+    assert some_task.__ara_definition__.workflows == ("some-task",)
+    assert app.manifest["workflows"][0] == {
         "id": "some-task",
         "mode": "task",
         "task": "Do it.",
@@ -141,7 +142,7 @@ def test_hooks():
         },
         "schedule": "0 2 * * *",
     }
-    assert mail.__ara_hook__ == {"id": "on-mail", "event": "mail.received"}
+    assert mail.__ara_definition__.hook == {"id": "on-mail", "event": "mail.received"}
     with pytest.raises(DeclarationError, match="task or command, not both"):  # C20
         app.hook(event="x", task="t", command="c")
     with pytest.raises(DeclarationError, match="non-empty event"):
@@ -235,7 +236,7 @@ def test_handler_rows():
                 "properties": {"text": {"type": "string"}},
                 "required": ["text"],
             },
-            "source": "def echo_back(text: str):\n    return text\n",
+            "source": "def echo_back(text: str):\n    return text",
         }
     ]
     assert echo_back("x") == "x"

@@ -70,7 +70,7 @@ def test_worked_example_1_9b():
     }
     assert coord["prompt_factory"] == {
         "function_name": "support_coordinator",
-        "source": 'def support_coordinator(input: dict) -> str:\n    """Coordinate support."""\n    return "Coordinate support."\n',
+        "source": 'def support_coordinator(input: dict) -> str:\n    """Coordinate support."""\n    return "Coordinate support."',
         "parameters": {"type": "object", "properties": {"input": {"type": "object"}}, "required": ["input"]},
     }
     assert (
@@ -111,7 +111,7 @@ def test_worked_example_1_9b():
             },
         },
         "function_name": "send_email",
-        "source": 'def send_email(to: str, body: str = "x") -> dict:\n    return {"sent": to}\n',
+        "source": 'def send_email(to: str, body: str = "x") -> dict:\n    return {"sent": to}',
         "schedules": [SEND_EMAIL_SCHEDULE],
     }
     assert m["workflows"] == [

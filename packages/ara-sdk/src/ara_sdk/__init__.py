@@ -1,8 +1,14 @@
 """ara_sdk: write Ara apps in Python and operate them.
 
-`App` and its decorators declare agents, tools and schedules; `AraClient` deploys and runs them
-against api.ara.so or any ara-server; the helpers build runtime profiles, secrets and schedules.
+`App` and its decorators declare agents, tools and schedules (or `Job` and `@tool`, the job-first
+style); `AraClient` deploys and runs them against api.ara.so or any ara-server; the helpers build
+runtime profiles, secrets and schedules.
+
+Importing `ara_sdk` loads no HTTP stack: `AraClient`, `AsyncAraClient`, `AraRuntimeClient` and
+`core` are imported on first use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ara_core import (
     DEFAULT_API_BASE_URL,
@@ -34,11 +40,37 @@ from ara_core import (
     tarball_artifact,
 )
 
-from ._app import App, define_app, fastapi_endpoint
-from ._client import AraClient, AsyncAraClient
+from ._app import App, ProjectNameError, define_app, fastapi_endpoint
+from ._cli_bridge import run_auth_cli, run_cli, run_runtime_cli
+from ._definitions import DecoratorStackError
+from ._job import Automation, Job, connectors, env, secret, tool
 from ._loader import load_app
-from ._runtime_client import AraRuntimeClient
 from .errors import AppLoadError
+
+if TYPE_CHECKING:
+    from . import core
+    from ._client import AraClient, AsyncAraClient
+    from ._runtime_client import AraRuntimeClient
+
+_LAZY = {
+    "AraClient": "._client",
+    "AsyncAraClient": "._client",
+    "AraRuntimeClient": "._runtime_client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the clients (and with them the HTTP stack) on first use."""
+    import importlib
+
+    if name == "core":
+        return importlib.import_module(".core", __name__)
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'ara_sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "App",
@@ -46,6 +78,7 @@ __all__ = [
     "AraClient",
     "AraRuntimeClient",
     "AsyncAraClient",
+    "Automation",
     "DEFAULT_API_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_RETRY_BACKOFF_SECONDS",
@@ -54,13 +87,19 @@ __all__ = [
     "DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS",
     "DEFAULT_SUBAGENT_TIMEOUT_SECONDS",
     "DEFAULT_TIMEOUT_SECONDS",
+    "DecoratorStackError",
+    "Job",
+    "ProjectNameError",
     "Secret",
     "SecretDefinition",
     "agno_adapter",
     "command_adapter",
+    "connectors",
+    "core",
     "cron",
     "define_app",
     "entrypoint",
+    "env",
     "event_envelope",
     "fastapi_endpoint",
     "file",
@@ -70,10 +109,15 @@ __all__ = [
     "langgraph_adapter",
     "load_app",
     "local_file",
+    "run_auth_cli",
+    "run_cli",
+    "run_runtime_cli",
     "runtime",
     "sandbox",
     "schedule",
     "scheduler",
+    "secret",
     "subagent_hook",
     "tarball_artifact",
+    "tool",
 ]

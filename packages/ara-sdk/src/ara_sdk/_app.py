@@ -1,15 +1,22 @@
-"""`App` and its decorators: the authoring surface (spec §1)."""
+"""`App` and its decorators: the authoring surface.
+
+Each decorator validates its arguments, builds a frozen definition and attaches it to the
+function (`fn.__ara_definition__`, see `_definitions`), then returns the function unchanged.
+`App` is a registry of those functions and of app-level declarations; `App.manifest` compiles
+them into a new manifest on every access.
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ara_core import (
-    DEFAULT_SANDBOX_MAX_CONCURRENCY,
     DEFAULT_SUBAGENT_MAX_CONCURRENCY,
     DEFAULT_SUBAGENT_MAX_RETRIES,
     DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
@@ -17,7 +24,6 @@ from ara_core import (
     PROJECT_NAME_PATTERN,
     DeclarationError,
     check_json,
-    function_source,
     guardrail_command,
     normalize_schedule_run,
     normalize_schedule_spec,
@@ -27,7 +33,20 @@ from ara_core import (
     task_guardrail_prefix,
 )
 
-__all__ = ["App", "define_app", "fastapi_endpoint"]
+from ._definitions import (
+    AgentDefinition,
+    EndpointDefinition,
+    PromptFactory,
+    ScheduleEntry,
+    ToolDefinition,
+    check_target,
+    definition_of,
+    freeze,
+    merge,
+)
+from ._source import function_source
+
+__all__ = ["App", "ProjectNameError", "define_app", "fastapi_endpoint"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _log = logging.getLogger("ara_sdk")
@@ -45,30 +64,33 @@ def _dedupe(values: Any) -> list[str]:
     return out
 
 
-def _upsert(rows: list[dict[str, Any]], row: dict[str, Any], key: Callable[[dict[str, Any]], Any]) -> None:
-    for i, existing in enumerate(rows):
-        if key(existing) == key(row):
-            rows[i] = row
-            return
-    rows.append(row)
+class ProjectNameError(DeclarationError):
+    """`App(project_name)` is not a DNS label; the message gives the allowed characters.
 
+    Attributes:
+        value: The rejected project name.
+    """
 
-def _upsert_all(rows: list[dict[str, Any]], updates: Any) -> None:
-    """Upsert each of `updates` into `rows` by `id` (replace the first match in place, else append); linear."""
-    position: dict[Any, int] = {}
-    for i, row in enumerate(rows):
-        position.setdefault(row["id"], i)
-    for update in updates:
-        i = position.get(update["id"])
-        if i is None:
-            position[update["id"]] = len(rows)
-            rows.append(dict(update))
-        else:
-            rows[i] = dict(update)
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(
+            f"project_name must match {PROJECT_NAME_PATTERN.pattern} (got {value!r}): use 1-63 lowercase "
+            "letters, digits and hyphens, starting and ending with a letter or digit, e.g. 'my-app-1'"
+        )
 
 
 def _doc(fn: Callable[..., Any]) -> str:
-    return inspect.cleandoc(fn.__doc__) if fn.__doc__ else ""
+    """The docstring as the original SDK ships it: stripped, inner indentation kept."""
+    return fn.__doc__.strip() if fn.__doc__ else ""
+
+
+def _caller_file() -> str | None:
+    """The file of the module that created the App (for `python app.py <command>`)."""
+    frame = sys._getframe(2)  # pyright: ignore[reportPrivateUsage]
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("ara_sdk"):
+        frame = frame.f_back
+    name = frame.f_globals.get("__file__") if frame is not None else None
+    return os.path.abspath(name) if isinstance(name, str) else None
 
 
 def _check_prompt_signature(fn: Callable[..., Any]) -> None:
@@ -126,7 +148,7 @@ def fastapi_endpoint(
         name = slugify(label or fn.__name__)
         if not name:
             raise DeclarationError("fastapi_endpoint(...) requires a non-empty label")
-        route = "/" + "/".join(p for p in str(path).split("/") if p) if path else f"/{name}"
+        route = _endpoint_path(path, name)
         header = auth_header_name or ("X-Ara-Endpoint-Secret" if mode == "header" else "")
         env = auth_secret_env or (
             "" if mode == "none" else f"ARA_ENDPOINT_{name.upper().replace('-', '_')}_SECRET"
@@ -139,13 +161,21 @@ def fastapi_endpoint(
             "docs": bool(docs),
             "auth": {"mode": mode, "header_name": header, "secret_env": env},
         }
-        fn.__ara_fastapi_endpoint__ = spec  # type: ignore[attr-defined]
-        row = getattr(fn, "__ara_agent__", None)
-        if isinstance(row, dict):
-            row["fastapi_endpoint"] = spec
+        merge(fn, "fastapi_endpoint", endpoint=EndpointDefinition(spec=spec))
         return fn
 
     return decorate
+
+
+def _endpoint_path(path: str, label: str) -> str:
+    """`/<label>` when empty; else stripped, with a leading `/` and runs of `/` collapsed (a trailing `/` kept)."""
+    text = str(path or "").strip()
+    if not text:
+        return f"/{label}"
+    out = "/" + text.lstrip("/")
+    while "//" in out:
+        out = out.replace("//", "/")
+    return out
 
 
 class App:
@@ -204,24 +234,23 @@ class App:
         else:
             raw = str(project_name if project_name is not None else project_name_or_name or "").strip()
             if not PROJECT_NAME_PATTERN.match(raw):
-                raise DeclarationError(
-                    f"project_name must match {PROJECT_NAME_PATTERN.pattern} (got {raw!r}): use 1-63 lowercase "
-                    "letters, digits and hyphens, starting and ending with a letter or digit, e.g. 'my-app-1'"
-                )
+                raise ProjectNameError(raw)
             self.name = self.slug = self.project_name = raw
             self.description = ""
         self.interfaces: dict[str, Any] = dict(interfaces or {})
         self.runtime_profile: dict[str, Any] = dict(runtime_profile or {})
         self._agent_base: dict[str, Any] = dict(agent or {})
-        # Rows keyed by id: re-assigning a key keeps its position, so upserts are in place and O(1).
-        self._agents: dict[str, dict[str, Any]] = {}
-        self._tools: dict[str, dict[str, Any]] = {}
+        # The registry. Keyed by id: re-registering an id keeps its position (an in-place upsert).
+        # Agents and tools map to their functions, whose frozen definitions the compiler reads;
+        # workflows, subagent rows and handlers are app-level rows kept as private copies.
+        self._agents: dict[str, Callable[..., Any]] = {}
+        self._tools: dict[str, Callable[..., Any]] = {}
         self._workflows: dict[str, dict[str, Any]] = {}
-        self._profiles: list[dict[str, Any]] = []
         self._subagents: dict[str, dict[str, Any]] = {}
         self._handlers: dict[str, dict[str, Any]] = {}
         self._local_entrypoint: Callable[..., Any] | None = None
         self._entrypoint_id: str | None = None
+        self._script = _caller_file()
 
     def __repr__(self) -> str:
         return f"App({self.slug!r})"
@@ -267,51 +296,46 @@ class App:
         """
 
         def decorate(fn: F) -> F:
+            check_target(fn, "@app.agent")
             agent_id = (
                 str(id).strip() if id is not None else (slugify(fn.__name__) if self.legacy else fn.__name__)
             )
             if not agent_id:
                 raise DeclarationError("@app.agent requires a non-empty id")
             factory = prompt_factory or (not self.legacy and not task and not instructions)
-            row: dict[str, Any] = {"id": agent_id}
+            pf: PromptFactory | None = None
             if factory:
                 _check_prompt_signature(fn)
-                source = function_source(fn, decorator="@app.agent")
+                pf = PromptFactory(
+                    function_name=fn.__name__,
+                    source=function_source(fn, decorator="@app.agent"),
+                    parameters=signature_schema(fn),
+                )
                 if task or instructions:
                     text = task or instructions
                 elif prompt_factory and self.legacy:
                     text = f"Generate instructions at runtime via prompt factory '{fn.__name__}'."
                 else:
                     text = _doc(fn) or f"Generate instructions at runtime via agent function '{fn.__name__}'."
-                row.update(task=text, instructions=instructions or text, persona=instructions or text)
             else:
                 text = task or instructions or _doc(fn) or f"Run agent {agent_id}"
-                row.update(task=text, instructions=instructions or text, persona=instructions or text)
-            row["schedules"] = [normalize_schedule_spec(s) for s in (schedules or [])]
-            row["handoff_to"] = _dedupe(handoff_to)
-            row["always_on"] = bool(always_on)
-            row["entrypoint"] = bool(entrypoint)
-            if factory:
-                row["prompt_factory"] = {
-                    "function_name": fn.__name__,
-                    "source": source,
-                    "parameters": signature_schema(fn),
-                }
-            if skills is not None:
-                row["skills"] = _dedupe(skills)
-            if runtime:
-                row["runtime"] = strip_private(runtime)
-            if sandbox:
-                row["sandbox"] = dict(sandbox)
-            endpoint = getattr(fn, "__ara_fastapi_endpoint__", None)
-            if endpoint:
-                row["fastapi_endpoint"] = endpoint
-            for entry in getattr(fn, "__ara_schedule_entries__", []):
-                _upsert(row["schedules"], self._bind(entry, agent_id=agent_id), lambda r: r["id"])
-            self._agents[agent_id] = row
+            definition = AgentDefinition(
+                id=agent_id,
+                task=text,
+                instructions=instructions or text,
+                schedules=tuple(normalize_schedule_spec(s) for s in (schedules or [])),
+                handoff_to=tuple(_dedupe(handoff_to)),
+                always_on=bool(always_on),
+                entrypoint=bool(entrypoint),
+                prompt_factory=pf,
+                skills=tuple(_dedupe(skills)) if skills is not None else None,
+                runtime=strip_private(runtime) if runtime else None,
+                sandbox=freeze(sandbox) if sandbox else None,
+            )
+            merge(fn, "@app.agent", agent=definition)
+            self._agents[agent_id] = fn
             if entrypoint:
                 self._entrypoint_id = agent_id
-            fn.__ara_agent__ = row  # type: ignore[attr-defined]
             return fn
 
         return decorate
@@ -340,35 +364,24 @@ class App:
         """
 
         def decorate(fn: F) -> F:
+            check_target(fn, "@app.tool")
             name = str(id).strip() if id else (slugify(fn.__name__) if self.legacy else fn.__name__)
             if not name:
                 raise DeclarationError("@app.tool requires a non-empty id")
-            schema = dict(parameters) if parameters is not None else signature_schema(fn)
             if parameters is not None and not isinstance(parameters, Mapping):
                 raise DeclarationError("@app.tool(parameters=...) must be a JSON schema dict")
+            schema = freeze(parameters) if parameters is not None else signature_schema(fn)
             check_json(schema, "@app.tool(parameters=...)")
-            row: dict[str, Any] = {
-                "type": "function",
-                "function": {
-                    "name": name,
-                    "description": description if description is not None else _doc(fn),
-                    "parameters": schema,
-                },
-                "function_name": fn.__name__,
-                "source": function_source(fn, decorator="@app.tool"),
-            }
-            if handler is not None:
-                row.update(
-                    id=name,
-                    handler_id=handler or name,
-                    description=row["function"]["description"],
-                    parameters=schema,
-                )
-            entries = [self._bind(e, tool_name=name) for e in getattr(fn, "__ara_schedule_entries__", [])]
-            if entries:
-                row["schedules"] = entries
-            self._tools[name] = row
-            fn.__ara_tool__ = row  # type: ignore[attr-defined]
+            definition = ToolDefinition(
+                name=name,
+                description=description if description is not None else _doc(fn),
+                parameters=schema,
+                function_name=fn.__name__,
+                source=function_source(fn, decorator="@app.tool"),
+                handler=(handler or name) if handler is not None else None,
+            )
+            merge(fn, "@app.tool", tool=definition)
+            self._tools[name] = fn
             return fn
 
         return decorate
@@ -409,50 +422,25 @@ class App:
             if not sources:
                 raise DeclarationError("app.schedule(...) requires at least one of cron= or at=")
             target = normalize_schedule_run(run) if run is not None else None
-            entries = getattr(fn, "__ara_schedule_entries__", [])
+            entries: list[ScheduleEntry] = []
             for suffix, entry in sources:
                 sid = base if len(sources) == 1 else f"{base}--{suffix}"
                 spec = {"id": sid, **entry, "run": target or {"type": "agent", "agent_id": "placeholder"}}
                 normalized = normalize_schedule_spec(spec)
                 if target is None:
-                    normalized.pop("run")
-                _upsert(entries, normalized, lambda r: r["id"])
-            fn.__ara_schedule_entries__ = entries  # type: ignore[attr-defined]
-            agent_row = getattr(fn, "__ara_agent__", None)
-            tool_row = getattr(fn, "__ara_tool__", None)
-            if agent_row is not None:
-                for e in entries:
-                    _upsert(
-                        agent_row["schedules"], self._bind(e, agent_id=agent_row["id"]), lambda r: r["id"]
-                    )
-            elif tool_row is not None:
-                bound = tool_row.setdefault("schedules", [])
-                for e in entries:
-                    _upsert(bound, self._bind(e, tool_name=tool_row["function"]["name"]), lambda r: r["id"])
-            else:
+                    normalized["run"] = None  # bound to the function's agent or tool, in place
+                entries.append(ScheduleEntry(id=sid, spec=normalized))
+            current = definition_of(fn)
+            if current is None or (current.agent is None and current.tool is None):
                 _log.warning(
-                    "app.schedule(...) on %s: no agent or tool yet; the schedule binds when @app.agent or @app.tool is applied",
+                    "app.schedule(...) on %s: no agent or tool yet; the schedule binds when @app.agent or "
+                    "@app.tool is applied (a schedule on neither is not in the manifest)",
                     fn.__name__,
                 )
+            merge(fn, "@app.schedule", schedules=entries)
             return fn
 
         return decorate
-
-    @staticmethod
-    def _bind(
-        entry: dict[str, Any], *, agent_id: str | None = None, tool_name: str | None = None
-    ) -> dict[str, Any]:
-        bound = dict(entry)
-        if "run" not in bound:
-            bound["run"] = (
-                {"type": "agent", "agent_id": agent_id}
-                if agent_id
-                else {"type": "tool", "tool_name": tool_name, "args": {}}
-            )
-        # keep key order: id, kind, cron/..., timezone, one_shot_at, run
-        run = bound.pop("run")
-        bound["run"] = run
-        return bound
 
     # ------------------------------------------------------------------ workflows (seed 001, G0)
     def workflow(
@@ -509,8 +497,8 @@ class App:
                     row["agent_id"] = str(agent)
                 if expr:
                     row["schedule"] = expr
-            self._workflows[wid] = row
-            fn.__ara_workflow__ = row  # type: ignore[attr-defined]
+            self._workflows[wid] = freeze(row)
+            merge(fn, f"@app.{mode if mode != 'task' else 'task'}", workflows=(wid,))
             return fn
 
         return decorate
@@ -599,7 +587,8 @@ class App:
                     schedule=schedule,
                 )
             out = inner(fn)
-            fn.__ara_hook__ = {"id": fn.__ara_workflow__["id"], "event": name}  # type: ignore[attr-defined]
+            wid = slugify(id or fn.__name__)
+            merge(fn, "@app.hook", hook={"id": wid, "event": name})
             return out
 
         return decorate
@@ -706,7 +695,7 @@ class App:
                 "sandbox": box,
                 "hooks": hook_rows,
             }
-            self._subagents[sid] = row
+            self._subagents[sid] = freeze(row)
             return fn
 
         return decorate
@@ -723,8 +712,8 @@ class App:
                 "parameters": signature_schema(fn),
                 "source": function_source(fn, decorator="@app.handler"),
             }
+            merge(fn, "@app.handler", handler=hid)
             self._handlers[hid] = row
-            fn.__ara_handler__ = row  # type: ignore[attr-defined]
             return fn
 
         return decorate
@@ -763,158 +752,50 @@ class App:
     # --------------------------------------------------------------------------------- manifest
     @property
     def manifest(self) -> dict[str, Any]:
-        """The app manifest, recomputed on every access (spec §1.1-§1.8).
+        """The app manifest, compiled afresh on every access.
+
+        The value shares nothing with the app: changing it never changes the app or a later
+        manifest. Key order is the wire order (`name`, `slug`, `description`, `agent`,
+        `workflows`, `interfaces`, `runtime_profile`).
 
         Returns:
-            `{"name", "slug", "description", "agent", "workflows", "interfaces", "runtime_profile"}`.
+            The manifest dict. `runtime_profile` may hold the private `__secret_definitions` key
+            (objects, not JSON), which deploy strips.
         """
-        agent: dict[str, Any] = dict(self._agent_base)
-        rows = [dict(r) for r in self._agents.values()]
-        if not rows and any(t.get("schedules") for t in self._tools.values()):
-            rows = [
-                {
-                    "id": "scheduled-jobs",
-                    "task": "Execute scheduled tool jobs.",
-                    "instructions": "Execute scheduled tool jobs.",
-                    "persona": "Execute scheduled tool jobs.",
-                    "schedules": [],
-                    "handoff_to": [],
-                    "always_on": False,
-                    "entrypoint": False,
-                }
-            ]
-        workflows: list[dict[str, Any]] = []
-        if rows:
-            default_id = (
-                self._entrypoint_id if self._entrypoint_id in {r["id"] for r in rows} else rows[0]["id"]
-            )
-            anchor = next(i for i, r in enumerate(rows) if r["id"] == default_id)
-            tool_schedules = [s for t in self._tools.values() for s in t.get("schedules", [])]
-            if tool_schedules:
-                merged = [dict(s) for s in rows[anchor]["schedules"]]
-                _upsert_all(merged, tool_schedules)
-                rows[anchor] = {**rows[anchor], "schedules": merged}
-            agent["agents"] = rows
-            agent["default_agent_id"] = default_id
-            agent["profiles"] = [self._profile(r) for r in rows]
-            agent["default_profile_id"] = self._agent_base.get("default_profile_id", default_id)
-            agent["subagents"] = [
-                {
-                    "id": r["id"],
-                    "workflow_id": r["id"],
-                    "channels": [],
-                    "runtime": strip_private(r.get("runtime")),
-                    "sandbox": r.get("sandbox")
-                    or {"policy": "shared", "max_concurrency": DEFAULT_SANDBOX_MAX_CONCURRENCY},
-                    "hooks": [],
-                }
-                for r in rows
-            ]
-            _upsert_all(agent["subagents"], self._subagents.values())
-            for r in rows:
-                workflows.extend(self._workflows_for(r))
-        if self._handlers:
-            agent["handlers"] = [dict(h) for h in self._handlers.values()]
-        if self._tools:
-            agent["tools"] = [dict(t) for t in self._tools.values()]
-        _upsert_all(workflows, self._workflows.values())
-        interfaces = dict(self.interfaces)
-        endpoints = [r for r in rows if r.get("fastapi_endpoint")]
-        if endpoints:
-            listed = list(interfaces.get("fastapi_endpoints") or [])
-            for r in endpoints:
-                spec = dict(r["fastapi_endpoint"])
-                spec.setdefault("agent_id", r["id"])
-                spec.setdefault("workflow_id", r["id"])
-                listed.append(spec)
-            interfaces["fastapi_endpoints"] = listed
-        return {
-            "name": self.name,
-            "slug": self.slug,
-            "description": self.description if self.legacy else "",
-            "agent": agent,
-            "workflows": workflows,
-            "interfaces": interfaces,
-            "runtime_profile": dict(self.runtime_profile),
-        }
+        from ._compiler import compile_manifest
 
-    @staticmethod
-    def _profile(row: dict[str, Any]) -> dict[str, Any]:
-        text = row.get("instructions") or row.get("task") or ""
-        out = {
-            "id": row["id"],
-            "instructions": text,
-            "persona": text,
-            "handoff_to": list(row.get("handoff_to", [])),
-            "always_on": row.get("always_on", True),
-        }
-        if isinstance(row.get("skills"), list):
-            out["skills"] = list(row["skills"])
-        return out
+        return compile_manifest(self)
 
-    @staticmethod
-    def _workflows_for(row: dict[str, Any]) -> list[dict[str, Any]]:
-        aid = row["id"]
-        task = row.get("instructions") or row.get("task") or f"Run agent {aid}"
-        out = [
-            {
-                "id": aid,
-                "mode": "task",
-                "agent_id": aid,
-                "task": task,
-                "run": {},
-                "pipeline": [],
-                "schedule": "",
-                "trigger": {"type": "api"},
-            }
-        ]
-        for s in row.get("schedules", []):
-            if s.get("kind") != "cron":
-                continue
-            trigger = {
-                "type": "cron",
-                "cron": s["cron"],
-                "schedule": s["cron"],
-                "timezone": s.get("timezone", "UTC"),
-            }
-            if s.get("one_shot_at"):
-                trigger["one_shot_at"] = s["one_shot_at"]
-            wid = f"{aid}--{s['id']}"
-            run = s.get("run") or {}
-            if run.get("type") == "tool":
-                out.append(
-                    {
-                        "id": wid,
-                        "mode": "pipeline",
-                        "agent_id": aid,
-                        "task": f"Run scheduled tool {run['tool_name']}",
-                        "run": {},
-                        "pipeline": [
-                            {
-                                "id": f"{wid}--tool",
-                                "kind": "tool",
-                                "tool_name": run["tool_name"],
-                                "args": dict(run.get("args") or {}),
-                            }
-                        ],
-                        "schedule": s["cron"],
-                        "trigger": trigger,
-                    }
-                )
-            else:
-                out.append(
-                    {
-                        "id": wid,
-                        "mode": "task",
-                        "agent_id": run.get("agent_id") or aid,
-                        "task": task,
-                        "run": {},
-                        "pipeline": [],
-                        "schedule": s["cron"],
-                        "trigger": trigger,
-                    }
-                )
-        return out
+    def validate(self) -> dict[str, Any]:
+        """Compile the manifest and check it against the wire rules, as deploy does first.
+
+        Returns:
+            The manifest (as `manifest`).
+
+        Raises:
+            ManifestError: A rule is broken; `errors` lists `(json_path, message)` pairs.
+        """
+        from ._compiler import validated_manifest
+
+        return validated_manifest(self)
+
+    # -------------------------------------------------------------------------- command line
+    def cli(self, argv: list[str] | None = None, *, default_command: str = "deploy") -> int:
+        """Run the `ara` command line for this app, as `python app.py <command>` does.
+
+        Args:
+            argv: The command and its flags (default `sys.argv[1:]`); empty runs `default_command`.
+            default_command: The command when none is given.
+
+        Returns:
+            The exit code (0 on success). Requires the `ara-cli` package.
+
+        Raises:
+            ModuleNotFoundError: `ara-cli` is not installed (the message says how to install it).
+        """
+        from ._cli_bridge import run_cli
+
+        return run_cli(self, argv, default_command=default_command)
 
 
 def _at_entry(token: str, timezone: str) -> dict[str, Any]:

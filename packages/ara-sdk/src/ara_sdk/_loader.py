@@ -1,29 +1,55 @@
-"""Loading an app script the way the `ara` command does (spec §5.1 steps 9 and 10)."""
+"""Loading an app script the way the `ara` command does.
+
+The script is read and parsed once: the loader compiles the module from that syntax tree and
+hands the same tree to source extraction, so a file with a thousand tools is parsed a single time.
+"""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.util
+import io
 import os
-import re
 import sys
+import tokenize
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
-from ._app import App
+from ._app import App, ProjectNameError
+from ._source import remember_module
 from .errors import AppLoadError
 
-__all__ = ["load_app"]
+__all__ = ["load_app", "loading"]
 
 MODULE_NAME = "ara_user_app"
 
+_LOADING: list[str] = []
+
+
+def loading() -> bool:
+    """Whether an app script is being imported by `load_app` right now (then `run_cli` does nothing)."""
+    return bool(_LOADING)
+
+
+@contextlib.contextmanager
+def _loading(script: Path) -> Iterator[None]:
+    _LOADING.append(str(script))
+    try:
+        yield
+    finally:
+        _LOADING.pop()
+
 
 def load_app(path: str | os.PathLike[str]) -> App:
-    """Import an app script and return its `App`.
+    """Import an app script and return its `App` (or the app behind its `ara.Job(...)`).
 
     The script runs as module `ara_user_app` with its own directory first on `sys.path` (so it can
     import modules next to it). A global named `app` is preferred when it is an `App`; otherwise
-    the first `App` among the module's globals.
+    the first `App` among the module's globals, then the app of the first `Job`, then the app that
+    module-level `ara.Job(...)` calls registered for the script.
 
     Args:
         path: The script's path (`~` expanded).
@@ -34,34 +60,50 @@ def load_app(path: str | os.PathLike[str]) -> App:
     Raises:
         AppLoadError: The script is missing (`Script not found: <path>`), breaks the project-name
             rule (with the allowed characters), fails to import (file, line and error, no
-            traceback), or defines no `App` (`No App(...) instance found in script`).
+            traceback), or defines no app (`No App(...) instance found in script`).
     """
     script = Path(path).expanduser()
     with contextlib.suppress(OSError):
         script = script.resolve()
     if not script.is_file():
         raise AppLoadError(f"Script not found: {script}")
+    module = _import(script)
+    return find_app(module, script)
+
+
+def _import(script: Path) -> ModuleType:
+    from ._job import forget_module_app
+
+    filename = str(script)
+    try:
+        raw = script.read_bytes()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        text = raw.decode(encoding)
+        tree = ast.parse(text, filename)
+    except SyntaxError as exc:
+        raise AppLoadError(f"{exc.filename or script}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError, LookupError) as exc:
+        raise AppLoadError(f"Cannot read {script}: {exc}") from None
+    remember_module(filename, text, tree)
     spec = importlib.util.spec_from_file_location(MODULE_NAME, script)
-    if spec is None or spec.loader is None:
+    if spec is None:
         raise AppLoadError(f"Cannot load {script}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[MODULE_NAME] = module
+    forget_module_app(MODULE_NAME)
     directory = str(script.parent)
     sys.path.insert(0, directory)
     try:
-        spec.loader.exec_module(module)
-    except ValueError as exc:
-        if "project_name must match" in str(exc):
-            got = re.search(r"\(got (.*?)\):", str(exc))
-            raise AppLoadError(
-                f"Invalid project name in {_where(script, exc)}"
-                + (f": {got.group(1)}" if got else "")
-                + ".\n"
-                "  A project_name may contain only lowercase letters, digits and hyphens (a-z, 0-9, -),\n"
-                "  1-63 characters, starting and ending with a letter or digit (regex ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$).\n"
-                '  Example: App("my-app-1")'
-            ) from None
-        raise AppLoadError(_describe(script, exc)) from None
+        code = compile(tree, filename, "exec", dont_inherit=True)
+        with _loading(script):
+            exec(code, module.__dict__)
+    except ProjectNameError as exc:
+        raise AppLoadError(
+            f"Invalid project name in {_where(script, exc)}: {exc.value!r}.\n"
+            "  A project_name may contain only lowercase letters, digits and hyphens (a-z, 0-9, -),\n"
+            "  1-63 characters, starting and ending with a letter or digit (regex ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$).\n"
+            '  Example: App("my-app-1")'
+        ) from None
     except SyntaxError as exc:
         raise AppLoadError(f"{exc.filename or script}:{exc.lineno}: syntax error: {exc.msg}") from None
     except Exception as exc:  # the user's module raised while importing
@@ -69,13 +111,34 @@ def load_app(path: str | os.PathLike[str]) -> App:
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(directory)
+    return module
+
+
+def find_app(module: ModuleType, script: Path | str) -> App:
+    """The app a loaded module declares (see `load_app` for the order).
+
+    Raises:
+        AppLoadError: The module declares no app.
+    """
+    from ._job import Job, module_app
+
     candidate = getattr(module, "app", None)
     if isinstance(candidate, App):
         return candidate
-    for value in vars(module).values():
+    values = list(vars(module).values())
+    for value in values:
         if isinstance(value, App):
             return value
-    raise AppLoadError(f'No App(...) instance found in script {script}; define one, e.g. app = App("my-app")')
+    for value in values:
+        if isinstance(value, Job):
+            return value.app
+    registered = module_app(module.__name__)
+    if registered is not None:
+        return registered
+    raise AppLoadError(
+        f"No App(...) instance found in script {script}; define one, e.g. app = App(\"my-app\"), "
+        'or declare a job, e.g. ara.Job("my-job")'
+    )
 
 
 def _where(script: Path, exc: BaseException) -> str:

@@ -1,0 +1,12 @@
+"""Fixture: a tool with a schedule and no agent (the manifest gains a scheduled-jobs agent)."""
+
+from ara_sdk import App
+
+app = App("tool-cron-only")
+
+
+@app.schedule(cron="0 6 * * *", timezone="Asia/Tokyo")
+@app.tool()
+def refresh_cache(region: str = "eu") -> dict:
+    """Refresh the cache."""
+    return {"region": region}

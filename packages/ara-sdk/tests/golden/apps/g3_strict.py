@@ -1,0 +1,6 @@
+"""Fixture: two jobs, no connectors, connector tools disabled."""
+
+import ara_sdk as ara
+
+ara.Job("first-job", allow_connector_tools=False)
+second = ara.Job("second-job", system_instructions="Second.")
