@@ -632,7 +632,8 @@ def machine() -> str:
     loop, http = _implementations()
     return (
         f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, uvicorn auto picks loop={loop} http={http}, "
-        f"load generator: {'wrk' if have_wrk() else 'httpx'}"
+        f"load generator: {'wrk' if have_wrk() else 'httpx'}, "
+        f"load average {os.getloadavg()[0]:.1f} at start"
     )
 
 
