@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from ara_server import Settings
-from ara_server._runs import RunService
-from ara_server._scheduler import Scheduler, due_firings
-from ara_server._store import Store
+from ara_server.services.runs import RunService
+from ara_server.services.scheduler import Scheduler, due_firings
+from ara_server.store import Store, accounts, apps
+from ara_server.store import runs as runs_store
 
 TOOL = {
     "type": "function",
@@ -141,9 +142,9 @@ def test_due_firings_respect_zones_dst_and_one_shots():
 async def store(tmp_path: Path):
     s = Store(Settings(data_dir=tmp_path))
     await s.open()
-    key = await s.ensure_owner(None)
-    owner = await s.account_for_api_key(key)
-    app = await s.create_app(owner["id"], "sched", MANIFEST)
+    key = await s.run(accounts.ensure_owner, "owner@localhost", None)
+    owner = await s.run(accounts.account_for_api_key, key)
+    app = await apps.create_app(s, owner["id"], "sched", MANIFEST)
     yield s, app
     await s.close()
 
@@ -152,19 +153,19 @@ async def test_two_nodes_fire_each_schedule_once_and_the_pipeline_runs(store, tm
     s, app = store
     node_a, node_b = Scheduler(s, catch_up_seconds=60), Scheduler(s, catch_up_seconds=60)
     assert await node_a.tick(at(2026, 1, 5, 7, 30, 10)) == []  # inactive apps do not fire
-    await s.update_app(app["id"], status="active")
+    await s.run(apps.update_app, app["id"], status="active")
     node_a, node_b = Scheduler(s, catch_up_seconds=60), Scheduler(s, catch_up_seconds=60)
     first = await node_a.tick(at(2026, 1, 5, 7, 30, 10))
     second = await node_b.tick(at(2026, 1, 5, 7, 30, 20))
     assert len(first) == 2 and second == []  # the 07:30 pipeline and the 5-minute pulse, fired by one node
     assert await node_a.tick(at(2026, 1, 5, 7, 30, 40)) == []
-    runs = {r["workflow_id"]: r for r in [await s.get_run(app["id"], rid) for rid in first]}
+    runs = {r["workflow_id"]: r for r in [await s.run(runs_store.get_run, app["id"], rid) for rid in first]}
     run = runs["briefer--stamp"]
     assert (run["kind"], run["status"]) == ("pipeline", "queued")
     assert (runs["pulse"]["kind"], runs["pulse"]["input"]["tool_name"]) == ("tool", "stamp")
 
     service = RunService(Settings(data_dir=tmp_path), s)
-    done = await service.execute(await s.app(app["id"]), run)
+    done = await service.execute(await s.run(apps.get_app, app["id"]), run)
     assert done["status"] == "completed", done["error"]
     assert done["result"]["tool_calls"] == [
         {
@@ -174,11 +175,13 @@ async def test_two_nodes_fire_each_schedule_once_and_the_pipeline_runs(store, tm
             "error": None,
         }
     ]
-    pulse = await service.execute(await s.app(app["id"]), runs["pulse"])
+    pulse = await service.execute(await s.run(apps.get_app, app["id"]), runs["pulse"])
     assert pulse["status"] == "completed" and pulse["result"]["tool_calls"][0]["result"] == {
         "label": "pulse",
         "n": 2,
     }
     # node_b's next window spans a day: each schedule due in it fires once, at its latest time.
-    later = [await s.get_run(app["id"], rid) for rid in await node_b.tick(at(2026, 1, 6, 7, 30, 20))]
+    later = [
+        await s.run(runs_store.get_run, app["id"], rid) for rid in await node_b.tick(at(2026, 1, 6, 7, 30, 20))
+    ]
     assert sorted(r["workflow_id"] for r in later) == ["briefer--morning", "briefer--stamp", "pulse"]

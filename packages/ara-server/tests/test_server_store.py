@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from ara_server import Settings
-from ara_server._store import Store
+from ara_server.store import Store, accounts, apps, events, keys, runs, secrets
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -71,10 +71,10 @@ async def test_migrations_create_every_table(store):
 
 
 async def test_owner_key_is_stored_only_as_a_hash(store):
-    key = await store.ensure_owner(None)
+    key = await store.run(accounts.ensure_owner, "owner@localhost", None)
     assert key and key.startswith("ara_sk_")
-    assert await store.ensure_owner(None) is None  # shown once
-    account = await store.account_for_api_key(key)
+    assert await store.run(accounts.ensure_owner, "owner@localhost", None) is None  # shown once
+    account = await store.run(accounts.account_for_api_key, key)
     assert account and account["is_owner"]
     async with store.engine.connect() as conn:
         dump = str((await conn.execute(sa.text("select * from api_keys"))).all())
@@ -82,23 +82,24 @@ async def test_owner_key_is_stored_only_as_a_hash(store):
 
 
 async def test_apps_keys_secrets_runs_events(store):
-    key = await store.ensure_owner(None)
-    owner = await store.account_for_api_key(key)
-    app = await store.create_app(owner["id"], "demo-app", {"name": "demo-app"})
+    key = await store.run(accounts.ensure_owner, "owner@localhost", None)
+    owner = await store.run(accounts.account_for_api_key, key)
+    app = await apps.create_app(store, owner["id"], "demo-app", {"name": "demo-app"})
     assert app is not None
-    assert await store.create_app(owner["id"], "demo-app", {"name": "x"}) is None  # slug taken
+    assert await apps.create_app(store, owner["id"], "demo-app", {"name": "x"}) is None  # slug taken
 
-    runtime, _ = await store.create_app_key(app["id"], "runtime", "k", 60)
-    assert await store.app_for_key(app["id"], runtime.key, ("runtime",))
-    assert not await store.app_for_key(app["id"], runtime.key, ("app_header",))
+    runtime, _ = await store.run(keys.create_app_key, app["id"], "runtime", "k", 60)
+    assert await store.run(keys.app_key, app["id"], runtime.key, ("runtime",))
+    assert not await store.run(keys.app_key, app["id"], runtime.key, ("app_header",))
 
-    await store.put_secret(app["id"], "mail", {"SMTP_PASSWORD": "hunter2"})
-    assert await store.secret_env(app["id"]) == {"SMTP_PASSWORD": "hunter2"}
+    await store.run(secrets.put_secret, store.box, app["id"], "mail", {"SMTP_PASSWORD": "hunter2"})
+    assert await store.run(secrets.secret_env, store.box, app["id"]) == {"SMTP_PASSWORD": "hunter2"}
     async with store.engine.connect() as conn:
         assert "hunter2" not in str((await conn.execute(sa.text("select * from secrets"))).all())
-    assert [s["name"] for s in await store.list_secrets(app["id"])] == ["mail"]
+    assert [s["name"] for s in await store.run(secrets.list_secrets, app["id"])] == ["mail"]
 
-    row, created = await store.insert_run(
+    row, created = await runs.insert_run(
+        store,
         {
             "run_id": "r1",
             "app_id": app["id"],
@@ -107,10 +108,11 @@ async def test_apps_keys_secrets_runs_events(store):
             "status": "queued",
             "input": {},
             "idempotency_key": "k1",
-        }
+        },
     )
     assert created
-    again, created = await store.insert_run(
+    again, created = await runs.insert_run(
+        store,
         {
             "run_id": "r2",
             "app_id": app["id"],
@@ -119,24 +121,30 @@ async def test_apps_keys_secrets_runs_events(store):
             "status": "queued",
             "input": {},
             "idempotency_key": "k1",
-        }
+        },
     )
     assert not created and again["run_id"] == "r1"
-    claimed = await store.claim_queued_run()
+    claimed = await store.run(runs.claim_queued_run)
     assert claimed and claimed["run_id"] == "r1"
-    assert await store.claim_queued_run() is None
-    assert await store.requeue_running() == 1
+    assert await store.run(runs.claim_queued_run) is None
+    assert await store.run(runs.requeue_running) == 1
 
-    first, outcome = await store.record_event(app["id"], "e1", {"a": 1}, {"event_id": "evt_1", "ok": True})
+    first, outcome = await events.record_event(
+        store, app["id"], "e1", {"a": 1}, {"event_id": "evt_1", "ok": True}
+    )
     assert outcome == "new"
-    same, outcome = await store.record_event(app["id"], "e1", {"a": 1}, {"event_id": "evt_2", "ok": True})
+    same, outcome = await events.record_event(
+        store, app["id"], "e1", {"a": 1}, {"event_id": "evt_2", "ok": True}
+    )
     assert outcome == "replay" and same == first
-    _, outcome = await store.record_event(app["id"], "e1", {"a": 2}, {"event_id": "evt_3", "ok": True})
+    _, outcome = await events.record_event(
+        store, app["id"], "e1", {"a": 2}, {"event_id": "evt_3", "ok": True}
+    )
     assert outcome == "conflict"
 
 
 def test_rate_limiter_sliding_window():
-    from ara_server._ratelimit import RateLimiter
+    from ara_server.services.ratelimit import RateLimiter
 
     now = [100.0]
     limiter = RateLimiter(clock=lambda: now[0])

@@ -1,10 +1,10 @@
 """ara-server: an Ara-compatible control plane and runtime (SQLite on one machine, PostgreSQL for
 several), with a durable run queue and a sandboxed run engine."""
 
-from ._api import create_app
-from ._server import ServerThread, serve
-from ._settings import Settings
+from .app import create_app
 from .errors import ApiProblem
+from .server import ServerThread, serve
+from .settings import Settings
 
 __all__ = [
     "ApiProblem",

@@ -10,9 +10,9 @@ from typing import Any
 
 import uvicorn
 
-from ._api import create_app
-from ._settings import Settings
+from .app import create_app
 from .engine import ModelProvider
+from .settings import Settings
 
 __all__ = ["ServerThread", "serve"]
 

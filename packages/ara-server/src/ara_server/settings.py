@@ -1,11 +1,16 @@
-"""ara-server configuration."""
+"""ara-server configuration, and the key that encrypts app secrets at rest."""
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Settings"]
+from cryptography.fernet import Fernet, InvalidToken
+
+__all__ = ["SecretBox", "Settings"]
 
 
 @dataclass(slots=True)
@@ -53,3 +58,32 @@ class Settings:
     def app_dir(self, app_id: str) -> Path:
         """Working directory of an app's sandboxed code: `<data_dir>/apps/<app_id>/work`."""
         return self.data_dir / "apps" / app_id / "work"
+
+
+class SecretBox:
+    """Encrypts app secret values with a Fernet key kept in `<data_dir>/secrets.key` (mode 0600,
+    created on first use; docs/decisions.md).
+
+    Args:
+        data_dir: The server's data directory.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        path = data_dir / "secrets.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(Fernet.generate_key())
+        self._fernet = Fernet(path.read_bytes().strip())
+
+    def seal(self, values: dict[str, str]) -> str:
+        """Encrypt a values dict into a text token."""
+        return self._fernet.encrypt(json.dumps(values).encode()).decode()
+
+    def open(self, token: str) -> dict[str, Any]:
+        """Decrypt a token; `{}` when the key changed (the secret must be deployed again)."""
+        try:
+            return json.loads(self._fernet.decrypt(token.encode()))
+        except (InvalidToken, ValueError):
+            return {}

@@ -1,4 +1,4 @@
-"""Request helpers shared by the route modules."""
+"""Request decoding shared by the routers: the JSON body and the bearer token."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .errors import ApiProblem
+from ..errors import ApiProblem
 
 __all__ = ["bearer", "json_body"]
 

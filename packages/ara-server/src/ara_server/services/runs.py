@@ -1,64 +1,28 @@
-"""Executing runs: synchronous runs inline, async runs from a durable queue, webhook deliveries."""
+"""Runs: starting them (sync inline, async queued), executing agent, pipeline, tool and command runs,
+and the wire shape of a run."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
-import random
 import signal
 import time
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import structlog
-from ara_core import ArgumentError, coerce_arguments, strip_private
-from ara_http import ApiError, AsyncHttpClient
+from ara_core import ArgumentError, coerce_arguments, new_run_id, strip_private
 
-from ._scheduler import Scheduler
-from ._settings import Settings
-from ._store import Store, now
-from .engine import ModelProvider, execute_agent_run, run_function
+from ..engine import ModelProvider, execute_agent_run, run_function
+from ..errors import ApiProblem
+from ..settings import Settings
+from ..store import Store, now, runs, secrets
+from .deploy import materialize_files
+from .logbus import LogBus
 
-__all__ = ["RunService", "sign_delivery"]
-
-log = structlog.get_logger("ara_server.runs")
-
-WEBHOOK_ATTEMPTS = 5
-
-
-def sign_delivery(secret: str, timestamp: str, delivery_id: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<delivery id>.<raw body>")>` (spec §3.3)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.{delivery_id}.".encode() + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-FILES_STAMP = ".ara-files.sha256"
-
-
-def materialize_files(workdir: Path, manifest: dict[str, Any]) -> None:
-    """Write the app's `runtime_profile.files` into its working directory (spec §2.4).
-
-    A stamp of the files' digest makes this a no-op when the same files are already there (every
-    run calls it, so a node that did not handle the deploy still gets them); a shipped file that a
-    run deleted is written again.
-    """
-    files = (manifest.get("runtime_profile") or {}).get("files") or []
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-    workdir.mkdir(parents=True, exist_ok=True)
-    stamp = workdir / FILES_STAMP
-    targets = [(workdir / str(item["path"]).lstrip("/")).resolve() for item in files]
-    if stamp.is_file() and stamp.read_text() == digest and all(t.exists() for t in targets):
-        return
-    for item, target in zip(files, targets, strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(str(item.get("content") or ""), encoding="utf-8")
-        target.chmod(0o755 if item.get("executable") else 0o644)
-    stamp.write_text(digest)
+__all__ = ["RunService", "public_run", "resolve_agent"]
 
 
 def public_run(row: dict[str, Any]) -> dict[str, Any]:
@@ -86,65 +50,115 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def resolve_agent(app: dict[str, Any], requested: str) -> str:
+    """The agent a run request names: an agent id, a workflow id of an agent workflow, or (when
+    `requested` is empty) the default agent.
+
+    Raises:
+        ApiProblem: 404 `agent_not_found`.
+    """
+    agent_block = app["manifest"].get("agent") or {}
+    agents = [a.get("id") for a in agent_block.get("agents") or []]
+    agent_id = str(requested or agent_block.get("default_agent_id") or "")
+    if agent_id not in agents:
+        workflows = {w.get("id"): w.get("agent_id") for w in app["manifest"].get("workflows") or []}
+        if workflows.get(agent_id) in agents:
+            return str(workflows[agent_id])
+        raise ApiProblem(
+            404,
+            "agent_not_found",
+            f"agent {agent_id!r} not found in app {app['slug']!r}; agents: {', '.join(map(str, agents)) or 'none'}",
+        )
+    return agent_id
+
+
 class RunService:
     """Runs agents for one server node.
 
     Args:
         settings: Server settings.
         store: The store.
+        logbus: Where run log lines go (default: a new one on `store`).
         provider: Model provider (default: from the environment, per run).
+        notify: Called when a run was queued (wakes the workers).
     """
 
-    def __init__(self, settings: Settings, store: Store, provider: ModelProvider | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        logbus: LogBus | None = None,
+        provider: ModelProvider | None = None,
+        notify: Callable[[], None] | None = None,
+    ) -> None:
         self.settings, self.store, self.provider = settings, store, provider
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._log_event = asyncio.Event()
-
-    # ------------------------------------------------------------------------------- lifecycle
-    async def start(self) -> None:
-        """Re-queue runs a crash left running and start the async workers."""
-        requeued = await self.store.requeue_running()
-        if requeued:
-            log.info("requeued interrupted runs", count=requeued)
-        for n in range(max(1, self.settings.workers)):
-            self._tasks.append(asyncio.create_task(self._worker(), name=f"ara-run-worker-{n}"))
-        if self.settings.scheduler_interval_seconds > 0:
-            self._tasks.append(asyncio.create_task(self._schedule_loop(), name="ara-scheduler"))
-
-    async def _schedule_loop(self) -> None:
-        scheduler = Scheduler(self.store)
-        while True:
-            try:
-                if await scheduler.tick():
-                    self.notify()
-            except Exception:  # a bad manifest or a database hiccup must not stop the scheduler
-                log.exception("scheduler tick failed")
-            await asyncio.sleep(self.settings.scheduler_interval_seconds)
-
-    async def stop(self) -> None:
-        """Stop the workers (queued runs stay queued for the next start)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-
-    def notify(self) -> None:
-        """Wake a worker: a run was queued."""
-        self._wake.set()
-
-    async def wait_for_logs(self, timeout: float) -> None:
-        """Return when a log line is added or after `timeout` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._log_event.wait(), timeout)
+        self.logbus = logbus or LogBus(store)
+        self.notify = notify or (lambda: None)
 
     async def log(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
-        """Append a log line and wake log streams."""
-        await self.store.add_log(app_id, run_id, level, event_type, message)
-        self._log_event.set()
-        self._log_event = asyncio.Event()
+        """Append a log line (see `LogBus.log`)."""
+        await self.logbus.log(app_id, run_id, level, event_type, message)
+
+    async def _update(self, run_id: str, **values: Any) -> None:
+        await self.store.run(runs.update_run, run_id, **values)
+
+    async def get(self, app_id: str, run_id: str) -> dict[str, Any] | None:
+        """A run of an app, or `None`."""
+        return await self.store.run(runs.get_run, app_id, run_id)
+
+    async def run_sync(self, app: dict[str, Any], agent_id: str, run_input: dict[str, Any]) -> dict[str, Any]:
+        """Start a sync run of `agent_id` and execute it now. The run id is `run_input["run_id"]` or new.
+
+        Returns:
+            The finished run row.
+
+        Raises:
+            ApiProblem: 409 `run_exists` when the run id is taken.
+        """
+        run_id = str(run_input.get("run_id") or new_run_id())
+        row, created = await runs.insert_run(
+            self.store,
+            {
+                "run_id": run_id,
+                "app_id": app["id"],
+                "agent_id": agent_id,
+                "mode": "sync",
+                "status": "running",
+                "input": run_input,
+            },
+        )
+        if not created:
+            raise ApiProblem(409, "run_exists", f"run {run_id!r} already exists; use a new run_id")
+        return await self.execute(app, row)
+
+    async def submit(
+        self,
+        app: dict[str, Any],
+        agent_id: str,
+        run_input: dict[str, Any],
+        *,
+        run_id: str | None,
+        idempotency_key: str | None,
+        callback: dict[str, Any] | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Queue an async run (idempotent per key). Returns `(run row, created)`."""
+        row, created = await runs.insert_run(
+            self.store,
+            {
+                "run_id": run_id or new_run_id(),
+                "app_id": app["id"],
+                "agent_id": agent_id,
+                "mode": "async",
+                "status": "queued",
+                "input": run_input,
+                "idempotency_key": idempotency_key,
+                "callback": callback,
+            },
+        )
+        if created:
+            await self.log(app["id"], row["run_id"], "info", "run.queued", f"agent {agent_id} queued")
+            self.notify()
+        return row, created
 
     # ---------------------------------------------------------------------------------- running
     async def _start(
@@ -157,7 +171,7 @@ class RunService:
         await asyncio.to_thread(materialize_files, workdir, manifest)
         env = {
             **(strip_private(manifest.get("runtime_profile")).get("env") or {}),
-            **await self.store.secret_env(app_id),
+            **await self.store.run(secrets.secret_env, self.store.box, app_id),
             "ARA_APP_ID": app_id,
             "ARA_APP_SLUG": app["slug"],
             "ARA_RUN_ID": run_id,
@@ -165,7 +179,7 @@ class RunService:
                 run.get("idempotency_key") or run["input"].get("idempotency_key") or run_id
             ),
         }
-        await self.store.update_run(run_id, status="running", started_at=now())
+        await self._update(run_id, status="running", started_at=now())
         await self.log(app_id, run_id, "info", event_type, message)
         return workdir, env
 
@@ -179,7 +193,7 @@ class RunService:
         agents = [a.get("id") for a in (manifest.get("agent") or {}).get("agents") or []]
         if run["agent_id"] not in agents:
             error = f"agent {run['agent_id']!r} not found in app {app['slug']!r}; agents: {', '.join(map(str, agents)) or 'none'}"
-            await self.store.update_run(run["run_id"], status="failed", error=error, finished_at=now())
+            await self._update(run["run_id"], status="failed", error=error, finished_at=now())
             await self.log(app["id"], run["run_id"], "error", "run.failed", error)
             return {**run, "status": "failed", "error": error, "result": None, "trace": []}
         app_id, run_id = app["id"], run["run_id"]
@@ -214,9 +228,7 @@ class RunService:
                 [],
                 None,
             )
-        await self.store.update_run(
-            run_id, status=status, result=result, error=error, trace=trace, finished_at=now()
-        )
+        await self._update(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
         await self.log(
             app_id,
             run_id,
@@ -330,9 +342,7 @@ class RunService:
                 if e["type"] == "tool_call"
             ],
         }
-        await self.store.update_run(
-            run_id, status=status, result=result, error=error, trace=trace, finished_at=now()
-        )
+        await self._update(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
         await self.log(
             app_id, run_id, "error" if error else "info", f"run.{status}", error or "workflow completed"
         )
@@ -407,75 +417,8 @@ class RunService:
             }
         ]
         result = {"output_text": out[-8000:], "exit_code": code}
-        await self.store.update_run(
-            run_id, status=status, result=result, error=error, trace=trace, finished_at=now()
-        )
+        await self._update(run_id, status=status, result=result, error=error, trace=trace, finished_at=now())
         await self.log(
             app_id, run_id, "error" if error else "info", f"run.{status}", error or "hook completed"
         )
         return {**run, "status": status, "result": result, "error": error, "trace": trace}
-
-    async def _worker(self) -> None:
-        while True:
-            run = await self.store.claim_queued_run()
-            if run is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                continue
-            app = await self.store.app(run["app_id"])
-            if app is None:
-                continue
-            try:
-                done = await self.execute(app, run)
-            except Exception as exc:  # a bug must not kill the worker; the run records it
-                log.exception("run crashed", run_id=run["run_id"])
-                await self.store.update_run(
-                    run["run_id"], status="failed", error=f"internal error: {exc}", finished_at=now()
-                )
-                done = {**run, "status": "failed", "error": f"internal error: {exc}"}
-            if run.get("callback"):
-                asyncio.create_task(self.deliver(app, done))
-
-    # --------------------------------------------------------------------------------- webhooks
-    async def deliver(self, app: dict[str, Any], run: dict[str, Any]) -> bool:
-        """POST the finished run to its callback URL, signed, retried with backoff. Returns success."""
-        callback = run.get("callback") or {}
-        event = "run.completed" if run["status"] == "completed" else "run.failed"
-        if event not in (callback.get("events") or ["run.completed", "run.failed"]):
-            return True
-        body = json.dumps(
-            {"event": event, "app_id": app["id"], "run": public_run(run)}, default=str, separators=(",", ":")
-        ).encode()
-        delivery_id = f"dlv_{uuid.uuid4().hex[:16]}"
-        async with AsyncHttpClient(str(callback["url"]), timeout=10.0) as client:
-            for attempt in range(WEBHOOK_ATTEMPTS):
-                stamp = str(int(time.time()))
-                headers = {
-                    "X-Ara-Timestamp": stamp,
-                    "X-Ara-Delivery-Id": delivery_id,
-                    "X-Ara-Event": event,
-                    "X-Ara-Signature": sign_delivery(
-                        str(callback.get("secret") or ""), stamp, delivery_id, body
-                    ),
-                }
-                try:
-                    await client.request("POST", "", json=json.loads(body), headers=headers, auth=None)
-                    await self.log(
-                        app["id"],
-                        run["run_id"],
-                        "info",
-                        "webhook.delivered",
-                        f"{event} delivered to callback",
-                    )
-                    return True
-                except ApiError as exc:
-                    await self.log(
-                        app["id"],
-                        run["run_id"],
-                        "warning",
-                        "webhook.retry",
-                        f"delivery attempt {attempt + 1} failed: {exc}",
-                    )
-                await asyncio.sleep(min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
-        return False

@@ -4,6 +4,7 @@ nodes sharing a database never double-fire."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from ara_core import new_run_id
 from cronsim import CronSim, CronSimError
 
-from ._store import Store, active_apps, record_firing
+from ..store import Store, apps
+from .dispatch import Dispatcher
+from .logbus import LogBus
 
 __all__ = ["DueFiring", "Scheduler", "due_firings"]
 
@@ -127,15 +129,23 @@ def due_firings(app: dict[str, Any], since: datetime, now: datetime) -> list[Due
 
 
 class Scheduler:
-    """Fires due schedules for one node; call `tick()` periodically (RunService does, every second).
+    """Fires due schedules for one node; call `tick()` periodically (`run_forever` does).
 
     Args:
         store: The store (shared by every node).
+        dispatcher: Queues the runs of firings (default: a new one on `store`).
         catch_up_seconds: On the first tick, how far back due schedules still fire.
     """
 
-    def __init__(self, store: Store, *, catch_up_seconds: float = CATCH_UP_SECONDS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher | None = None,
+        *,
+        catch_up_seconds: float = CATCH_UP_SECONDS,
+    ) -> None:
         self.store = store
+        self.dispatcher = dispatcher or Dispatcher(store, LogBus(store))
         self.catch_up = timedelta(seconds=catch_up_seconds)
         self._since: datetime | None = None
 
@@ -143,19 +153,11 @@ class Scheduler:
         """Queue a run for every schedule due since the last tick. Returns the queued run ids."""
         current = (now or datetime.now(UTC)).astimezone(UTC)
         since = self._since or current - self.catch_up
-        queued = []
-        for app in await active_apps(self.store):
+        queued: list[str] = []
+        for app in await self.store.run(apps.active_apps):
             for firing in due_firings(app, since, current):
-                run_id = new_run_id()
-                row = {
-                    "run_id": run_id,
-                    "app_id": app["id"],
-                    "mode": "async",
-                    "status": "queued",
-                    "idempotency_key": f"schedule:{firing.key}:{firing.fire_time.isoformat()}",
-                    **firing.run,
-                }
-                if await record_firing(self.store, app["id"], firing.key, firing.fire_time, row):
+                run_id = await self.dispatcher.firing(app, firing.key, firing.fire_time, firing.run)
+                if run_id is not None:
                     queued.append(run_id)
                     log.info(
                         "schedule fired",
@@ -165,3 +167,13 @@ class Scheduler:
                     )
         self._since = current
         return queued
+
+    async def run_forever(self, interval_seconds: float) -> None:
+        """Tick every `interval_seconds` until cancelled; wakes the workers when runs were queued."""
+        while True:
+            try:
+                if await self.tick():
+                    self.dispatcher.notify()
+            except Exception:  # a bad manifest or a database hiccup must not stop the scheduler
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(interval_seconds)

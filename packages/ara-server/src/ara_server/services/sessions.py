@@ -1,5 +1,5 @@
-"""The user-session runtime API (spec §3.3, seed 002): a session per account with a workspace
-directory, the builtin sandbox tools, and `/chat` through the agent loop as SSE."""
+"""User sessions: one per account with a workspace directory, the builtin tools, and chat through
+the model with those tools."""
 
 from __future__ import annotations
 
@@ -7,19 +7,16 @@ import asyncio
 import json
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from ..engine import ModelError, ModelProvider, RunContext, provider_from_env
+from ..errors import ApiProblem
+from ..store import Store, apps
+from ..store import sessions as sessions_store
 
-from ._requests import json_body
-from ._store import Store, session_latest, session_start, session_stop
-from .engine import ModelError, ModelProvider, RunContext, provider_from_env
-from .errors import ApiProblem
-
-__all__ = ["BUILTIN_TOOLS", "SessionApi"]
+__all__ = ["BUILTIN_TOOLS", "SessionService", "ToolFailure", "run_builtin"]
 
 EXEC_TIMEOUT_SECONDS = 60.0
 MAX_OUTPUT_BYTES = 256 * 1024
@@ -218,26 +215,43 @@ async def run_builtin(root: Path, name: str, args: dict[str, Any]) -> Any:
     raise ToolFailure(f"unknown tool {name!r}; builtin tools: {', '.join(sorted(BUILTIN_TOOLS))}")
 
 
-class SessionApi:
-    """Handlers of `/session/*` and `/chat`, bound to a store and an account resolver."""
+class SessionService:
+    """Session state and the tools and chat of a session.
 
-    def __init__(
-        self,
-        store: Store,
-        data_dir: Path,
-        account: Callable[[Request], Awaitable[dict[str, Any]]],
-        provider: ModelProvider | None = None,
-    ) -> None:
-        self.store, self.data_dir, self.account, self.provider = store, data_dir, account, provider
+    Args:
+        store: The store.
+        data_dir: The server's data directory (workspaces live under `sessions/<account id>/`).
+        provider: Model provider for chat (default: from the environment, per chat).
+    """
+
+    def __init__(self, store: Store, data_dir: Path, provider: ModelProvider | None = None) -> None:
+        self.store, self.data_dir, self.provider = store, data_dir, provider
 
     def workspace(self, account_id: str) -> Path:
         """The account's session workspace directory."""
         return (self.data_dir / "sessions" / account_id / "workspace").resolve()
 
-    async def _session(
-        self, request: Request, account: dict[str, Any], session_id: str | None
-    ) -> dict[str, Any]:
-        row = await session_latest(self.store, account["id"])
+    async def start(self, account_id: str) -> tuple[dict[str, Any], bool]:
+        """The running session, or a new one (its workspace created). Returns `(row, created)`."""
+        row, created = await self.store.run(sessions_store.start_session, account_id)
+        self.workspace(account_id).mkdir(parents=True, exist_ok=True)
+        return row, created
+
+    async def latest(self, account_id: str) -> dict[str, Any] | None:
+        """The account's latest session, if any."""
+        return await self.store.run(sessions_store.latest_session, account_id)
+
+    async def stop(self, account_id: str) -> dict[str, Any] | None:
+        """Stop the running session; returns it, or `None` when none runs."""
+        return await self.store.run(sessions_store.stop_session, account_id)
+
+    async def running(self, account_id: str, session_id: str | None) -> dict[str, Any]:
+        """The account's running session (which must be `session_id` when given).
+
+        Raises:
+            ApiProblem: 404 `session_not_found`; 409 `session_not_running`.
+        """
+        row = await self.latest(account_id)
         if session_id and (row is None or row["id"] != session_id):
             raise ApiProblem(
                 404, "session_not_found", f"session {session_id!r} not found; start one with `ara start`"
@@ -246,42 +260,14 @@ class SessionApi:
             raise ApiProblem(409, "session_not_running", "no running session; start one with `ara start`")
         return row
 
-    def _public(self, row: dict[str, Any] | None) -> dict[str, Any]:
-        if row is None:
-            return {"ok": True, "status": "none", "session_id": None}
-        return {
-            "ok": True,
-            "session_id": row["id"],
-            "status": row["status"],
-            "created_at": row["created_at"].isoformat(),
-            "workspace": str(self.workspace(row["account_id"])),
-        }
+    async def apps(self, account_id: str) -> list[dict[str, Any]]:
+        """The apps the account can see."""
+        return await self.store.run(apps.list_apps, account_id)
 
-    async def start(self, request: Request) -> Response:
-        account = await self.account(request)
-        row, created = await session_start(self.store, account["id"])
-        self.workspace(account["id"]).mkdir(parents=True, exist_ok=True)
-        return JSONResponse({**self._public(row), "created": created})
-
-    async def status(self, request: Request) -> Response:
-        account = await self.account(request)
-        return JSONResponse(self._public(await session_latest(self.store, account["id"])))
-
-    async def stop(self, request: Request) -> Response:
-        account = await self.account(request)
-        row = await session_stop(self.store, account["id"])
-        return JSONResponse(
-            {
-                "ok": True,
-                "status": "stopped",
-                "session_id": row["id"] if row else None,
-                "was_running": row is not None,
-            }
-        )
-
-    async def _app_tools(self, account: dict[str, Any]) -> list[dict[str, Any]]:
-        out = []
-        for app in await self.store.list_apps(account["id"]):
+    async def app_tools(self, account_id: str) -> list[dict[str, Any]]:
+        """The tools of the account's apps: `name`, `kind` (`app`), `app` (slug), `description`."""
+        out: list[dict[str, Any]] = []
+        for app in await self.apps(account_id):
             for tool in (app["manifest"].get("agent") or {}).get("tools") or []:
                 fn = tool.get("function") or {}
                 out.append(
@@ -294,7 +280,9 @@ class SessionApi:
                 )
         return out
 
-    def _builtins(self) -> list[dict[str, Any]]:
+    @staticmethod
+    def builtins() -> list[dict[str, Any]]:
+        """The builtin tools: `name`, `kind` (`builtin`), `description`, `parameters`, `available`."""
         return [
             {
                 "name": n,
@@ -306,142 +294,77 @@ class SessionApi:
             for n, (d, p) in BUILTIN_TOOLS.items()
         ]
 
-    async def capabilities(self, request: Request) -> Response:
-        account = await self.account(request)
-        row = await self._session(request, account, request.query_params.get("session_id"))
-        agents, skills = [], []
-        for app in await self.store.list_apps(account["id"]):
+    async def agents_and_skills(self, account_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """The agents (`id`, `app`) of the account's apps and their skills (deduplicated, in order)."""
+        agents: list[dict[str, Any]] = []
+        skills: list[str] = []
+        for app in await self.apps(account_id):
             for agent in (app["manifest"].get("agent") or {}).get("agents") or []:
                 agents.append({"id": agent.get("id"), "app": app["slug"]})
                 skills += [s for s in agent.get("skills") or [] if s not in skills]
-        tools = [t["name"] for t in self._builtins() + await self._app_tools(account)]
-        return JSONResponse(
-            {
-                "session_id": row["id"],
-                "session_type": "ara-server",
-                "sandbox_url_present": False,
-                "tools": tools,
-                "skills": skills,
-                "agents": agents,
-                "control": {"connected": False, "actions": []},
-            }
-        )
+        return agents, skills
 
-    async def skills(self, request: Request) -> Response:
-        account = await self.account(request)
-        row = await self._session(request, account, request.query_params.get("session_id"))
-        skills: list[str] = []
-        for app in await self.store.list_apps(account["id"]):
-            for agent in (app["manifest"].get("agent") or {}).get("agents") or []:
-                skills += [s for s in agent.get("skills") or [] if s not in skills]
-        return JSONResponse({"session_id": row["id"], "skills": [{"name": s} for s in skills]})
+    async def execute(self, account_id: str, name: str, args: dict[str, Any]) -> Any:
+        """Run a builtin tool in the account's workspace.
 
-    async def tools(self, request: Request) -> Response:
-        account = await self.account(request)
-        await self._session(request, account, request.query_params.get("session_id"))
-        kind = request.query_params.get("kind", "all")
-        if kind not in ("all", "builtin", "app", "connector"):
-            raise ApiProblem(422, "invalid_kind", "at `kind`: must be one of all, builtin, app, connector")
-        tools = (self._builtins() if kind in ("all", "builtin") else []) + (
-            await self._app_tools(account) if kind in ("all", "app") else []
-        )
-        return JSONResponse({"tools": tools})
-
-    async def execute(self, request: Request) -> Response:
-        account = await self.account(request)
-        body = await json_body(request)
-        row = await self._session(request, account, str(body.get("session_id") or "") or None)
-        name = str(body.get("tool_name") or "")
-        args = body.get("args") or {}
-        if not name:
-            raise ApiProblem(422, "invalid_body", "at `$.tool_name`: must be a non-empty string")
-        if not isinstance(args, dict):
-            raise ApiProblem(422, "invalid_body", "at `$.args`: must be an object")
+        Raises:
+            ApiProblem: 422 `tool_failed`.
+        """
         try:
-            result = await run_builtin(self.workspace(account["id"]), name, args)
+            return await run_builtin(self.workspace(account_id), name, args)
         except ToolFailure as exc:
             raise ApiProblem(422, "tool_failed", str(exc)) from None
-        return JSONResponse({"ok": True, "session_id": row["id"], "tool_name": name, "result": result})
 
-    async def control_actions(self, request: Request) -> Response:
-        account = await self.account(request)
-        await self._session(request, account, request.query_params.get("session_id"))
-        return JSONResponse({"actions": []})
-
-    async def control_call(self, request: Request) -> Response:
-        account = await self.account(request)
-        body = await json_body(request)
-        await self._session(request, account, str(body.get("session_id") or "") or None)
-        raise ApiProblem(
-            409, "no_ui", "no app UI is connected to this session; control actions need the Ara app open"
-        )
-
-    async def chat(self, request: Request) -> Response:
-        account = await self.account(request)
-        body = await json_body(request)
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise ApiProblem(422, "invalid_body", "at `$.messages`: must be a non-empty list")
-        text = str(messages[-1].get("content", "")) if isinstance(messages[-1], dict) else ""
-        root = self.workspace(account["id"])
+    async def chat(self, account_id: str, text: str) -> AsyncIterator[dict[str, Any]]:
+        """Answer `text` with the model and the builtin tools; yields UI stream events
+        (`text-delta`, `tool-input-available`, `tool-output-available`, `error`)."""
+        root = self.workspace(account_id)
         provider = self.provider or provider_from_env()
         tools = [
             {"type": "function", "function": {"name": n, "description": d, "parameters": p}}
             for n, (d, p) in BUILTIN_TOOLS.items()
             if n not in UNAVAILABLE
         ]
-
-        async def stream() -> AsyncIterator[bytes]:
-            def event(data: dict[str, Any]) -> bytes:
-                return f"data: {json.dumps(data)}\n\n".encode()
-
-            ctx = RunContext(
-                run_input={"message": text}, instructions="You are the user's Ara agent.", tools=tools
-            )
-            convo: list[dict[str, Any]] = [
-                {"role": "system", "content": ctx.instructions},
-                {"role": "user", "content": text},
-            ]
-            try:
-                for _ in range(16):
-                    turn = await provider.complete(convo, ctx)
-                    if not turn.tool_calls:
-                        yield event({"type": "text-delta", "delta": turn.text or ""})
-                        break
-                    convo.append(
-                        {
-                            "role": "assistant",
-                            "content": None,
-                            "tool_calls": [
-                                {
-                                    "id": c.id,
-                                    "type": "function",
-                                    "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-                                }
-                                for c in turn.tool_calls
-                            ],
-                        }
-                    )
-                    for call in turn.tool_calls:
-                        yield event(
+        ctx = RunContext(
+            run_input={"message": text}, instructions="You are the user's Ara agent.", tools=tools
+        )
+        convo: list[dict[str, Any]] = [
+            {"role": "system", "content": ctx.instructions},
+            {"role": "user", "content": text},
+        ]
+        try:
+            for _ in range(16):
+                turn = await provider.complete(convo, ctx)
+                if not turn.tool_calls:
+                    yield {"type": "text-delta", "delta": turn.text or ""}
+                    break
+                convo.append(
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
                             {
-                                "type": "tool-input-available",
-                                "toolCallId": call.id,
-                                "toolName": call.name,
-                                "input": call.arguments,
+                                "id": c.id,
+                                "type": "function",
+                                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
                             }
-                        )
-                        try:
-                            output: Any = await run_builtin(root, call.name, call.arguments)
-                        except ToolFailure as exc:
-                            output = f"error: {exc}"
-                        ctx.results.append((call.name, output))
-                        convo.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(output)})
-                        yield event(
-                            {"type": "tool-output-available", "toolCallId": call.id, "output": output}
-                        )
-            except ModelError as exc:
-                yield event({"type": "error", "errorText": str(exc)})
-            yield b"data: [DONE]\n\n"
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
+                            for c in turn.tool_calls
+                        ],
+                    }
+                )
+                for call in turn.tool_calls:
+                    yield {
+                        "type": "tool-input-available",
+                        "toolCallId": call.id,
+                        "toolName": call.name,
+                        "input": call.arguments,
+                    }
+                    try:
+                        output: Any = await run_builtin(root, call.name, call.arguments)
+                    except ToolFailure as exc:
+                        output = f"error: {exc}"
+                    ctx.results.append((call.name, output))
+                    convo.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(output)})
+                    yield {"type": "tool-output-available", "toolCallId": call.id, "output": output}
+        except ModelError as exc:
+            yield {"type": "error", "errorText": str(exc)}

@@ -1,0 +1,161 @@
+"""Runtime-plane routes: sync and async runs, run status, events, and the log stream (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ara_core import new_run_id
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import ApiProblem
+from ..services import Services
+from ..services.runs import public_run, resolve_agent
+from .auth import Auth
+from .body import json_body
+
+__all__ = ["routes"]
+
+
+def _input(body: dict[str, Any]) -> dict[str, Any]:
+    value = body.get("input", {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiProblem(422, "invalid_input", "at `$.input`: must be a JSON object")
+    return value
+
+
+def _requested_agent(body: dict[str, Any]) -> str:
+    return str(body.get("agent_id") or body.get("workflow_id") or "")
+
+
+def routes(services: Services, auth: Auth) -> list[Route]:
+    """The runtime-plane routes."""
+    runs, settings = services.runs, services.settings
+
+    async def run(request: Request) -> Response:
+        app = await auth.runtime_app(request)
+        body = await json_body(request)
+        run_input = _input(body)
+        if body.get("warmup"):
+            return JSONResponse(
+                {
+                    "ok": True,
+                    "run_id": new_run_id(),
+                    "app_id": app["id"],
+                    "warmup": True,
+                    "status": "completed",
+                }
+            )
+        agent_id = resolve_agent(app, _requested_agent(body))
+        done = await runs.run_sync(app, agent_id, run_input)
+        result = done.get("result") or {"output_text": "", "tool_calls": []}
+        return JSONResponse(
+            {
+                "ok": done["status"] == "completed",
+                "run_id": done["run_id"],
+                "app_id": app["id"],
+                "agent_id": agent_id,
+                "workflow_id": agent_id,
+                "status": done["status"],
+                "warmup": False,
+                "result": result,
+                "trace": done.get("trace") or [],
+                "error": done.get("error"),
+            }
+        )
+
+    async def submit_run(request: Request) -> Response:
+        app = await auth.runtime_app(request)
+        body = await json_body(request)
+        run_input = _input(body)
+        agent_id = resolve_agent(app, _requested_agent(body))
+        mode = str(body.get("response_mode") or "poll")
+        callback = body.get("callback")
+        if mode not in ("poll", "webhook"):
+            raise ApiProblem(422, "invalid_body", "at `$.response_mode`: must be 'poll' or 'webhook'")
+        if mode == "webhook" and not (
+            isinstance(callback, dict) and str(callback.get("url") or "").startswith(("http://", "https://"))
+        ):
+            raise ApiProblem(
+                422, "invalid_body", "at `$.callback.url`: webhook mode needs an http(s) callback URL"
+            )
+        key = str(body.get("idempotency_key") or request.headers.get("x-idempotency-key") or "") or None
+        row, created = await runs.submit(
+            app,
+            agent_id,
+            run_input,
+            run_id=str(body.get("run_id") or "") or None,
+            idempotency_key=key,
+            callback=callback if mode == "webhook" and isinstance(callback, dict) else None,
+        )
+        return JSONResponse(
+            {"ok": True, "run": public_run(row), "run_id": row["run_id"], "created": created},
+            202 if created else 200,
+        )
+
+    async def run_status(request: Request) -> Response:
+        app = await auth.runtime_app(request)
+        row = await runs.get(app["id"], request.path_params["run_id"])
+        if row is None:
+            raise ApiProblem(404, "not_found", f"run {request.path_params['run_id']!r} not found")
+        return JSONResponse({"ok": True, "run": public_run(row)})
+
+    async def events(request: Request) -> Response:
+        app = await auth.runtime_app(request)
+        body = await json_body(request)
+        key = request.headers.get("x-idempotency-key", "").strip() or None
+        response, new = await services.dispatch.event(app, body, key)
+        return JSONResponse(response, 202 if new else 200)
+
+    async def logs_stream(request: Request) -> Response:
+        app = await auth.runtime_app(request)
+        follow = request.query_params.get("follow", "true").lower() != "false"
+        heartbeat = settings.log_heartbeat_seconds
+
+        async def stream() -> AsyncIterator[bytes]:
+            last = 0
+            quiet = 0.0
+            while not await request.is_disconnected():
+                rows = await services.logbus.after(app["id"], last)
+                for row in rows:
+                    last = row["id"]
+                    data = {
+                        "id": row["id"],
+                        "timestamp": row["created_at"].isoformat(),
+                        "level": row["level"],
+                        "run_id": row["run_id"],
+                        "event_type": row["event_type"],
+                        "message": row["message"],
+                    }
+                    yield f"data: {json.dumps(data)}\n\n".encode()
+                if rows:
+                    quiet = 0.0
+                    continue
+                if not follow:
+                    return
+                if quiet >= heartbeat:
+                    quiet = 0.0
+                    yield b": heartbeat\n\n"
+                started = asyncio.get_running_loop().time()
+                await services.logbus.wait(min(1.0, heartbeat))
+                quiet += asyncio.get_running_loop().time() - started
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return [
+        Route("/v1/apps/{app_id}/run", run, methods=["POST"]),
+        Route("/v1/apps/{app_id}/runs", submit_run, methods=["POST"]),
+        Route("/v1/apps/{app_id}/runs/{run_id}", run_status, methods=["GET"]),
+        Route("/v1/apps/{app_id}/events", events, methods=["POST"]),
+        Route("/v1/apps/{app_id}/logs/stream", logs_stream, methods=["GET"]),
+    ]

@@ -1,0 +1,144 @@
+"""Session routes: `/session/*` (start, status, stop, runtime tools, control) and `/chat` (SSE)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import ApiProblem
+from ..services import Services
+from .auth import Auth
+from .body import json_body
+
+__all__ = ["routes"]
+
+
+def routes(services: Services, auth: Auth) -> list[Route]:
+    """The session routes."""
+    sessions = services.sessions
+
+    def public(row: dict[str, Any] | None) -> dict[str, Any]:
+        if row is None:
+            return {"ok": True, "status": "none", "session_id": None}
+        return {
+            "ok": True,
+            "session_id": row["id"],
+            "status": row["status"],
+            "created_at": row["created_at"].isoformat(),
+            "workspace": str(sessions.workspace(row["account_id"])),
+        }
+
+    async def start(request: Request) -> Response:
+        account = await auth.account(request)
+        row, created = await sessions.start(account["id"])
+        return JSONResponse({**public(row), "created": created})
+
+    async def status(request: Request) -> Response:
+        account = await auth.account(request)
+        return JSONResponse(public(await sessions.latest(account["id"])))
+
+    async def stop(request: Request) -> Response:
+        account = await auth.account(request)
+        row = await sessions.stop(account["id"])
+        return JSONResponse(
+            {
+                "ok": True,
+                "status": "stopped",
+                "session_id": row["id"] if row else None,
+                "was_running": row is not None,
+            }
+        )
+
+    async def capabilities(request: Request) -> Response:
+        account = await auth.account(request)
+        row = await sessions.running(account["id"], request.query_params.get("session_id"))
+        agents, skills = await sessions.agents_and_skills(account["id"])
+        tools = [t["name"] for t in sessions.builtins() + await sessions.app_tools(account["id"])]
+        return JSONResponse(
+            {
+                "session_id": row["id"],
+                "session_type": "ara-server",
+                "sandbox_url_present": False,
+                "tools": tools,
+                "skills": skills,
+                "agents": agents,
+                "control": {"connected": False, "actions": []},
+            }
+        )
+
+    async def skills(request: Request) -> Response:
+        account = await auth.account(request)
+        row = await sessions.running(account["id"], request.query_params.get("session_id"))
+        _, names = await sessions.agents_and_skills(account["id"])
+        return JSONResponse({"session_id": row["id"], "skills": [{"name": s} for s in names]})
+
+    async def tools(request: Request) -> Response:
+        account = await auth.account(request)
+        await sessions.running(account["id"], request.query_params.get("session_id"))
+        kind = request.query_params.get("kind", "all")
+        if kind not in ("all", "builtin", "app", "connector"):
+            raise ApiProblem(422, "invalid_kind", "at `kind`: must be one of all, builtin, app, connector")
+        listed = (sessions.builtins() if kind in ("all", "builtin") else []) + (
+            await sessions.app_tools(account["id"]) if kind in ("all", "app") else []
+        )
+        return JSONResponse({"tools": listed})
+
+    async def execute(request: Request) -> Response:
+        account = await auth.account(request)
+        body = await json_body(request)
+        row = await sessions.running(account["id"], str(body.get("session_id") or "") or None)
+        name = str(body.get("tool_name") or "")
+        args = body.get("args") or {}
+        if not name:
+            raise ApiProblem(422, "invalid_body", "at `$.tool_name`: must be a non-empty string")
+        if not isinstance(args, dict):
+            raise ApiProblem(422, "invalid_body", "at `$.args`: must be an object")
+        result = await sessions.execute(account["id"], name, args)
+        return JSONResponse({"ok": True, "session_id": row["id"], "tool_name": name, "result": result})
+
+    async def control_actions(request: Request) -> Response:
+        account = await auth.account(request)
+        await sessions.running(account["id"], request.query_params.get("session_id"))
+        return JSONResponse({"actions": []})
+
+    async def control_call(request: Request) -> Response:
+        account = await auth.account(request)
+        body = await json_body(request)
+        await sessions.running(account["id"], str(body.get("session_id") or "") or None)
+        raise ApiProblem(
+            409, "no_ui", "no app UI is connected to this session; control actions need the Ara app open"
+        )
+
+    async def chat(request: Request) -> Response:
+        account = await auth.account(request)
+        body = await json_body(request)
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise ApiProblem(422, "invalid_body", "at `$.messages`: must be a non-empty list")
+        last: Any = messages[-1]
+        text = str(last.get("content", "")) if isinstance(last, dict) else ""
+
+        async def stream() -> AsyncIterator[bytes]:
+            async for event in sessions.chat(account["id"], text):
+                yield f"data: {json.dumps(event)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    return [
+        Route("/session/start", start, methods=["POST"]),
+        Route("/session/status", status, methods=["GET"]),
+        Route("/session/stop", stop, methods=["POST"]),
+        Route("/session/runtime/capabilities", capabilities, methods=["GET"]),
+        Route("/session/runtime/skills", skills, methods=["GET"]),
+        Route("/session/runtime/tools", tools, methods=["GET"]),
+        Route("/session/runtime/tools/execute", execute, methods=["POST"]),
+        Route("/session/runtime/control/actions", control_actions, methods=["GET"]),
+        Route("/session/runtime/control/call", control_call, methods=["POST"]),
+        Route("/chat", chat, methods=["POST"]),
+    ]

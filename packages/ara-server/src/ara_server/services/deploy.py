@@ -1,0 +1,218 @@
+"""Deploying apps: create and update (manifest validation, app files), runtime and app header keys,
+secrets, and invites."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ara_core import ManifestError, validate_manifest
+
+from ..errors import ApiProblem
+from ..settings import Settings
+from ..store import Store, apps, invites, keys, secrets
+from ..store.keys import KeyMaterial
+from .logbus import LogBus
+
+__all__ = ["DeployService", "materialize_files", "validate_app_manifest"]
+
+FILES_STAMP = ".ara-files.sha256"
+_SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]$")
+
+
+def materialize_files(workdir: Path, manifest: dict[str, Any]) -> None:
+    """Write the app's `runtime_profile.files` into its working directory.
+
+    A stamp of the files' digest makes this a no-op when the same files are already there (every
+    run calls it, so a node that did not handle the deploy still gets them); a shipped file that a
+    run deleted is written again.
+    """
+    files = (manifest.get("runtime_profile") or {}).get("files") or []
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    workdir.mkdir(parents=True, exist_ok=True)
+    stamp = workdir / FILES_STAMP
+    targets = [(workdir / str(item["path"]).lstrip("/")).resolve() for item in files]
+    if stamp.is_file() and stamp.read_text() == digest and all(t.exists() for t in targets):
+        return
+    for item, target in zip(files, targets, strict=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(item.get("content") or ""), encoding="utf-8")
+        target.chmod(0o755 if item.get("executable") else 0o644)
+    stamp.write_text(digest)
+
+
+def validate_app_manifest(body: dict[str, Any], *, slug: str) -> dict[str, Any]:
+    """The validated manifest of a create or update body (`status` removed, `slug` set).
+
+    Raises:
+        ApiProblem: 422 `invalid_manifest`, with the JSON path of each problem in `details`.
+    """
+    manifest = {k: v for k, v in body.items() if k != "status"}
+    manifest["slug"] = slug
+    try:
+        manifest = validate_manifest(manifest).raw
+    except ManifestError as exc:
+        raise ApiProblem(
+            422, "invalid_manifest", str(exc), [{"path": p, "message": m} for p, m in exc.errors]
+        ) from None
+    for i, item in enumerate((manifest.get("runtime_profile") or {}).get("files") or []):
+        path = str(item.get("path", "")) if isinstance(item, dict) else ""
+        parts = path.replace("\\", "/").split("/")
+        if not path or ".." in parts:
+            raise ApiProblem(
+                422,
+                "invalid_manifest",
+                f"at `$.runtime_profile.files[{i}].path`: {path!r} must be a "
+                "relative path inside the app's working directory",
+            )
+    return manifest
+
+
+class DeployService:
+    """App deployment for the control plane.
+
+    Args:
+        settings: Server settings (app working dirs).
+        store: The store.
+        logbus: Where deploy log lines go.
+    """
+
+    def __init__(self, settings: Settings, store: Store, logbus: LogBus) -> None:
+        self.settings, self.store, self.logbus = settings, store, logbus
+
+    async def list_apps(self, account_id: str) -> list[dict[str, Any]]:
+        """Apps the account owns or is a member of, with its `role`."""
+        return await self.store.run(apps.list_apps, account_id)
+
+    async def create_app(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate and store a new app (inactive), and write its files.
+
+        Raises:
+            ApiProblem: 422 `invalid_manifest`; 409 `slug_taken`.
+        """
+        slug = str(body.get("slug") or "").strip()
+        if not slug:
+            raise ApiProblem(422, "invalid_manifest", "at `$.slug`: must be a non-empty string")
+        manifest = validate_app_manifest(body, slug=slug)
+        app = await apps.create_app(self.store, account_id, slug, manifest)
+        if app is None:
+            raise ApiProblem(409, "slug_taken", f"project name {slug!r} is already taken")
+        await asyncio.to_thread(materialize_files, self.settings.app_dir(app["id"]), manifest)
+        await self.logbus.log(app["id"], None, "info", "app.created", f"app {slug} created")
+        return app
+
+    async def update_app(self, app: dict[str, Any], body: dict[str, Any]) -> str:
+        """Merge `body` into the app's manifest and/or set its `status`. Returns the status now.
+
+        Raises:
+            ApiProblem: 422 `invalid_status` or `invalid_manifest`.
+        """
+        status = body.get("status")
+        if status is not None and status not in ("active", "inactive"):
+            raise ApiProblem(422, "invalid_status", "at `$.status`: must be 'active' or 'inactive'")
+        manifest = None
+        if set(body) - {"status"}:
+            manifest = validate_app_manifest({**app["manifest"], **body}, slug=app["slug"])
+        await self.store.run(apps.update_app, app["id"], manifest=manifest, status=status)
+        if manifest is not None:
+            await asyncio.to_thread(materialize_files, self.settings.app_dir(app["id"]), manifest)
+            await self.logbus.log(app["id"], None, "info", "app.updated", f"app {app['slug']} updated")
+        return str(status or app["status"])
+
+    async def create_key(
+        self, app: dict[str, Any], kind: str, body: dict[str, Any]
+    ) -> tuple[KeyMaterial, str, str, int]:
+        """Mint a `runtime` or `app_header` key. Returns `(key, key id, name, requests per minute)`.
+
+        Raises:
+            ApiProblem: 422 `invalid_body` for a bad `requests_per_minute`.
+        """
+        name = str(body.get("name") or f"{app['slug']}-{'x-header' if kind == 'app_header' else 'key'}")
+        rpm = body.get("requests_per_minute", 60)
+        if isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1:
+            raise ApiProblem(422, "invalid_body", "at `$.requests_per_minute`: must be a positive integer")
+        material, key_id = await self.store.run(keys.create_app_key, app["id"], kind, name, rpm)
+        return material, key_id, name, rpm
+
+    async def list_keys(self, app_id: str, kind: str) -> list[dict[str, Any]]:
+        """The app's keys of a kind (no hashes)."""
+        return await self.store.run(keys.list_app_keys, app_id, kind)
+
+    async def revoke_key(self, app_id: str, key_id: str, kind: str) -> None:
+        """Revoke a key.
+
+        Raises:
+            ApiProblem: 404 `not_found`.
+        """
+        if not await self.store.run(keys.revoke_app_key, app_id, key_id, kind):
+            raise ApiProblem(404, "not_found", f"app header key {key_id!r} not found")
+
+    async def list_secrets(self, app_id: str) -> list[dict[str, Any]]:
+        """Secret names and key names, never values."""
+        return await self.store.run(secrets.list_secrets, app_id)
+
+    async def put_secret(self, app_id: str, body: dict[str, Any]) -> tuple[str, list[str]]:
+        """Create or replace a secret from `{"name", "values"}`. Returns `(name, sorted key names)`.
+
+        Raises:
+            ApiProblem: 422 `invalid_secret`.
+        """
+        name = str(body.get("name") or "").strip().lower()
+        if not _SECRET_NAME.match(name):
+            raise ApiProblem(
+                422, "invalid_secret", "at `$.name`: must match [a-z0-9][a-z0-9_-]{0,62}[a-z0-9]"
+            )
+        values = body.get("values")
+        if not isinstance(values, dict) or not values or not all(isinstance(k, str) for k in values):
+            raise ApiProblem(422, "invalid_secret", "at `$.values`: must be a non-empty object of strings")
+        clean = {str(k): "" if v is None else str(v) for k, v in values.items()}
+        await self.store.run(secrets.put_secret, self.store.box, app_id, name, clean)
+        return name, sorted(clean)
+
+    async def delete_secret(self, app_id: str, name: str) -> None:
+        """Delete a secret.
+
+        Raises:
+            ApiProblem: 404 `not_found`.
+        """
+        if not await self.store.run(secrets.delete_secret, app_id, name.lower()):
+            raise ApiProblem(404, "not_found", f"secret {name!r} not found")
+
+    async def invite(self, app_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Invite an email to the app with a role (`{"email", "role", "expires_in_hours"}`).
+
+        Returns:
+            The invite row with its clear `token`.
+
+        Raises:
+            ApiProblem: 422 `invalid_invite`.
+        """
+        email = str(body.get("email") or "").strip()
+        role = str(body.get("role") or "viewer")
+        hours = body.get("expires_in_hours", 168)
+        if "@" not in email:
+            raise ApiProblem(422, "invalid_invite", "at `$.email`: must be an email address")
+        if role not in ("viewer", "member"):
+            raise ApiProblem(422, "invalid_invite", "at `$.role`: must be 'viewer' or 'member'")
+        if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
+            raise ApiProblem(422, "invalid_invite", "at `$.expires_in_hours`: must be a positive integer")
+        return await self.store.run(invites.invite, app_id, email, role, hours)
+
+    async def accept_invite(self, token: str) -> tuple[dict[str, Any], KeyMaterial]:
+        """Trade an invite token for an API key.
+
+        Raises:
+            ApiProblem: 422 `invalid_body` (no token); 404 `invite_not_found`.
+        """
+        if not token:
+            raise ApiProblem(422, "invalid_body", "at `$.token`: the invite token is required")
+        accepted = await self.store.run(invites.accept_invite, token)
+        if accepted is None:
+            raise ApiProblem(
+                404, "invite_not_found", "invite token unknown, already used or expired; ask for a new invite"
+            )
+        return accepted

@@ -1,0 +1,44 @@
+"""App log lines (what `ara logs` streams)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import schema as t
+from ._common import now
+
+__all__ = ["add_log", "logs_after"]
+
+
+async def add_log(
+    conn: AsyncConnection, app_id: str, run_id: str | None, level: str, event_type: str, message: str
+) -> None:
+    """Append a log line for the app."""
+    await conn.execute(
+        sa.insert(t.logs).values(
+            app_id=app_id,
+            run_id=run_id,
+            level=level,
+            event_type=event_type,
+            message=message,
+            created_at=now(),
+        )
+    )
+
+
+async def logs_after(
+    conn: AsyncConnection, app_id: str, after_id: int, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Up to `limit` log rows of an app with id > `after_id`, oldest first."""
+    rows = (
+        await conn.execute(
+            sa.select(t.logs)
+            .where(t.logs.c.app_id == app_id, t.logs.c.id > after_id)
+            .order_by(t.logs.c.id)
+            .limit(limit)
+        )
+    ).all()
+    return [dict(r._mapping) for r in rows]
