@@ -1,10 +1,19 @@
 """One test per G1/G2 decorator asserting the exact rows (spec §1.2-§1.10, §2.7, C1-C6)."""
 
 import logging
+from typing import Any
 
 import pytest
 from ara_core import DeclarationError
 from ara_sdk import App, fastapi_endpoint, invoke, runtime
+
+
+def definition_of(fn: object) -> Any:
+    """The frozen definition the Ara decorators attached to `fn`."""
+    value = getattr(fn, "__ara_definition__", None)
+    assert value is not None
+    return value
+
 
 FACTORY_PARAMS = {"type": "object", "properties": {"input": {"type": "object"}}, "required": ["input"]}
 DEFAULT_SUBAGENT = {
@@ -74,7 +83,7 @@ def test_prompt_factory_agent_exact_row():
         },
     }
     assert app.manifest["agent"]["agents"] == [row]
-    definition = planner.__ara_definition__
+    definition = definition_of(planner)
     assert definition.agent is not None and definition.agent.id == "planner" and definition.tool is None
     m = app.manifest
     assert m["agent"] == {
@@ -151,9 +160,7 @@ def test_default_agent_is_last_entrypoint_and_generated_profile_id_overwrites_th
         "profiles",
         "subagents",
     ]
-    assert (
-        agent["default_agent_id"] == "c" and agent["default_profile_id"] == "c" and agent["extra"] == 1
-    )
+    assert agent["default_agent_id"] == "c" and agent["default_profile_id"] == "c" and agent["extra"] == 1
 
 
 def test_tool_exact_row_explicit_parameters_and_handler_style():
@@ -201,7 +208,7 @@ def test_tool_exact_row_explicit_parameters_and_handler_style():
         "properties": {"x": {"type": "integer"}},
         "required": ["x"],
     }
-    assert send_email("x") == {} and send_email.__ara_definition__.tool.name == "send_email"
+    assert send_email("x") == {} and definition_of(send_email).tool.name == "send_email"
     assert "agents" not in app.manifest["agent"]  # tools alone add no agent
     with pytest.raises(DeclarationError, match="^@app.tool requires source-visible functions"):
         app.tool()(lambda: 1)
@@ -246,7 +253,7 @@ def test_schedule_on_tool_either_order_anchors_on_default_agent(schedule_first):
     m = app.manifest
     assert m["agent"]["tools"][0]["schedules"] == entries
     assert m["agent"]["agents"][0]["schedules"] == entries
-    assert boss.__ara_definition__.agent.schedules == ()  # anchoring lives in the manifest only
+    assert definition_of(boss).agent.schedules == ()  # anchoring lives in the manifest only
     assert [w["id"] for w in m["workflows"]] == ["boss", "boss--send--cron", "boss--send--09-30"]
     assert m["workflows"][2]["task"] == "Run scheduled tool send"
 
@@ -285,7 +292,7 @@ def test_schedule_on_agent_with_explicit_run_and_error_messages(caplog):
             pass
 
         app.schedule(cron="0 1 * * *")(loose)
-    assert "loose" in caplog.text and loose.__ara_definition__.schedules[0].id == "loose"
+    assert "loose" in caplog.text and definition_of(loose).schedules[0].id == "loose"
 
 
 @pytest.mark.parametrize("endpoint_first", [True, False])

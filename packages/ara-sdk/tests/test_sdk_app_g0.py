@@ -1,9 +1,19 @@
 """The seed-001 / G0 surface: subagent, hook, task, run, pipeline, workflow, local entrypoint, handler,
 define_app (spec §1.13, §1.14, §1.15 PROPOSED assembly)."""
 
+from typing import Any
+
 import pytest
 from ara_core import DeclarationError, guardrail_command, task_guardrail_prefix
 from ara_sdk import App, cron, define_app, sandbox, subagent_hook
+
+
+def definition_of(fn: object) -> Any:
+    """The frozen definition the Ara decorators attached to `fn`."""
+    value = getattr(fn, "__ara_definition__", None)
+    assert value is not None
+    return value
+
 
 GUARD = dict(
     app_slug="meeting-booker",
@@ -27,7 +37,7 @@ def test_task_workflow_exact_rows():
     def plain():
         pass
 
-    assert some_task.__ara_definition__.workflows == ("some-task",)
+    assert definition_of(some_task).workflows == ("some-task",)
     assert app.manifest["workflows"][0] == {
         "id": "some-task",
         "mode": "task",
@@ -142,7 +152,7 @@ def test_hooks():
         },
         "schedule": "0 2 * * *",
     }
-    assert mail.__ara_definition__.hook == {"id": "on-mail", "event": "mail.received"}
+    assert definition_of(mail).hook == {"id": "on-mail", "event": "mail.received"}
     with pytest.raises(DeclarationError, match="task or command, not both"):  # C20
         app.hook(event="x", task="t", command="c")
     with pytest.raises(DeclarationError, match="non-empty event"):

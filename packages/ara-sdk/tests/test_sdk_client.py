@@ -6,6 +6,22 @@ import httpx
 import pytest
 from ara_core import Secret, runtime
 from ara_sdk import AraClient, AraRuntimeClient
+from ara_sdk.errors import (
+    AppExistsError,
+    AppNotDeployedError,
+    ChatError,
+    ClientError,
+    InvalidOptionError,
+    MissingRuntimeKeyError,
+)
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """Keep `~/.ara` (the user runtime-key store) inside the test's directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in ("ARA_RUNTIME_KEY", "ARA_APP_HEADER_KEY", "ARA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 class FakeApi:
@@ -98,12 +114,12 @@ def test_deploy_existing_app_patches_and_on_existing_error(tmp_path):
     _client(api, tmp_path).deploy()
     assert api.calls[1][:2] == ("PATCH", "/apps/app_9") and api.calls[1][2]["status"] == "active"
     with pytest.raises(
-        RuntimeError, match=r"^Project 'demo' already exists for this account \(app_id=app_9\)\.$"
+        AppExistsError, match=r"^Project 'demo' already exists for this account \(app_id=app_9\)\.$"
     ):
         _client(FakeApi(apps=[{"id": "app_9", "slug": "demo", "role": "owner"}]), tmp_path).deploy(
             on_existing="error"
         )
-    with pytest.raises(ValueError, match="on_existing must be one of: update, error"):
+    with pytest.raises(InvalidOptionError, match="on_existing must be one of: update, error"):
         _client(api, tmp_path).deploy(on_existing="replace")
 
 
@@ -117,10 +133,12 @@ def test_run_key_resolution(tmp_path, monkeypatch):
         ]
     )
     client = _client(api, tmp_path)
-    with pytest.raises(RuntimeError, match="^Missing runtime key. Set ARA_RUNTIME_KEY, ARA_APP_HEADER_KEY"):
+    with pytest.raises(
+        MissingRuntimeKeyError, match=r"^Missing runtime key\. Set ARA_RUNTIME_KEY, ARA_APP_HEADER_KEY"
+    ):
         client.run(agent_id="a")
-    (tmp_path / ".runtime-key.local").write_text("ignored\n")  # C10: never read
-    with pytest.raises(RuntimeError, match="Missing runtime key"):
+    (tmp_path / ".runtime-key.local").write_text("ignored\n")  # the older single-key file is never read
+    with pytest.raises(MissingRuntimeKeyError):
         client.run(agent_id="a")
     (tmp_path / ".runtime-keys.local").write_text(json.dumps({"demo": "from-file"}))
     assert client.run(agent_id="a")["auth"] == "Bearer from-file"
@@ -131,18 +149,19 @@ def test_run_key_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("ARA_APP_HEADER_KEY", "xk")
     response = client.run(agent_id="a")
     assert response["xkey"] == "xk" and response["auth"] is None
-    assert all(p != "/v1/apps/app_2/run" for _, p, _ in api.calls)  # member rows are ignored
+    assert all(p != "/v1/apps/app_2/run" for _, p, _ in api.calls)  # the caller's own app wins
 
 
-def test_missing_app(tmp_path):
-    with pytest.raises(RuntimeError, match=r"^App 'demo' not found\. Deploy first\.$"):
+def test_missing_app_says_not_deployed(tmp_path):
+    with pytest.raises(AppNotDeployedError, match=r"^App 'demo' not found\. Deploy first: ") as info:
         _client(FakeApi(), tmp_path).setup()
+    assert info.value.base_url == "https://api.test" and isinstance(info.value, RuntimeError)
 
 
 def test_run_async_validation(tmp_path):
-    with pytest.raises(RuntimeError, match="requires --callback-url"):
+    with pytest.raises(ClientError, match="requires --callback-url"):
         _client(FakeApi(), tmp_path).run_async(response_mode="webhook")
-    with pytest.raises(RuntimeError, match="run_status requires run_id"):
+    with pytest.raises(ClientError, match="run_status requires run_id"):
         _client(FakeApi(), tmp_path).run_status(run_id=" ")
 
 
@@ -187,7 +206,7 @@ def test_chat_parses_the_sse_stream():
             lambda r: httpx.Response(200, text=error, headers={"Content-Type": "text/event-stream"})
         ),
     )
-    with pytest.raises(RuntimeError, match="^boom$"):
+    with pytest.raises(ChatError, match="^boom$"):
         rt.chat(message="x")
 
 

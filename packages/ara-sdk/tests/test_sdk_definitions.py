@@ -5,15 +5,24 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from typing import Any
 
 import pytest
-
 from ara_sdk import App, DecoratorStackError, fastapi_endpoint, runtime, sandbox
 from ara_sdk._definitions import FunctionDefinition
 
 
+def definition_of(fn: object) -> Any:
+    """The frozen definition the Ara decorators attached to `fn`."""
+    value = getattr(fn, "__ara_definition__", None)
+    assert value is not None
+    return value
+
+
 def _app_with_everything() -> App:
-    app = App("mutation-app", interfaces={"inherit_owner_tools": False}, runtime_profile=runtime(memory_mb=256))
+    app = App(
+        "mutation-app", interfaces={"inherit_owner_tools": False}, runtime_profile=runtime(memory_mb=256)
+    )
 
     @app.schedule(cron="0 * * * *")
     @app.tool(parameters={"type": "object", "properties": {"to": {"type": "string"}}, "required": ["to"]})
@@ -21,7 +30,9 @@ def _app_with_everything() -> App:
         return {"to": to}
 
     @fastapi_endpoint(auth="hmac")
-    @app.agent(entrypoint=True, skills=["send_email"], sandbox=sandbox(policy="dedicated"), runtime={"m": [1]})
+    @app.agent(
+        entrypoint=True, skills=["send_email"], sandbox=sandbox(policy="dedicated"), runtime={"m": [1]}
+    )
     def coordinator(input: dict) -> str:
         """Coordinate."""
         return "Coordinate."
@@ -75,7 +86,7 @@ def test_decorators_return_the_function_unchanged_with_one_frozen_definition() -
 
     decorated = app.schedule(cron="0 * * * *")(app.tool()(add))
     assert decorated is add and add(1, 2) == 3
-    definition = add.__ara_definition__
+    definition = definition_of(add)
     assert isinstance(definition, FunctionDefinition)
     assert definition.tool is not None and [s.id for s in definition.schedules] == ["add"]
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -14,9 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
 
-from golden_cases import CASES, Case, dumps  # noqa: E402
-
 from ara_sdk import load_app  # noqa: E402
+from golden_cases import CASES, Case, dumps  # noqa: E402  # pyright: ignore[reportMissingImports]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.name}-{c.version}" for c in CASES])

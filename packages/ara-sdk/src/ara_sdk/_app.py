@@ -642,7 +642,7 @@ class App:
                 if sandbox
                 else {"policy": "shared", "max_concurrency": DEFAULT_SUBAGENT_MAX_CONCURRENCY}
             )
-            guard = dict(
+            guard: dict[str, Any] = dict(
                 app_slug=self.slug,
                 subagent_id=sid,
                 workflow_id=wid,
@@ -867,7 +867,7 @@ def _pipeline(steps: list[Mapping[str, Any]], wid: str) -> list[dict[str, Any]]:
             raise DeclarationError(f"pipeline step {n} of {wid!r} needs tool_name")
         if kind == "agent" and not step.get("agent_id"):
             raise DeclarationError(f"pipeline step {n} of {wid!r} needs agent_id")
-        row = {"id": str(step.get("id") or f"{wid}--step-{n}"), "kind": kind}
+        row: dict[str, Any] = {"id": str(step.get("id") or f"{wid}--step-{n}"), "kind": kind}
         if kind == "tool":
             row.update(tool_name=str(step["tool_name"]), args=dict(step.get("args") or {}))
         else:

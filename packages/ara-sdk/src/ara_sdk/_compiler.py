@@ -271,7 +271,9 @@ def assemble(
     if tools:
         agent["tools"] = tools
     _upsert_all(workflows, (freeze(w) for w in app._workflows.values()))  # pyright: ignore[reportPrivateUsage]
-    interfaces = freeze(app.interfaces) if interfaces is None else interfaces
+    if interfaces is None:
+        interfaces = freeze(app.interfaces)
+    assert interfaces is not None
     endpoints = [r for r in rows if r.get("fastapi_endpoint")]
     if endpoints:
         listed: list[Any] = list(interfaces.get("fastapi_endpoints") or [])

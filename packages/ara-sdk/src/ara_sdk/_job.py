@@ -145,7 +145,10 @@ class ConnectorRef:
         return f"<ara.connectors.{self.toolkit}" + (f".{self.action}>" if self.action else ">")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ConnectorRef) and (self.toolkit, self.action) == (other.toolkit, other.action)
+        return isinstance(other, ConnectorRef) and (self.toolkit, self.action) == (
+            other.toolkit,
+            other.action,
+        )
 
     def __hash__(self) -> int:
         return hash((self.toolkit, self.action))

@@ -136,7 +136,7 @@ def find_app(module: ModuleType, script: Path | str) -> App:
     if registered is not None:
         return registered
     raise AppLoadError(
-        f"No App(...) instance found in script {script}; define one, e.g. app = App(\"my-app\"), "
+        f'No App(...) instance found in script {script}; define one, e.g. app = App("my-app"), '
         'or declare a job, e.g. ara.Job("my-job")'
     )
 

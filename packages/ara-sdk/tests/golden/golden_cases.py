@@ -58,7 +58,7 @@ def _default(value: object) -> str:
     return f"<{type(value).__name__}>"
 
 
-DUMP = r'''
+DUMP = r"""
 import importlib.util, json, sys
 sys.path.insert(0, __import__("os").path.dirname(sys.argv[1]))
 spec = importlib.util.spec_from_file_location("ara_user_app", sys.argv[1])
@@ -82,4 +82,4 @@ if manifest is None and getattr(ara_sdk.core, "_minimal_app_singleton", None) is
 if manifest is None:
     raise SystemExit("no app in " + sys.argv[1])
 sys.stdout.write(json.dumps(manifest, indent=2, default=lambda v: "<" + type(v).__name__ + ">") + "\n")
-'''
+"""

@@ -1,5 +1,8 @@
 """Fixture: the display-name App of the agent-first generation (task/instructions kwargs)."""
 
+# fmt: off
+# (the original SDK produced the golden manifest from this exact text)
+
 from ara_sdk import App, runtime
 
 app = App(

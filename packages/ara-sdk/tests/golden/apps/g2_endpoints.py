@@ -1,5 +1,8 @@
 """Fixture: HTTP endpoints in both decorator orders, runtime profile, sandbox and per-agent runtime."""
 
+# fmt: off
+# (the original SDK produced the golden manifest from this exact text)
+
 from ara_sdk import App, entrypoint, fastapi_endpoint, file, runtime, sandbox
 
 app = App(

@@ -1,5 +1,8 @@
 """Fixture: schedules in every form, on agents and tools, in both decorator orders."""
 
+# fmt: off
+# (the original SDK produced the golden manifest from this exact text)
+
 from ara_sdk import App, invoke, schedule
 
 app = App("schedule-shapes", interfaces={"inherit_owner_tools": False})

@@ -1,5 +1,8 @@
 """Fixture: how function sources are captured (decorators, comments, blank lines, nesting)."""
 
+# fmt: off
+# (the original SDK produced the golden manifest from this exact text)
+
 from ara_sdk import App
 
 app = App("source-shapes")

@@ -1,5 +1,8 @@
 """Fixture: a tool with a schedule and no agent (the manifest gains a scheduled-jobs agent)."""
 
+# fmt: off
+# (the original SDK produced the golden manifest from this exact text)
+
 from ara_sdk import App
 
 app = App("tool-cron-only")

@@ -1,5 +1,8 @@
 """Fixture: connectors, secrets, env and required_env in the newest authoring style."""
 
+# fmt: off
+# (the original SDK produced the golden manifest from this exact text)
+
 import ara_sdk as ara
 
 

@@ -1,5 +1,8 @@
 """Fixture: the newest authoring style, a job with one tool (module-level Job, not assigned)."""
 
+# fmt: off
+# (the original SDK produced the golden manifest from this exact text)
+
 import ara_sdk as ara
 
 
