@@ -143,7 +143,9 @@ async def store(tmp_path: Path):
     s = Store(Settings(data_dir=tmp_path))
     await s.open()
     key = await s.run(accounts.ensure_owner, "owner@localhost", None)
+    assert key is not None
     owner = await s.run(accounts.account_for_api_key, key)
+    assert owner is not None
     app = await apps.create_app(s, owner["id"], "sched", MANIFEST)
     yield s, app
     await s.close()
