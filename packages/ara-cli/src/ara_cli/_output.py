@@ -6,7 +6,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 from .errors import CliError
@@ -127,7 +127,7 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_run(response: dict[str, Any]) -> str:
+def render_run(response: Mapping[str, Any]) -> str:
     """Render a run response readably: the tool calls with arguments and results, then the output.
 
     Args:
