@@ -423,7 +423,8 @@ class RuntimeSettings(WireStruct, kw_only=True, frozen=True):
     Every key is optional. ``memory_mb``/``volume_size_mb`` are MiB; ``timeout_seconds`` and
     ``retry_backoff_seconds`` are seconds; ``env`` maps names to string values; ``adapter`` and
     ``artifacts`` are the adapter/artifact objects of the declaration; ``execution`` is the newest
-    SDK's app-wide execution settings object (e.g. ``{"max_retries": 3}``).
+    SDK's app-wide execution settings object (e.g. ``{"max_retries": 3}``); ``required_env_keys``
+    (wire key ``__required_env_keys``) lists the environment keys the newest SDK's jobs require.
     """
 
     files: tuple[FileSpec, ...] | UnsetType = UNSET
@@ -443,6 +444,7 @@ class RuntimeSettings(WireStruct, kw_only=True, frozen=True):
     max_retries: int | UnsetType = UNSET
     retry_backoff_seconds: float | UnsetType = UNSET
     execution: JsonObject | UnsetType = UNSET
+    required_env_keys: tuple[str, ...] | UnsetType = msgspec.field(default=UNSET, name="__required_env_keys")
 
 
 class SpawnSettings(WireStruct, kw_only=True, frozen=True):
