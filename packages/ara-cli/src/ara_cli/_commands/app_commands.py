@@ -520,6 +520,7 @@ def local_arguments(fn: Any, pairs: dict[str, str]) -> dict[str, Any]:
 
     def typed() -> None: ...
 
+    params = [p.replace(annotation=_without_none(p.annotation)) for p in params]
     typed.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     schema = signature_schema(typed)
     missing = [name for name in schema["required"] if name not in pairs]
@@ -531,3 +532,15 @@ def local_arguments(fn: Any, pairs: dict[str, str]) -> dict[str, Any]:
         return coerce_arguments(schema, pairs)
     except ArgumentError as exc:
         raise CliError(f"--input: {exc}") from None
+
+
+def _without_none(annotation: Any) -> Any:
+    """`int | None` (or `Optional[int]`) -> `int`; anything else unchanged."""
+    import types
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
