@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ara_core._signature as sig
 import pytest
-from ara_core import DeclarationError, function_source, signature_schema
+from ara_core import DeclarationError, UnresolvedAnnotationWarning, function_source, signature_schema
 
 
 def _load(path: Path, name: str):
@@ -70,19 +70,57 @@ def test_schema_types_without_postponed_annotations(tmp_path):
     }
 
 
-def test_string_annotations_are_strings_and_unserialisable_defaults_are_dropped():
-    def f(a: int, b: dict = {"k": 1}, c: object = object()) -> str:  # noqa: B006, B008
+def test_postponed_annotations_are_resolved_and_unserialisable_defaults_are_dropped():
+    def f(a: int, b: dict = {"k": 1}, c: object = object(), d: list[str] | None = None) -> str:  # noqa: B006, B008
         return ""
 
-    # Under postponed evaluation every annotation is a string -> "string" (spec §2.10).
+    # This module uses `from __future__ import annotations`: every annotation above is a string.
     assert signature_schema(f) == {
         "type": "object",
         "properties": {
-            "a": {"type": "string"},
-            "b": {"type": "string", "default": {"k": 1}},
+            "a": {"type": "integer"},
+            "b": {"type": "object", "default": {"k": 1}},
             "c": {"type": "string"},
+            "d": {"type": "string", "default": None},
         },
         "required": ["a"],
+    }
+    # The original SDK's reading (every string annotation is a string) stays available.
+    assert signature_schema(f, resolve_string_annotations=False)["properties"]["a"] == {"type": "string"}
+
+
+def test_add_under_postponed_annotations_takes_integers(tmp_path):
+    path = tmp_path / "adder.py"
+    path.write_text(
+        "from __future__ import annotations\n\ndef add(a: int, b: int) -> int:\n    return a + b\n"
+    )
+    mod = _load(path, "adder")
+    assert signature_schema(mod.add)["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
+
+
+def test_an_unresolvable_annotation_warns_naming_the_parameter(tmp_path):
+    path = tmp_path / "lazy_types.py"
+    path.write_text(
+        textwrap.dedent("""
+        from __future__ import annotations
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from decimal import Decimal
+
+        def price(amount: Decimal, count: int, note: "str" = "") -> Missing:
+            return amount
+    """)
+    )
+    mod = _load(path, "lazy_types")
+    with pytest.warns(
+        UnresolvedAnnotationWarning, match=r"parameter 'amount' cannot be resolved \(NameError"
+    ):
+        schema = signature_schema(mod.price)
+    assert schema["properties"] == {
+        "amount": {"type": "string"},
+        "count": {"type": "integer"},
+        "note": {"type": "string", "default": ""},
     }
 
 

@@ -54,7 +54,7 @@ from ._schedules import (
     validate_timezone,
 )
 from ._secrets import Secret, SecretDefinition, validate_env_key
-from ._signature import function_source, signature_schema
+from ._signature import UnresolvedAnnotationWarning, function_source, signature_schema
 from ._view import (
     DeclaredIntegration,
     HookSpec,
@@ -161,6 +161,7 @@ __all__ = [
     "ToolRow",
     "ToolRun",
     "Trigger",
+    "UnresolvedAnnotationWarning",
     "Workflow",
     "agno_adapter",
     "check_json",

@@ -11,20 +11,21 @@ import os
 import textwrap
 import tokenize
 import typing
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import DeclarationError
 
-__all__ = ["FunctionSource", "function_source", "signature_schema"]
+__all__ = ["FunctionSource", "UnresolvedAnnotationWarning", "function_source", "signature_schema"]
 
 _SCALARS: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object"}
 _ARRAYS = (list, tuple, set)
 
 
 def _json_type(annotation: Any) -> str:
-    if annotation is inspect.Parameter.empty or annotation is None:
+    if annotation is inspect.Parameter.empty or annotation is None or isinstance(annotation, str):
         return "string"
     if annotation in _SCALARS:
         return _SCALARS[annotation]
@@ -46,27 +47,66 @@ def _json_default(value: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def signature_schema(fn: Callable[..., Any]) -> dict[str, Any]:
-    """Return the JSON schema of a function's parameters (spec §2.10).
+class UnresolvedAnnotationWarning(UserWarning):
+    """A parameter's annotation is a string (e.g. under ``from __future__ import annotations``) that
+    cannot be evaluated in the function's module, so its JSON schema type falls back to ``string``."""
+
+
+def _resolve(annotation: str, fn: Callable[..., Any]) -> Any:
+    namespace: dict[str, Any] = dict(getattr(fn, "__globals__", {}))
+    return eval(annotation, namespace)  # noqa: S307 - the app's own annotation, as typing.get_type_hints does
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - one bad annotation; the others are resolved one by one below
+        return {}
+
+
+def signature_schema(fn: Callable[..., Any], *, resolve_string_annotations: bool = True) -> dict[str, Any]:
+    """Return the JSON schema of a function's parameters.
 
     Positional-or-keyword and keyword-only parameters are included; `str`, missing or `None`
     annotations give `string`, `bool` boolean, `int` integer, `float` number, `dict`/`dict[...]`
-    object, `list`/`tuple`/`set` (bare or subscripted) array, anything else (string annotations,
-    `Optional`, unions) string. A JSON-serialisable default adds `"default"`; parameters without a
-    default are `required`.
+    object, `list`/`tuple`/`set` (bare or subscripted) array, anything else (`Optional`, unions,
+    classes) string. A JSON-serialisable default adds `"default"`; parameters without a default are
+    `required`.
+
+    String annotations (``from __future__ import annotations``, or quoted types) are evaluated in
+    the function's module, as `typing.get_type_hints` does, so ``add(a: int, b: int)`` gives two
+    integers either way. An annotation that cannot be evaluated (a name imported only under
+    ``TYPE_CHECKING``, a class local to another function) falls back to `string` with an
+    `UnresolvedAnnotationWarning` naming the function and the parameter.
 
     Args:
         fn: Any callable with an inspectable signature.
+        resolve_string_annotations: ``False`` maps every string annotation to `string` without
+            evaluating it, as the original SDK did (default ``True``).
 
     Returns:
         `{"type": "object", "properties": {...}, "required": [...]}`.
     """
+    hints = _hints(fn) if resolve_string_annotations else {}
     properties: dict[str, Any] = {}
     required: list[str] = []
     for param in inspect.signature(fn).parameters.values():
         if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
             continue
-        prop: dict[str, Any] = {"type": _json_type(param.annotation)}
+        annotation: Any = hints.get(param.name, param.annotation)
+        if isinstance(annotation, str) and resolve_string_annotations:
+            try:
+                annotation = _resolve(annotation, fn)
+            except Exception as exc:  # noqa: BLE001 - any failure to evaluate means "cannot resolve"
+                warnings.warn(
+                    f"{getattr(fn, '__qualname__', fn)!s}: the annotation {annotation!r} of parameter "
+                    f"{param.name!r} cannot be resolved ({type(exc).__name__}: {exc}); its JSON schema "
+                    "type falls back to 'string'. Import the name at module level (not only under "
+                    "TYPE_CHECKING), or pass parameters= explicitly.",
+                    UnresolvedAnnotationWarning,
+                    stacklevel=2,
+                )
+        prop: dict[str, Any] = {"type": _json_type(annotation)}
         if param.default is inspect.Parameter.empty:
             required.append(param.name)
         else:
