@@ -249,4 +249,4 @@ async def test_async_client_deploys_runs_and_polls(server, tmp_path):
     assert status["status"] == "completed"
     setup = await client.setup()
     assert setup["app"]["slug"] == "calc-e2e"
-    client.close()
+    await client.aclose()

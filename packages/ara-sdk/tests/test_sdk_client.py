@@ -141,13 +141,13 @@ def test_run_key_resolution(tmp_path, monkeypatch):
     with pytest.raises(MissingRuntimeKeyError):
         client.run(agent_id="a")
     (tmp_path / ".runtime-keys.local").write_text(json.dumps({"demo": "from-file"}))
-    assert client.run(agent_id="a")["auth"] == "Bearer from-file"
+    assert dict(client.run(agent_id="a"))["auth"] == "Bearer from-file"
     monkeypatch.setenv("ARA_RUNTIME_KEY", "from-env")
-    assert client.run(workflow_id="a")["auth"] == "Bearer from-env"
+    assert dict(client.run(workflow_id="a"))["auth"] == "Bearer from-env"
     assert api.calls[-1][2] == {"agent_id": "a", "workflow_id": "a", "warmup": False, "input": {}}
-    assert client.run(agent_id="a", runtime_key="explicit")["auth"] == "Bearer explicit"
+    assert dict(client.run(agent_id="a", runtime_key="explicit"))["auth"] == "Bearer explicit"
     monkeypatch.setenv("ARA_APP_HEADER_KEY", "xk")
-    response = client.run(agent_id="a")
+    response = dict(client.run(agent_id="a"))
     assert response["xkey"] == "xk" and response["auth"] is None
     assert all(p != "/v1/apps/app_2/run" for _, p, _ in api.calls)  # the caller's own app wins
 

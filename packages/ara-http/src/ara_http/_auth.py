@@ -1,4 +1,4 @@
-"""Supabase token requests for the CLI login and JWT refresh (spec §3.3 CLI-auth, §4.2)."""
+"""Supabase token requests for the CLI login and JWT refresh."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def supabase_token_request(
 
 
 def expires_at_iso(tokens: dict[str, Any]) -> str:
-    """Token expiry as ISO UTC: `expires_at` (epoch or ISO), else now + `expires_in` (spec §4.3).
+    """Token expiry as ISO UTC: `expires_at` (epoch or ISO), else now + `expires_in`.
 
     Raises:
         SupabaseAuthError: Neither field is usable (a `RuntimeError`).
@@ -71,7 +71,7 @@ def expires_at_iso(tokens: dict[str, Any]) -> str:
 def refresh_supabase_record(
     record: dict[str, Any], *, transport: httpx.BaseTransport | None = None
 ) -> dict[str, Any]:
-    """Refresh a stored `supabase_jwt` record with its refresh token (spec §4.2).
+    """Refresh a stored `supabase_jwt` record with its refresh token.
 
     Raises:
         SupabaseAuthError: The refresh failed or returned no `access_token` (a `RuntimeError`).

@@ -1,4 +1,4 @@
-"""Where requests go and with which credentials (spec §2.9, §4): `.env`, `~/.ara/credentials.json`,
+"""Where requests go and with which credentials: `.env`, `~/.ara/credentials.json`,
 the local `ara dev` server, and the environment."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "read_dev_server",
     "resolve_base_url",
     "resolve_control_token",
+    "runtime_keys_path",
     "write_credentials",
     "write_dev_server",
     "write_private_json",
@@ -41,7 +42,7 @@ REFRESH_MARGIN_SECONDS = 30
 
 
 def load_dotenv(cwd: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """Load `<cwd>/.env` without overriding set variables (spec §2.9).
+    """Load `<cwd>/.env` without overriding set variables.
 
     Each non-blank, non-`#` line with `=`: key stripped; value stripped, then leading/trailing `'`
     and then `"` stripped; set only when the variable is unset or empty.
@@ -72,8 +73,13 @@ def load_dotenv(cwd: str | os.PathLike[str] | None = None) -> dict[str, str]:
 
 
 def credentials_path() -> Path:
-    """`~/.ara/credentials.json` (spec §4.3)."""
+    """`~/.ara/credentials.json`."""
     return Path.home() / ".ara" / "credentials.json"
+
+
+def runtime_keys_path() -> Path:
+    """`~/.ara/runtime-keys.json`: runtime keys by app directory and slug, `{"<dir>": {"<slug>": "<key>"}}`."""
+    return Path.home() / ".ara" / "runtime-keys.json"
 
 
 def dev_servers_dir() -> Path:
@@ -116,12 +122,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def read_credentials() -> dict[str, Any]:
-    """The stored CLI credentials; `{}` when missing or unreadable (spec §4.3)."""
+    """The stored CLI credentials; `{}` when missing or unreadable."""
     return _read_json(credentials_path())
 
 
 def write_credentials(record: Mapping[str, Any]) -> Path:
-    """Save CLI credentials with `updated_at` (ISO UTC), mode 0600 (spec §4.3). Returns the path."""
+    """Save CLI credentials with `updated_at` (ISO UTC), mode 0600. Returns the path."""
     path = credentials_path()
     write_private_json(path, {**dict(record), "updated_at": datetime.now(UTC).isoformat()})
     return path
@@ -238,7 +244,7 @@ RefreshFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class ControlPlaneAuth(httpx.Auth):
-    """`httpx.Auth` for control-plane calls that resolves the bearer token on every request (spec §4.2).
+    """`httpx.Auth` for control-plane calls that resolves the bearer token on every request.
 
     A long-lived client therefore picks up a stored JWT that is refreshed within 30 s of its expiry,
     and a new `ara auth login`. On a 401 it forces one refresh of a stored JWT and retries once.
@@ -277,7 +283,7 @@ def resolve_control_token(
     base_url: str | None = None,
     refresh: RefreshFn | None = None,
 ) -> str:
-    """The control-plane bearer token (spec §4.2, plus the local dev server).
+    """The control-plane bearer token, including the key of a running `ara dev`.
 
     1. `ARA_API_KEY`;
     2. `ARA_ACCESS_TOKEN`;

@@ -1,4 +1,4 @@
-"""httpx clients for the Ara API: one base, sync and async fronts (spec §3.1)."""
+"""httpx clients for the Ara API: one base, sync and async fronts."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ _RETRY_STATUS = frozenset({408, 429, 502, 503, 504})
 
 
 class BearerAuth(httpx.Auth):
-    """`Authorization: Bearer <token>` (control-plane API key or JWT, or a runtime key, spec §3.2)."""
+    """`Authorization: Bearer <token>` (control-plane API key or JWT, or a runtime key)."""
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -48,7 +48,7 @@ class BearerAuth(httpx.Auth):
 
 
 class AppHeaderKeyAuth(httpx.Auth):
-    """`X-Ara-App-Key: <key>` and no `Authorization` header (spec §3.2)."""
+    """`X-Ara-App-Key: <key>` and no `Authorization` header."""
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -60,7 +60,7 @@ class AppHeaderKeyAuth(httpx.Auth):
 
 
 class RetryPolicy:
-    """When and how long to retry (spec §3.1 has none; this is ours, docs/decisions.md).
+    """When and how long to retry (docs/decisions.md).
 
     Idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) and requests carrying an idempotency key
     are retried on network errors and on 408/429/502/503/504, honouring `Retry-After` (seconds or
@@ -99,7 +99,7 @@ _SKIP: Any = object()
 
 
 def _event_payload(data: str) -> Any:
-    """An SSE `data:` payload decoded as JSON, or `_SKIP` for blank or undecodable ones (spec §3.3)."""
+    """An SSE `data:` payload decoded as JSON, or `_SKIP` for blank or undecodable ones."""
     text = data.strip()
     if not text:
         return _SKIP
@@ -228,7 +228,7 @@ class HttpClient(_Base):
     Args:
         base_url: API base URL; a trailing `/` is removed.
         auth: Default auth for calls (`BearerAuth`, `AppHeaderKeyAuth`, any `httpx.Auth`), or `None`.
-        timeout: Default timeout in seconds (spec §3.1: 30 s).
+        timeout: Default timeout in seconds (default 30 s).
         retry: Retry policy (default `RetryPolicy()`).
         headers: Extra headers on every call.
         transport: An httpx transport (tests use `httpx.MockTransport`).
@@ -313,7 +313,7 @@ class HttpClient(_Base):
     ) -> Iterator[Any]:
         """Stream a `text/event-stream` response and yield each `data:` payload decoded as JSON.
 
-        Comment lines (`:`) and undecodable payloads are skipped (spec §3.3 log stream rules).
+        Comment lines (`:`) and undecodable payloads are skipped.
 
         Raises:
             APIStatusError: A non-2xx status (subclass by status).

@@ -1,136 +1,208 @@
-"""`AraClient`: deploy and operate an app over the control and runtime planes (spec §3.4)."""
+"""`AraClient` and `AsyncAraClient`: deploy and operate one app over the control and runtime planes.
+
+Both share `_ClientBase`, where every operation is written once as a flow (see `ara_sdk._api`): the
+synchronous client drives the flows with `httpx.Client`, the asynchronous one awaits them on
+`httpx.AsyncClient`. The app id is looked up once per client and cached.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypedDict, cast
 
+import msgspec
 from ara_core import SECRET_DEFINITIONS_KEY, SecretDefinition
 from ara_http import (
-    ApiError,
+    USE_CLIENT_AUTH,
     AppHeaderKeyAuth,
+    AsyncHttpClient,
     BearerAuth,
+    ConflictError,
     ControlPlaneAuth,
     HttpClient,
+    NotFoundError,
     load_dotenv,
     resolve_base_url,
     resolve_control_token,
+    runtime_keys_path,
     write_private_json,
 )
 
-__all__ = ["AraClient", "AsyncAraClient", "RUNTIME_KEYS_FILE"]
-
-#: Runtime keys by app slug, written by deploy/setup-auth and read by run/events (0.1.50 format).
-RUNTIME_KEYS_FILE = ".runtime-keys.local"
-#: Older single-key file: written for compatibility, never read (spec C10).
-LEGACY_RUNTIME_KEY_FILE = ".runtime-key.local"
-MISSING_RUNTIME_KEY = (
-    "Missing runtime key. Set ARA_RUNTIME_KEY, ARA_APP_HEADER_KEY, or run deploy/setup-auth first."
+from ._api import (
+    CALLS,
+    AppList,
+    AppRow,
+    AraApi,
+    AsyncAraApi,
+    CreatedApp,
+    EventResponse,
+    Flow,
+    HeaderKeyList,
+    LogRow,
+    MintedKey,
+    RunResponse,
+    RunStatusResponse,
+    RunSubmitted,
+    SecretList,
+    async_body,
+    event_body,
+    run_body,
+)
+from .errors import (
+    AppExistsError,
+    AppNotDeployedError,
+    ClientError,
+    InvalidOptionError,
+    MissingRuntimeKeyError,
+    ProjectNameTakenError,
+    SecretRoutesMissingError,
 )
 
+__all__ = [
+    "AraClient",
+    "AsyncAraClient",
+    "DeployResult",
+    "RUNTIME_KEYS_FILE",
+    "RuntimeKeyStore",
+    "SetupAuthResult",
+]
 
-class AraClient:
-    """Deploy and operate one app.
+#: Runtime keys by app slug, `{"<slug>": "<key>"}`, in the working directory (the original SDK's file).
+RUNTIME_KEYS_FILE = ".runtime-keys.local"
+#: Older single-key file: written for compatibility with older tools, never read.
+LEGACY_RUNTIME_KEY_FILE = ".runtime-key.local"
 
-    Args:
-        manifest: The app manifest (`App.manifest`); its `slug` names the app.
-        api_key: Control-plane token (API key or JWT).
-        access_token: Older spelling of `api_key` (spec C14).
-        base_url: API base URL (default: resolved, spec §4.2).
-        cwd: Directory for `.runtime-keys.local` (default: the current directory).
-        timeout: Default request timeout in seconds.
-        transport: httpx transport for tests.
+
+class SecretSync(TypedDict):
+    """Secrets handled by a deploy: `{"synced": [names uploaded], "referenced_only": [names]}`."""
+
+    synced: list[str]
+    referenced_only: list[str]
+
+
+class DeployResult(TypedDict):
+    """What `deploy` returns.
+
+    Shape: `{"app_id", "slug", "runtime_key_created": true, "runtime_key", "runtime_key_written":
+    true, "runtime_key_path", "warmup": {"ok", "run_id", "app_id", "warmup": true, "status"} | None,
+    "secrets": SecretSync}`;
+    `runtime_key_path` is the older single-key file written next to the app file.
     """
 
-    def __init__(
-        self,
-        *,
-        manifest: Mapping[str, Any],
-        api_key: str | None = None,
-        access_token: str | None = None,
-        base_url: str | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        timeout: float = 30.0,
-        transport: Any = None,
-    ) -> None:
-        self.manifest = dict(manifest)
-        self.slug = str(self.manifest.get("slug") or "")
-        self.base_url = (base_url or resolve_base_url()).rstrip("/")
-        self.api_key = api_key or access_token or ""
-        self.access_token = self.api_key
-        self.cwd = Path(cwd or os.getcwd())
-        self._http = HttpClient(
-            self.base_url,
-            auth=BearerAuth(self.api_key) if self.api_key else None,
-            timeout=timeout,
-            transport=transport,
-        )
+    app_id: str
+    slug: str
+    runtime_key_created: bool
+    runtime_key: str
+    runtime_key_written: bool
+    runtime_key_path: str
+    warmup: dict[str, Any] | None
+    secrets: SecretSync
 
-    @classmethod
-    def from_env(
-        cls, *, manifest: Mapping[str, Any], cwd: str | os.PathLike[str] | None = None, **kwargs: Any
-    ) -> AraClient:
-        """Build a client from the environment: load `.env`, resolve the base URL and token (spec §4.2).
 
-        The resolved base URL is written back to `ARA_API_BASE_URL` (spec §4.1).
+class SetupAuthResult(TypedDict):
+    """What `setup_auth` returns: which keys exist or were minted, and the keys themselves."""
+
+    app_id: str
+    slug: str
+    runtime_key_present: bool
+    runtime_key_created: bool
+    runtime_key: str
+    app_header_key_present: bool
+    app_header_key_created: bool
+    app_header_key_id: str
+    app_header_key_prefix: str
+    app_header_key: str
+
+
+class DeployPayload(msgspec.Struct, kw_only=True):
+    """Body of `POST /apps` and `PATCH /apps/{app_id}` on deploy (the wire key order)."""
+
+    name: str
+    description: str
+    agent: Any
+    workflows: Any
+    interfaces: Any
+    runtime_profile: dict[str, Any]
+    status: str | msgspec.UnsetType = msgspec.UNSET
+    slug: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class StatusPatch(msgspec.Struct, kw_only=True):
+    """Body of `PATCH /apps/{app_id}` that only activates the app."""
+
+    status: str
+
+
+class RuntimeKeyStore:
+    """Where deploy and setup-auth keep an app's runtime key, and where run, events and logs find it.
+
+    As the original SDK does, a key is written to `<cwd>/.runtime-keys.local` (`{"<slug>": "<key>"}`,
+    mode 0600) and the older single-key file `<cwd>/.runtime-key.local` (written, never read).
+    When the app file's directory is known (the `ara` command passes it), the key is also kept
+    under that directory and the slug in `~/.ara/runtime-keys.json` (`{"<app dir>": {"<slug>":
+    "<key>"}}`, mode 0600; entries of directories that no longer exist are pruned), so
+    `ara run path/to/app.py` finds it from any directory.
+
+    Lookup order: the user store for (app dir, slug), `<app dir>/.runtime-keys.local`,
+    `<cwd>/.runtime-keys.local`.
+
+    Args:
+        app_dir: Directory of the app file, or `None` when unknown.
+        cwd: The working directory.
+        user_store: The user-level file (default `~/.ara/runtime-keys.json`).
+    """
+
+    def __init__(self, app_dir: Path | None, cwd: Path, user_store: Path | None = None) -> None:
+        self.app_dir = app_dir.absolute() if app_dir is not None else None
+        self.cwd = cwd.absolute()
+        self.user_store = user_store or runtime_keys_path()
+
+    def _local_files(self) -> list[Path]:
+        files = [self.cwd / RUNTIME_KEYS_FILE]
+        if self.app_dir is not None and self.app_dir != self.cwd:
+            files.insert(0, self.app_dir / RUNTIME_KEYS_FILE)
+        return files
+
+    def searched(self) -> list[str]:
+        """Where `get` looks, in order (for messages)."""
+        local = [str(p) for p in self._local_files()]
+        return [f"{self.user_store} (for {self.app_dir})", *local] if self.app_dir is not None else local
+
+    def get(self, slug: str) -> str:
+        """The stored key for `slug`, or `""`."""
+        if self.app_dir is not None:
+            by_dir = _read_keys(self.user_store).get(str(self.app_dir))
+            value = cast("dict[str, Any]", by_dir).get(slug) if isinstance(by_dir, dict) else None
+            if isinstance(value, str) and value:
+                return value
+        for path in self._local_files():
+            value = _read_keys(path).get(slug)
+            if isinstance(value, str) and value:
+                return value
+        return ""
+
+    def put(self, slug: str, key: str) -> Path:
+        """Store `key` for `slug` (see the class docstring).
+
+        Returns:
+            The path of the older single-key file.
 
         Raises:
-            RuntimeError: No credentials (`Missing required env var: ARA_API_KEY. ...`).
+            OSError: A file could not be written.
         """
-        load_dotenv(cwd)
-        base = resolve_base_url()
-        token = resolve_control_token(base_url=base)
-        os.environ["ARA_API_BASE_URL"] = base
-        client = cls(manifest=manifest, api_key=token, base_url=base, cwd=cwd, **kwargs)
-        # Resolve the token per request from now on, so a stored JWT is refreshed when it nears expiry.
-        client._http.auth = ControlPlaneAuth(base)
-        return client
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> AraClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------------------ helpers
-    def _find_app(self) -> dict[str, Any] | None:
-        listing = self._http.request("GET", "/apps")
-        rows = listing.get("apps", []) if isinstance(listing, dict) else []
-        for row in rows:
-            if isinstance(row, dict) and row.get("slug") == self.slug and row.get("role", "owner") == "owner":
-                return row
-        return None
-
-    def _app_id(self) -> str:
-        row = self._find_app()
-        if row is None:
-            raise RuntimeError(f"App '{self.slug}' not found. Deploy first.")
-        return str(row["id"])
-
-    def _stored_runtime_key(self) -> str:
-        try:
-            data = json.loads((self.cwd / RUNTIME_KEYS_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return ""
-        value = data.get(self.slug) if isinstance(data, dict) else None
-        return value if isinstance(value, str) else ""
-
-    def _store_runtime_key(self, key: str) -> Path:
+        if self.app_dir is not None:
+            store = {d: keys for d, keys in _read_keys(self.user_store).items() if Path(d).is_dir()}
+            by_dir = store.get(str(self.app_dir))
+            entry = dict(cast("dict[str, Any]", by_dir)) if isinstance(by_dir, dict) else {}
+            entry[slug] = key
+            store[str(self.app_dir)] = entry
+            write_private_json(self.user_store, store)
         path = self.cwd / RUNTIME_KEYS_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            data = data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            data = {}
-        data[self.slug] = key
+        data = _read_keys(path)
+        data[slug] = key
         write_private_json(path, data)
         legacy = self.cwd / LEGACY_RUNTIME_KEY_FILE
         fd = os.open(legacy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -138,108 +210,163 @@ class AraClient:
             fh.write(key + "\n")
         return legacy
 
-    def _runtime_auth(self, runtime_key: str | None, app_header_key: str | None) -> Any:
-        """Auth for runtime-plane calls (spec §3.2, §4.2): app header key wins over the runtime key."""
-        header_key = app_header_key or os.environ.get("ARA_APP_HEADER_KEY", "").strip()
-        if header_key:
-            return AppHeaderKeyAuth(header_key)
-        key = runtime_key or os.environ.get("ARA_RUNTIME_KEY", "").strip() or self._stored_runtime_key()
-        if not key:
-            raise RuntimeError(MISSING_RUNTIME_KEY)
-        return BearerAuth(key)
 
-    # ------------------------------------------------------------------------------- deploy
-    def deploy(
+def _read_keys(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return cast("dict[str, Any]", data) if isinstance(data, dict) else {}
+
+
+def _run_timeout() -> float:
+    raw = os.environ.get("ARA_RUN_TIMEOUT_SECONDS", "").strip()
+    try:
+        return max(30.0, float(raw)) if raw else 120.0
+    except ValueError:
+        return 120.0
+
+
+def _as_dict(manifest: Any) -> dict[str, Any]:
+    if isinstance(manifest, Mapping):
+        return dict(cast("Mapping[str, Any]", manifest))
+    if isinstance(manifest, msgspec.Struct):
+        return cast("dict[str, Any]", msgspec.to_builtins(manifest))
+    inner = getattr(manifest, "manifest", None)  # an `App`
+    if isinstance(inner, Mapping):
+        return dict(cast("Mapping[str, Any]", inner))
+    raise InvalidOptionError("manifest must be a mapping (App.manifest) or an App")
+
+
+class _ClientBase:
+    """State and flows shared by `AraClient` and `AsyncAraClient` (no I/O here)."""
+
+    def __init__(
         self,
         *,
-        activate: bool = True,
-        key_name: str | None = None,
-        key_rpm: int = 60,
-        warm: bool = False,
-        warm_agent_id: str | None = None,
-        warm_workflow_id: str | None = None,
-        on_existing: str | None = "update",
-    ) -> dict[str, Any]:
-        """Create or update the app, sync secrets, mint a runtime key, optionally warm it (spec §3.4).
+        manifest: Any,
+        api_key: str | None = None,
+        access_token: str | None = None,
+        base_url: str | None = None,
+        api_base_url: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        app_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.manifest = _as_dict(manifest)
+        self.slug = str(self.manifest.get("slug") or "")
+        self.base_url = (base_url or api_base_url or resolve_base_url()).rstrip("/")
+        self.api_key = api_key or access_token or ""
+        self.access_token = self.api_key
+        self.cwd = Path(cwd or os.getcwd())
+        self.app_dir = Path(app_dir) if app_dir is not None else None
+        self.runtime_keys = RuntimeKeyStore(self.app_dir, self.cwd)
+        self._app: AppRow | None = None
 
-        Args:
-            activate: Set the app's status to `active`.
-            key_name: Name of the minted runtime key (default `<slug>-py-local`).
-            key_rpm: Requests per minute for the key.
-            warm: Run the warm-up agent once with the new key.
-            warm_agent_id: Agent for the warm-up (default: the app's default).
-            warm_workflow_id: Older spelling of `warm_agent_id` (C12).
-            on_existing: `update` (default) or `error` when the app exists.
+    def _control_auth(self, auth: Any) -> Any:
+        if auth is not None:
+            return auth
+        return BearerAuth(self.api_key) if self.api_key else None
 
-        Returns:
-            `{"app_id", "slug", "runtime_key_created", "runtime_key", "runtime_key_written",
-            "runtime_key_path", "warmup", "secrets": {"synced", "referenced_only"}}`.
+    # ------------------------------------------------------------------------------ app lookup
+    def _find_app(self) -> Flow[AppRow | None]:
+        """The app's row in `GET /apps`, cached; the caller's own app first, then one shared with it."""
+        if self._app is not None:
+            return self._app
+        listing: AppList = yield CALLS.list_apps()
+        rows: list[AppRow] = []
+        for row in listing.get("apps", []) if isinstance(listing, dict) else []:
+            if isinstance(row, dict) and row.get("slug") == self.slug and row.get("id"):
+                rows.append(row)
+        found = next((r for r in rows if r.get("role", "owner") == "owner"), rows[0] if rows else None)
+        self._app = found
+        return found
 
-        Raises:
-            ValueError: Bad `on_existing`.
-            RuntimeError: The app exists and `on_existing="error"`, the name is taken, or an API call failed.
+    def _require_app(self) -> Flow[AppRow]:
+        row = yield from self._find_app()
+        if row is None:
+            raise AppNotDeployedError(self.slug, self.base_url)
+        return row
+
+    def _runtime_target(self, runtime_key: str | None, app_header_key: str | None) -> Flow[tuple[str, Any]]:
+        """The app id and the auth for a runtime-plane call.
+
+        1. an app header key (argument, else `ARA_APP_HEADER_KEY`) as `X-Ara-App-Key`;
+        2. a runtime key (argument, else `ARA_RUNTIME_KEY`, else the stored key of this app
+           directory and slug) as `Authorization: Bearer`;
+        3. for an app shared with the caller (role `member` or `viewer`), the caller's own token:
+           the server decides what the role allows.
         """
+        app = yield from self._require_app()
+        header_key = app_header_key or os.environ.get("ARA_APP_HEADER_KEY", "").strip()
+        if header_key:
+            return app["id"], AppHeaderKeyAuth(header_key)
+        key = runtime_key or os.environ.get("ARA_RUNTIME_KEY", "").strip() or self.runtime_keys.get(self.slug)
+        if key:
+            return app["id"], BearerAuth(key)
+        if app.get("role", "owner") != "owner":
+            return app["id"], USE_CLIENT_AUTH
+        raise MissingRuntimeKeyError(self.slug, self.runtime_keys.searched())
+
+    # ---------------------------------------------------------------------------------- deploy
+    def _deploy_flow(
+        self,
+        activate: bool,
+        key_name: str | None,
+        key_rpm: int,
+        warm: bool,
+        warm_agent_id: str | None,
+        on_existing: str | None,
+    ) -> Flow[DeployResult]:
         mode = on_existing or "update"
         if mode not in ("update", "error"):
-            raise ValueError("on_existing must be one of: update, error")
-        existing = self._find_app()
+            raise InvalidOptionError("on_existing must be one of: update, error")
+        existing = yield from self._find_app()
         if existing is not None and mode == "error":
-            raise RuntimeError(
-                f"Project '{self.slug}' already exists for this account (app_id={existing['id']})."
-            )
+            raise AppExistsError(self.slug, existing["id"])
         profile = dict(self.manifest.get("runtime_profile") or {})
         reconcile = "secret_refs" in profile
         definitions: list[SecretDefinition] = []
         for d in profile.pop(SECRET_DEFINITIONS_KEY, None) or []:
             if isinstance(d, SecretDefinition) and all(x.name != d.name for x in definitions):
                 definitions.append(d)
-        payload = {
-            "name": self.manifest.get("name") or "",
-            "description": self.manifest.get("description") or "",
-            "agent": self.manifest.get("agent") or {},
-            "workflows": self.manifest.get("workflows") or [],
-            "interfaces": self.manifest.get("interfaces") or {},
-            "runtime_profile": profile,
-        }
-        if existing is not None:
-            app_id = str(existing["id"])
-            self._http.request(
-                "PATCH", f"/apps/{app_id}", json={**payload, **({"status": "active"} if activate else {})}
-            )
-        else:
-            try:
-                created = self._http.request("POST", "/apps", json={**payload, "slug": self.slug})
-            except ApiError as exc:
-                if exc.status == 409:
-                    raise RuntimeError(
-                        "Project name is already taken. Choose a different DNS-safe project_name "
-                        "(lowercase letters, digits, hyphens) and retry deploy."
-                    ) from None
-                raise
-            app_id = str(((created or {}).get("app") or {}).get("id") or "")
-            if not app_id:
-                raise RuntimeError("deploy failed: missing app id")
-            if activate:
-                self._http.request("PATCH", f"/apps/{app_id}", json={"status": "active"})
-        secrets = self._sync_secrets(app_id, definitions, reconcile)
-        key_response = self._http.request(
-            "POST",
-            f"/apps/{app_id}/keys",
-            json={"name": key_name or f"{self.slug}-py-local", "requests_per_minute": key_rpm},
+        payload = DeployPayload(
+            name=str(self.manifest.get("name") or ""),
+            description=str(self.manifest.get("description") or ""),
+            agent=self.manifest.get("agent") or {},
+            workflows=self.manifest.get("workflows") or [],
+            interfaces=self.manifest.get("interfaces") or {},
+            runtime_profile=profile,
         )
-        key = str((key_response or {}).get("key") or "")
+        if existing is not None:
+            app_id = existing["id"]
+            if activate:
+                payload.status = "active"
+            yield CALLS.update_app(app_id, payload)
+        else:
+            payload.slug = self.slug
+            try:
+                created: CreatedApp = yield CALLS.create_app(payload)
+            except ConflictError:
+                raise ProjectNameTakenError() from None
+            app = created.get("app") if isinstance(created, dict) else None
+            app_id = str(app.get("id") or "") if isinstance(app, dict) else ""
+            if not app_id:
+                raise ClientError("deploy failed: missing app id")
+            self._app = {"id": app_id, "slug": self.slug, "role": "owner"}
+            if activate:
+                yield CALLS.update_app(app_id, StatusPatch(status="active"))
+        secrets = yield from self._sync_secrets(app_id, definitions, reconcile)
+        minted: MintedKey = yield CALLS.create_key(
+            app_id, name=key_name or f"{self.slug}-py-local", requests_per_minute=key_rpm
+        )
+        key = str(minted.get("key") or "") if isinstance(minted, dict) else ""
         if not key:
-            raise RuntimeError("deploy failed: runtime key missing")
-        legacy_path = self._store_runtime_key(key)
-        warmup: Any = None
+            raise ClientError("deploy failed: runtime key missing")
+        legacy_path = self.runtime_keys.put(self.slug, key)
+        warmup: dict[str, Any] | None = None
         if warm:
-            agent = warm_agent_id or warm_workflow_id or ""
-            warmup = self._http.request(
-                "POST",
-                f"/v1/apps/{app_id}/run",
-                auth=BearerAuth(key),
-                json={"agent_id": agent, "workflow_id": agent, "warmup": True, "input": {}},
-            )
+            body = run_body(warm_agent_id, {}, True)
+            warmup = yield CALLS.run_app(app_id, body, BearerAuth(key))
         return {
             "app_id": app_id,
             "slug": self.slug,
@@ -253,7 +380,7 @@ class AraClient:
 
     def _sync_secrets(
         self, app_id: str, definitions: list[SecretDefinition], reconcile: bool
-    ) -> dict[str, list[str]]:
+    ) -> Flow[SecretSync]:
         synced: list[str] = []
         referenced: list[str] = []
         try:
@@ -261,34 +388,283 @@ class AraClient:
                 if d.values is None:
                     referenced.append(d.name)
                     continue
-                self._http.request(
-                    "POST", f"/apps/{app_id}/secrets", json={"name": d.name, "values": d.values}
-                )
+                yield CALLS.upsert_secret(app_id, name=d.name, values=d.values)
                 synced.append(d.name)
             if reconcile:
+                refs = (self.manifest.get("runtime_profile") or {}).get("secret_refs", [])
                 desired = {d.name.lower() for d in definitions} | {
-                    str(r.get("name", "")).lower()
-                    for r in (self.manifest.get("runtime_profile") or {}).get("secret_refs", [])
+                    str(r.get("name", "")).lower() for r in refs if isinstance(r, dict)
                 }
-                listing = self._http.request("GET", f"/apps/{app_id}/secrets")
-                for row in (listing or {}).get("secrets", []) if isinstance(listing, dict) else []:
+                listing: SecretList = yield CALLS.list_secrets(app_id)
+                for row in listing.get("secrets", []) if isinstance(listing, dict) else []:
                     name = str(row.get("name", "")).lower()
                     if name and name not in desired:
                         try:
-                            self._http.request("DELETE", f"/apps/{app_id}/secrets/{name}")
-                        except ApiError as exc:
-                            if exc.status != 404:
-                                raise
-        except ApiError as exc:
-            if exc.status == 404 and "/secrets" in exc.path and exc.method != "DELETE":
-                raise RuntimeError(
-                    "This backend lacks the App SDK secret routes (/apps/{app_id}/secrets); "
-                    "remove runtime(secrets=...) from the app or deploy to a server that supports them."
-                ) from None
-            raise
+                            yield CALLS.delete_secret(app_id, name)
+                        except NotFoundError:
+                            pass  # already gone
+        except NotFoundError:
+            raise SecretRoutesMissingError() from None
         return {"synced": synced, "referenced_only": referenced}
 
-    # --------------------------------------------------------------------------- runtime plane
+    # ---------------------------------------------------------------------------- runtime plane
+    def _run_flow(
+        self,
+        agent_id: str | None,
+        input_payload: Mapping[str, Any] | None,
+        runtime_key: str | None,
+        app_header_key: str | None,
+        timeout: float | None,
+    ) -> Flow[RunResponse]:
+        app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
+        body = run_body(agent_id, input_payload, False)
+        return (yield CALLS.run_app(app_id, body, auth, timeout or _run_timeout()))
+
+    def _events_flow(
+        self,
+        agent_id: str | None,
+        event_type: str,
+        channel: str,
+        source: str,
+        message: str,
+        payload: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        runtime_key: str | None,
+        app_header_key: str | None,
+    ) -> Flow[EventResponse]:
+        app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
+        body = event_body(agent_id, event_type, channel, source, message, payload, metadata)
+        return (yield CALLS.send_event(app_id, body, auth, idempotency_key))
+
+    def _run_async_flow(
+        self,
+        agent_id: str | None,
+        input_payload: Mapping[str, Any] | None,
+        runtime_key: str | None,
+        app_header_key: str | None,
+        response_mode: str,
+        callback: Mapping[str, Any] | None,
+        run_id: str | None,
+        idempotency_key: str | None,
+        warmup: bool,
+    ) -> Flow[RunSubmitted]:
+        if response_mode == "webhook" and not (callback or {}).get("url"):
+            raise ClientError("run-async with --response-mode webhook requires --callback-url")
+        app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
+        body = async_body(agent_id, input_payload, warmup, run_id, idempotency_key, response_mode, callback)
+        return (yield CALLS.submit_async_run(app_id, body, auth))
+
+    def _run_status_flow(
+        self, run_id: str, runtime_key: str | None, app_header_key: str | None
+    ) -> Flow[RunStatusResponse]:
+        if not str(run_id or "").strip():
+            raise ClientError("run_status requires run_id")
+        app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
+        return (yield CALLS.get_async_run_status(app_id, run_id.strip(), auth))
+
+    def _logs_call(self, runtime_key: str | None, app_header_key: str | None) -> Flow[Any]:
+        app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
+        return CALLS.stream_logs(app_id, auth)
+
+    # ---------------------------------------------------------------------------- control plane
+    def _setup_flow(self) -> Flow[dict[str, Any]]:
+        app = yield from self._require_app()
+        return (yield CALLS.setup(app["id"]))
+
+    def _invite_flow(self, email: str, role: str, expires_in_hours: int) -> Flow[dict[str, Any]]:
+        app = yield from self._require_app()
+        return (yield CALLS.invite(app["id"], email=email, role=role, expires_in_hours=expires_in_hours))
+
+    def _setup_auth_flow(
+        self, x_key_name: str | None, x_key_rpm: int, ensure_runtime_key: bool
+    ) -> Flow[SetupAuthResult]:
+        app = yield from self._require_app()
+        app_id = app["id"]
+        runtime_key = os.environ.get("ARA_RUNTIME_KEY", "").strip()
+        runtime_created = False
+        if not runtime_key and ensure_runtime_key:
+            minted: MintedKey = yield CALLS.create_key(
+                app_id, name=f"{self.slug}-py-local", requests_per_minute=60
+            )
+            runtime_key = str(minted.get("key") or "") if isinstance(minted, dict) else ""
+            runtime_created = bool(runtime_key)
+            if runtime_key:
+                self.runtime_keys.put(self.slug, runtime_key)
+        header_key = os.environ.get("ARA_APP_HEADER_KEY", "").strip()
+        created = False
+        key_id = prefix = ""
+        if not header_key:
+            x_minted: MintedKey = yield CALLS.create_x_key(
+                app_id, name=x_key_name or f"{self.slug}-x-header", requests_per_minute=x_key_rpm
+            )
+            if isinstance(x_minted, dict):
+                header_key = str(x_minted.get("key") or "")
+                key_id, prefix = str(x_minted.get("id") or ""), str(x_minted.get("key_prefix") or "")
+            created = True
+        else:
+            listing: HeaderKeyList = yield CALLS.list_x_keys(app_id)
+            for item in listing.get("keys", []) if isinstance(listing, dict) else []:
+                item_prefix = str(item.get("key_prefix") or "")
+                if (
+                    str(item.get("is_active")).lower() != "false"
+                    and item_prefix
+                    and header_key.startswith(item_prefix)
+                ):
+                    key_id, prefix = str(item.get("id") or ""), item_prefix
+                    break
+        return {
+            "app_id": app_id,
+            "slug": self.slug,
+            "runtime_key_present": bool(runtime_key),
+            "runtime_key_created": runtime_created,
+            "runtime_key": runtime_key,
+            "app_header_key_present": bool(header_key),
+            "app_header_key_created": created,
+            "app_header_key_id": key_id,
+            "app_header_key_prefix": prefix,
+            "app_header_key": header_key,
+        }
+
+    @classmethod
+    def _env_kwargs(cls, cwd: str | os.PathLike[str] | None) -> dict[str, Any]:
+        load_dotenv(cwd)
+        base = resolve_base_url()
+        token = resolve_control_token(base_url=base)
+        os.environ["ARA_API_BASE_URL"] = base
+        # The token is resolved again per request, so a stored JWT is refreshed when it nears expiry.
+        return {"api_key": token, "base_url": base, "auth": ControlPlaneAuth(base)}
+
+
+class AraClient(_ClientBase):
+    """Deploy and operate one app (synchronous).
+
+    Args:
+        manifest: The app manifest (`App.manifest`) or the `App`; its `slug` names the app.
+        api_key: Control-plane token (API key or JWT).
+        access_token: Older spelling of `api_key`.
+        base_url: API base URL (default: resolved: `ARA_API_BASE_URL`, a running `ara dev`, the
+            stored login, `https://api.ara.so`).
+        api_base_url: The original SDK's spelling of `base_url`.
+        cwd: Directory for `.env` and `.runtime-keys.local` (default: the current directory).
+        app_dir: Directory of the app file; when given, runtime keys are also stored and found by
+            it and the slug, from any working directory (see `RuntimeKeyStore`).
+        timeout: Default request timeout in seconds (default 30).
+        auth: An `httpx.Auth` for control-plane calls (default: `Authorization: Bearer <api_key>`).
+        transport: An `httpx.BaseTransport` (tests use `httpx.MockTransport`).
+
+    Raises:
+        InvalidOptionError: `manifest` is neither a mapping nor an `App`.
+    """
+
+    def __init__(
+        self,
+        *,
+        manifest: Any,
+        api_key: str | None = None,
+        access_token: str | None = None,
+        base_url: str | None = None,
+        api_base_url: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        app_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 30.0,
+        auth: Any = None,
+        transport: Any = None,
+    ) -> None:
+        super().__init__(
+            manifest=manifest,
+            api_key=api_key,
+            access_token=access_token,
+            base_url=base_url,
+            api_base_url=api_base_url,
+            cwd=cwd,
+            app_dir=app_dir,
+        )
+        self._api = AraApi(
+            HttpClient(self.base_url, auth=self._control_auth(auth), timeout=timeout, transport=transport)
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        manifest: Any,
+        cwd: str | os.PathLike[str] | None = None,
+        app_dir: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Build a client from the environment: load `<cwd>/.env`, resolve the base URL and token.
+
+        The resolved base URL is written back to `ARA_API_BASE_URL`.
+
+        Raises:
+            MissingCredentialsError: No credentials; the message names the server and says to start
+                `ara dev` or run `ara auth login`.
+        """
+        return cls(manifest=manifest, cwd=cwd, app_dir=app_dir, **{**cls._env_kwargs(cwd), **kwargs})
+
+    @property
+    def http(self) -> AraApi:
+        """The Ara API, one method per route (`client.http.list_secrets(app_id)`), with this client's token."""
+        return self._api
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._api.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def app_id(self) -> str:
+        """The app's id on the server, looked up once and cached.
+
+        Raises:
+            AppNotDeployedError: No app with this slug is visible to the account.
+        """
+        return self._api.drive(self._require_app())["id"]
+
+    def deploy(
+        self,
+        *,
+        activate: bool = True,
+        key_name: str | None = None,
+        key_rpm: int = 60,
+        warm: bool = False,
+        warm_agent_id: str | None = None,
+        warm_workflow_id: str | None = None,
+        on_existing: str | None = "update",
+    ) -> DeployResult:
+        """Create or update the app, sync its secrets, mint a runtime key, optionally warm it.
+
+        The key is stored for the app directory and slug (see `RuntimeKeyStore`, mode 0600).
+
+        Args:
+            activate: Set the app's status to `active`.
+            key_name: Name of the minted runtime key (default `<slug>-py-local`).
+            key_rpm: Requests per minute for the key.
+            warm: Run the warm-up agent once with the new key.
+            warm_agent_id: Agent for the warm-up (default: the app's default).
+            warm_workflow_id: Older spelling of `warm_agent_id`.
+            on_existing: `update` (default) or `error` when the app exists.
+
+        Returns:
+            `DeployResult`.
+
+        Raises:
+            InvalidOptionError: Bad `on_existing` (a `ValueError`).
+            AppExistsError: The app exists and `on_existing="error"`.
+            ProjectNameTakenError: Another account uses the project name.
+            SecretRoutesMissingError: The server has no secret routes and the app declares secrets.
+            ara_http.ApiError: Any other API failure (subclass by status).
+        """
+        flow = self._deploy_flow(
+            activate, key_name, key_rpm, warm, warm_agent_id or warm_workflow_id, on_existing
+        )
+        return self._api.drive(flow)
+
     def run(
         self,
         *,
@@ -298,35 +674,27 @@ class AraClient:
         app_header_key: str | None = None,
         workflow_id: str | None = None,
         timeout: float | None = None,
-    ) -> Any:
+    ) -> RunResponse:
         """Run an agent and wait for the result (`POST /v1/apps/{app_id}/run`); the response verbatim.
 
         Args:
             agent_id: Agent id (default: the app's default agent).
             input_payload: The run input.
-            runtime_key: Runtime key (else `ARA_RUNTIME_KEY`, else `.runtime-keys.local`).
+            runtime_key: Runtime key (else `ARA_RUNTIME_KEY`, else the stored key for this app).
             app_header_key: App header key (else `ARA_APP_HEADER_KEY`); wins over the runtime key.
-            workflow_id: Older spelling of `agent_id` (C12).
-            timeout: Seconds to wait (default `ARA_RUN_TIMEOUT_SECONDS` or 120).
+            workflow_id: Older spelling of `agent_id`.
+            timeout: Seconds to wait (default `ARA_RUN_TIMEOUT_SECONDS`, else 120).
+
+        Returns:
+            `RunResponse`.
 
         Raises:
-            RuntimeError: Missing app, missing key, or an API error.
+            AppNotDeployedError: The app is not on the server.
+            MissingRuntimeKeyError: The app is deployed but no key was found.
+            ara_http.ApiError: The call failed (subclass by status).
         """
-        agent = agent_id or workflow_id or ""
-        auth = self._runtime_auth(runtime_key, app_header_key)
-        app_id = self._app_id()
-        return self._http.request(
-            "POST",
-            f"/v1/apps/{app_id}/run",
-            auth=auth,
-            timeout=timeout or _run_timeout(),
-            json={
-                "agent_id": agent,
-                "workflow_id": agent,
-                "warmup": False,
-                "input": dict(input_payload or {}),
-            },
-        )
+        flow = self._run_flow(agent_id or workflow_id, input_payload, runtime_key, app_header_key, timeout)
+        return self._api.drive(flow)
 
     def events(
         self,
@@ -342,28 +710,25 @@ class AraClient:
         runtime_key: str | None = None,
         app_header_key: str | None = None,
         workflow_id: str | None = None,
-    ) -> Any:
-        """Send an event (`POST /v1/apps/{app_id}/events`, `X-Idempotency-Key` when given)."""
-        agent = agent_id or workflow_id or ""
-        auth = self._runtime_auth(runtime_key, app_header_key)
-        app_id = self._app_id()
-        headers = {"X-Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self._http.request(
-            "POST",
-            f"/v1/apps/{app_id}/events",
-            auth=auth,
-            headers=headers,
-            json={
-                "agent_id": agent,
-                "workflow_id": agent,
-                "event_type": event_type,
-                "channel": channel,
-                "source": source,
-                "message": message,
-                "payload": dict(payload or {}),
-                "metadata": dict(metadata or {}),
-            },
+    ) -> EventResponse:
+        """Send an event (`POST /v1/apps/{app_id}/events`, `X-Idempotency-Key` when given).
+
+        Raises:
+            AppNotDeployedError, MissingRuntimeKeyError, ara_http.ApiError: As `run`.
+        """
+        flow = self._events_flow(
+            agent_id or workflow_id,
+            event_type,
+            channel,
+            source,
+            message,
+            payload,
+            metadata,
+            idempotency_key,
+            runtime_key,
+            app_header_key,
         )
+        return self._api.drive(flow)
 
     def run_async(
         self,
@@ -378,153 +743,244 @@ class AraClient:
         idempotency_key: str | None = None,
         warmup: bool = False,
         workflow_id: str | None = None,
-    ) -> Any:
+    ) -> RunSubmitted:
         """Submit a run without waiting (`POST /v1/apps/{app_id}/runs`).
 
         Raises:
-            RuntimeError: `webhook` mode without a callback URL, missing app or key.
+            ClientError: `webhook` mode without a callback URL.
+            AppNotDeployedError, MissingRuntimeKeyError, ara_http.ApiError: As `run`.
         """
-        if response_mode == "webhook" and not (callback or {}).get("url"):
-            raise RuntimeError("run-async with --response-mode webhook requires --callback-url")
-        agent = agent_id or workflow_id or ""
-        auth = self._runtime_auth(runtime_key, app_header_key)
-        app_id = self._app_id()
-        body: dict[str, Any] = {
-            "agent_id": agent,
-            "workflow_id": agent,
-            "warmup": bool(warmup),
-            "input": dict(input_payload or {}),
-            "response_mode": response_mode,
-        }
-        if run_id:
-            body["run_id"] = run_id
-        if idempotency_key:
-            body["idempotency_key"] = idempotency_key
-        if callback:
-            body["callback"] = dict(callback)
-        headers = {"X-Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self._http.request("POST", f"/v1/apps/{app_id}/runs", auth=auth, json=body, headers=headers)
+        flow = self._run_async_flow(
+            agent_id or workflow_id,
+            input_payload,
+            runtime_key,
+            app_header_key,
+            response_mode,
+            callback,
+            run_id,
+            idempotency_key,
+            warmup,
+        )
+        return self._api.drive(flow)
 
     def run_status(
         self, *, run_id: str, runtime_key: str | None = None, app_header_key: str | None = None
-    ) -> Any:
+    ) -> RunStatusResponse:
         """A run's status (`GET /v1/apps/{app_id}/runs/{run_id}`).
 
         Raises:
-            RuntimeError: Empty run id (`run_status requires run_id`).
+            ClientError: Empty run id (`run_status requires run_id`).
+            AppNotDeployedError, MissingRuntimeKeyError, ara_http.ApiError: As `run`.
         """
-        if not str(run_id or "").strip():
-            raise RuntimeError("run_status requires run_id")
-        auth = self._runtime_auth(runtime_key, app_header_key)
-        app_id = self._app_id()
-        return self._http.request("GET", f"/v1/apps/{app_id}/runs/{run_id.strip()}", auth=auth)
+        return self._api.drive(self._run_status_flow(run_id, runtime_key, app_header_key))
 
-    def logs(
-        self, *, runtime_key: str | None = None, app_header_key: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield the app's log rows from `GET /v1/apps/{app_id}/logs/stream` (SSE, spec §3.3)."""
-        auth = self._runtime_auth(runtime_key, app_header_key)
-        app_id = self._app_id()
-        for row in self._http.stream_events("GET", f"/v1/apps/{app_id}/logs/stream", auth=auth, timeout=None):
-            if isinstance(row, dict):
-                yield row
+    def logs(self, *, runtime_key: str | None = None, app_header_key: str | None = None) -> Iterator[LogRow]:
+        """Yield the app's log rows from `GET /v1/apps/{app_id}/logs/stream` as they arrive (SSE)."""
+        call = self._api.drive(self._logs_call(runtime_key, app_header_key))
+        yield from self._api.stream(call)
 
-    # --------------------------------------------------------------------------- control plane
-    def setup(self) -> Any:
+    def setup(self) -> dict[str, Any]:
         """The app's setup information (`GET /apps/{app_id}/setup`), verbatim."""
-        return self._http.request("GET", f"/apps/{self._app_id()}/setup")
+        return self._api.drive(self._setup_flow())
 
-    def invite(self, *, email: str, role: str = "viewer", expires_in_hours: int = 168) -> Any:
-        """Invite someone (`POST /apps/{app_id}/invites`), verbatim."""
-        return self._http.request(
-            "POST",
-            f"/apps/{self._app_id()}/invites",
-            json={"email": email, "role": role, "expires_in_hours": expires_in_hours},
-        )
+    def invite(self, *, email: str, role: str = "viewer", expires_in_hours: int = 168) -> dict[str, Any]:
+        """Invite someone to the app (`POST /apps/{app_id}/invites`); `role` is `viewer` or `member`."""
+        return self._api.drive(self._invite_flow(email, role, expires_in_hours))
 
     def setup_auth(
         self, *, x_key_name: str | None = None, x_key_rpm: int = 30, ensure_runtime_key: bool = True
-    ) -> dict[str, Any]:
-        """Make sure the app has a runtime key and an app header key (spec §3.4)."""
-        app_id = self._app_id()
-        runtime_key = os.environ.get("ARA_RUNTIME_KEY", "").strip()
-        runtime_created = False
-        if not runtime_key and ensure_runtime_key:
-            minted = self._http.request(
-                "POST",
-                f"/apps/{app_id}/keys",
-                json={"name": f"{self.slug}-py-local", "requests_per_minute": 60},
-            )
-            runtime_key = str((minted or {}).get("key") or "")
-            runtime_created = bool(runtime_key)
-            if runtime_key:
-                self._store_runtime_key(runtime_key)
-        header_key = os.environ.get("ARA_APP_HEADER_KEY", "").strip()
-        created = False
-        key_id = prefix = ""
-        if not header_key:
-            minted = self._http.request(
-                "POST",
-                f"/apps/{app_id}/x-keys",
-                json={"name": x_key_name or f"{self.slug}-x-header", "requests_per_minute": x_key_rpm},
-            )
-            header_key = str((minted or {}).get("key") or "")
-            key_id, prefix, created = str(minted.get("id") or ""), str(minted.get("key_prefix") or ""), True
-        else:
-            listing = self._http.request("GET", f"/apps/{app_id}/x-keys")
-            for item in (listing or {}).get("keys", []) if isinstance(listing, dict) else []:
-                if str(item.get("is_active")).lower() != "false" and header_key.startswith(
-                    str(item.get("key_prefix") or "\0")
-                ):
-                    key_id, prefix = str(item.get("id") or ""), str(item.get("key_prefix") or "")
-                    break
-        return {
-            "app_id": app_id,
-            "slug": self.slug,
-            "runtime_key_present": bool(runtime_key),
-            "runtime_key_created": runtime_created,
-            "runtime_key": runtime_key,
-            "app_header_key_present": bool(header_key),
-            "app_header_key_created": created,
-            "app_header_key_id": key_id,
-            "app_header_key_prefix": prefix,
-            "app_header_key": header_key,
-        }
+    ) -> SetupAuthResult:
+        """Make sure the app has a runtime key and an app header key; mint what is missing."""
+        return self._api.drive(self._setup_auth_flow(x_key_name, x_key_rpm, ensure_runtime_key))
 
 
-def _run_timeout() -> float:
-    raw = os.environ.get("ARA_RUN_TIMEOUT_SECONDS", "").strip()
-    try:
-        return max(30.0, float(raw)) if raw else 120.0
-    except ValueError:
-        return 120.0
+class AsyncAraClient(_ClientBase):
+    """Deploy and operate one app with `await` (over `httpx.AsyncClient`; no threads).
 
-
-class AsyncAraClient:
-    """The methods of `AraClient` as coroutines (each runs the synchronous call in a worker thread).
+    Use `async with AsyncAraClient(...) as client:` or call `await client.aclose()`.
 
     Args:
-        **kwargs: As `AraClient`.
+        manifest, api_key, access_token, base_url, api_base_url, cwd, app_dir, timeout, auth:
+            As `AraClient`.
+        transport: An `httpx.AsyncBaseTransport` (tests use `httpx.MockTransport` or
+            `httpx.ASGITransport`).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._sync = AraClient(**kwargs)
+    def __init__(
+        self,
+        *,
+        manifest: Any,
+        api_key: str | None = None,
+        access_token: str | None = None,
+        base_url: str | None = None,
+        api_base_url: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        app_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 30.0,
+        auth: Any = None,
+        transport: Any = None,
+    ) -> None:
+        super().__init__(
+            manifest=manifest,
+            api_key=api_key,
+            access_token=access_token,
+            base_url=base_url,
+            api_base_url=api_base_url,
+            cwd=cwd,
+            app_dir=app_dir,
+        )
+        self._api = AsyncAraApi(
+            AsyncHttpClient(
+                self.base_url, auth=self._control_auth(auth), timeout=timeout, transport=transport
+            )
+        )
 
     @classmethod
     def from_env(
-        cls, *, manifest: Mapping[str, Any], cwd: str | os.PathLike[str] | None = None, **kwargs: Any
-    ) -> AsyncAraClient:
+        cls,
+        *,
+        manifest: Any,
+        cwd: str | os.PathLike[str] | None = None,
+        app_dir: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> Self:
         """As `AraClient.from_env`."""
-        client = cls.__new__(cls)
-        client._sync = AraClient.from_env(manifest=manifest, cwd=cwd, **kwargs)
-        return client
+        return cls(manifest=manifest, cwd=cwd, app_dir=app_dir, **{**cls._env_kwargs(cwd), **kwargs})
 
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._sync, name)
-        if name in ("deploy", "run", "events", "run_async", "run_status", "setup", "invite", "setup_auth"):
+    @property
+    def http(self) -> AsyncAraApi:
+        """The Ara API with awaitable methods (`await client.http.list_secrets(app_id)`)."""
+        return self._api
 
-            async def call(**kwargs: Any) -> Any:
-                return await asyncio.to_thread(method, **kwargs)
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._api.client.aclose()
 
-            return call
-        return method
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def app_id(self) -> str:
+        """As `AraClient.app_id`."""
+        return (await self._api.drive(self._require_app()))["id"]
+
+    async def deploy(
+        self,
+        *,
+        activate: bool = True,
+        key_name: str | None = None,
+        key_rpm: int = 60,
+        warm: bool = False,
+        warm_agent_id: str | None = None,
+        warm_workflow_id: str | None = None,
+        on_existing: str | None = "update",
+    ) -> DeployResult:
+        """As `AraClient.deploy`."""
+        flow = self._deploy_flow(
+            activate, key_name, key_rpm, warm, warm_agent_id or warm_workflow_id, on_existing
+        )
+        return await self._api.drive(flow)
+
+    async def run(
+        self,
+        *,
+        agent_id: str | None = None,
+        input_payload: Mapping[str, Any] | None = None,
+        runtime_key: str | None = None,
+        app_header_key: str | None = None,
+        workflow_id: str | None = None,
+        timeout: float | None = None,
+    ) -> RunResponse:
+        """As `AraClient.run`."""
+        flow = self._run_flow(agent_id or workflow_id, input_payload, runtime_key, app_header_key, timeout)
+        return await self._api.drive(flow)
+
+    async def events(
+        self,
+        *,
+        agent_id: str | None = None,
+        event_type: str = "webhook.message.received",
+        channel: str = "webhook",
+        source: str = "webhook",
+        message: str = "",
+        payload: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        runtime_key: str | None = None,
+        app_header_key: str | None = None,
+        workflow_id: str | None = None,
+    ) -> EventResponse:
+        """As `AraClient.events`."""
+        flow = self._events_flow(
+            agent_id or workflow_id,
+            event_type,
+            channel,
+            source,
+            message,
+            payload,
+            metadata,
+            idempotency_key,
+            runtime_key,
+            app_header_key,
+        )
+        return await self._api.drive(flow)
+
+    async def run_async(
+        self,
+        *,
+        agent_id: str | None = None,
+        input_payload: Mapping[str, Any] | None = None,
+        runtime_key: str | None = None,
+        app_header_key: str | None = None,
+        response_mode: str = "poll",
+        callback: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+        warmup: bool = False,
+        workflow_id: str | None = None,
+    ) -> RunSubmitted:
+        """As `AraClient.run_async`."""
+        flow = self._run_async_flow(
+            agent_id or workflow_id,
+            input_payload,
+            runtime_key,
+            app_header_key,
+            response_mode,
+            callback,
+            run_id,
+            idempotency_key,
+            warmup,
+        )
+        return await self._api.drive(flow)
+
+    async def run_status(
+        self, *, run_id: str, runtime_key: str | None = None, app_header_key: str | None = None
+    ) -> RunStatusResponse:
+        """As `AraClient.run_status`."""
+        return await self._api.drive(self._run_status_flow(run_id, runtime_key, app_header_key))
+
+    async def logs(
+        self, *, runtime_key: str | None = None, app_header_key: str | None = None
+    ) -> AsyncIterator[LogRow]:
+        """As `AraClient.logs`, asynchronously (`async for row in client.logs(): ...`)."""
+        call = await self._api.drive(self._logs_call(runtime_key, app_header_key))
+        async for row in self._api.stream(call):
+            yield row
+
+    async def setup(self) -> dict[str, Any]:
+        """As `AraClient.setup`."""
+        return await self._api.drive(self._setup_flow())
+
+    async def invite(
+        self, *, email: str, role: str = "viewer", expires_in_hours: int = 168
+    ) -> dict[str, Any]:
+        """As `AraClient.invite`."""
+        return await self._api.drive(self._invite_flow(email, role, expires_in_hours))
+
+    async def setup_auth(
+        self, *, x_key_name: str | None = None, x_key_rpm: int = 30, ensure_runtime_key: bool = True
+    ) -> SetupAuthResult:
+        """As `AraClient.setup_auth`."""
+        return await self._api.drive(self._setup_auth_flow(x_key_name, x_key_rpm, ensure_runtime_key))

@@ -1,4 +1,4 @@
-"""`AraRuntimeClient`: the user-session runtime API (spec §3.3, seed 002)."""
+"""`AraRuntimeClient`: the user-session runtime API (session, tools, skills, control, chat)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 
 from ara_http import ApiError, BearerAuth, HttpClient, load_dotenv, resolve_base_url, resolve_control_token
 
+from .errors import ChatError
+
 __all__ = ["AraRuntimeClient"]
 
 
@@ -16,7 +18,7 @@ class AraRuntimeClient:
 
     Args:
         api_key: The user's API key or JWT.
-        base_url: API base URL (default: resolved, spec §4.2).
+        base_url: API base URL (default: resolved like `AraClient`'s).
         transport: httpx transport for tests.
     """
 
@@ -27,10 +29,11 @@ class AraRuntimeClient:
 
     @classmethod
     def from_env(cls, *, cwd: str | os.PathLike[str] | None = None, **kwargs: Any) -> AraRuntimeClient:
-        """Build from the environment (`.env`, `ARA_API_KEY`, ...; spec §4.2).
+        """Build from the environment (`.env`, `ARA_API_KEY`, a running `ara dev`, the stored login).
 
         Raises:
-            RuntimeError: No credentials.
+            MissingCredentialsError: No credentials; the message names the server and says to start
+                `ara dev` or run `ara auth login` (a `RuntimeError`).
         """
         load_dotenv(cwd)
         base = resolve_base_url()
@@ -121,13 +124,14 @@ class AraRuntimeClient:
     def chat(
         self, *, message: str, model: str = "", conversation_id: str = "", timeout: int = 120
     ) -> dict[str, Any]:
-        """Send a message through the agent loop (`POST /chat`, SSE; spec §3.3).
+        """Send a message through the agent loop (`POST /chat`, server-sent events).
 
         Returns:
             `{"text", "tool_calls": [{"name", "args", "result"}], "reasoning"?}`.
 
         Raises:
-            RuntimeError: `chat() failed (<code>): <body>`, or the stream's `error` event text.
+            ChatError: `chat() failed (<code>): <body>` (body not hidden), or the stream's `error`
+                event text (a `RuntimeError`).
         """
         body: dict[str, Any] = {"messages": [{"role": "user", "content": message}]}
         if model:
@@ -156,9 +160,10 @@ class AraRuntimeClient:
                     if entry is not None:
                         entry["result"] = event.get("output")
                 elif kind == "error":
-                    raise RuntimeError(str(event.get("errorText") or "Agent error"))
+                    raise ChatError(str(event.get("errorText") or "Agent error"))
         except ApiError as exc:
-            raise RuntimeError(f"chat() failed ({exc.status}): {exc.body}") from None
+            code = exc.status if exc.status is not None else "network"
+            raise ChatError(f"chat() failed ({code}): {exc.body or exc}", status=exc.status) from None
         out: dict[str, Any] = {"text": "".join(text), "tool_calls": list(calls.values())}
         if reasoning:
             out["reasoning"] = "".join(reasoning)
