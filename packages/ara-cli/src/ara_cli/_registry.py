@@ -109,6 +109,8 @@ def render_help(prog: str = "ara") -> str:
     lines = [
         f"Usage: {prog} <command> <app_script.py> [args...]",
         f"       {prog} <global-command> [args...]",
+        f"       {prog} <app_script.py> [args...]   (same as `{prog} deploy <app_script.py>`)",
+        f"       {prog} --version",
         "",
         "App commands (require <app_script.py>):",
         *section("app"),
