@@ -33,7 +33,7 @@ def test_runtime_example_from_the_spec():
     assert isinstance(defs[0], SecretDefinition) and defs[0].values is None
     assert runtime(env={}) == {"env": {}}
     assert runtime(secrets=[]) == {"secret_refs": []}
-    assert runtime(python_packages=[" a ", ""], memory_mb="512") == {
+    assert runtime(python_packages=[" a ", ""], memory_mb="512") == {  # pyright: ignore[reportArgumentType]
         "memory_mb": 512,
         "python_packages": ["a"],
     }
@@ -112,7 +112,7 @@ def test_secret_dedup_and_rename():
     with pytest.raises(DeclarationError, match=r"^runtime\(secrets=...\) items must be"):
         runtime(secrets=[3])
     with pytest.raises(DeclarationError, match=r"^runtime\(secrets=...\) expects a list"):
-        runtime(secrets="x")
+        runtime(secrets="x")  # pyright: ignore[reportArgumentType]
 
 
 def test_sandbox():
@@ -144,7 +144,7 @@ def test_sandbox():
     with pytest.raises(DeclarationError, match=r"^sandbox\(max_spawn_depth=...\) exceeds hard limit 5"):
         sandbox(allow_spawn=True, max_spawn_depth=6)
     with pytest.raises(DeclarationError, match=r"expects a list\[str\]"):
-        sandbox(spawn_to="a")
+        sandbox(spawn_to="a")  # pyright: ignore[reportArgumentType]
 
 
 def test_files_and_entrypoint(tmp_path):

@@ -141,7 +141,9 @@ def test_function_source_parses_each_file_once_and_strips_multiline_decorators(t
     calls = []
     real_parse = ast.parse
     monkeypatch.setattr(
-        sig.ast, "parse", lambda *a, **k: calls.append(a[1] if len(a) > 1 else "") or real_parse(*a, **k)
+        sig.ast,  # pyright: ignore[reportPrivateImportUsage]
+        "parse",
+        lambda *a, **k: calls.append(a[1] if len(a) > 1 else "") or real_parse(*a, **k),
     )
     sources = [function_source(getattr(mod, f"fn_{i}")) for i in range(50)]
     assert len(calls) == 1

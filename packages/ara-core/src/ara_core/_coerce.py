@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from .errors import ArgumentError
 
@@ -74,7 +74,7 @@ def _coerce(name: str, expected: str, value: Any) -> Any:
         if isinstance(value, want):
             return value
         if expected == "array" and isinstance(value, tuple | set):
-            return list(value)
+            return list(cast("tuple[Any, ...] | set[Any]", value))
         if isinstance(value, str):
             try:
                 decoded = json.loads(value)
@@ -105,10 +105,13 @@ def coerce_arguments(schema: Mapping[str, Any] | None, args: Mapping[str, Any]) 
         ArgumentError: A value cannot be converted; the message names `$.<param>`, the expected
             type and the value.
     """
-    properties = (schema or {}).get("properties") or {}
+    found: object = (schema or {}).get("properties") or {}
+    properties: Mapping[str, object] = (
+        cast("Mapping[str, object]", found) if isinstance(found, Mapping) else {}
+    )
     out: dict[str, Any] = {}
     for name, value in args.items():
-        prop = properties.get(name) if isinstance(properties, Mapping) else None
-        expected = prop.get("type") if isinstance(prop, Mapping) else None
+        prop = properties.get(name)
+        expected = cast("Mapping[str, object]", prop).get("type") if isinstance(prop, Mapping) else None
         out[name] = _coerce(name, expected, value) if isinstance(expected, str) else value
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,8 @@ def strip_private(profile: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _strings(values: Any) -> list[str]:
-    return [s for s in (str(v).strip() for v in (values or [])) if s]
+    items: Iterable[object] = values or []
+    return [s for s in (str(v).strip() for v in items) if s]
 
 
 def runtime(
@@ -123,7 +124,7 @@ def runtime(
     if node_packages is not None and _strings(node_packages):
         out["node_packages"] = _strings(node_packages)
     if env is not None:
-        if not isinstance(env, Mapping):
+        if not isinstance(env, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance] - untyped callers
             raise DeclarationError("runtime(env=...) expects a dict of environment variables")
         out["env"] = {validate_env_key(k): "" if v is None else str(v) for k, v in env.items()}
     if adapter:
@@ -197,7 +198,7 @@ def sandbox(
     out["max_concurrency"] = max(1, int(max_concurrency or DEFAULT_SANDBOX_MAX_CONCURRENCY))
     if idle_ttl_minutes is not None:
         out["idle_ttl_minutes"] = max(1, int(idle_ttl_minutes))
-    if spawn_to is not None and not isinstance(spawn_to, list):
+    if spawn_to is not None and not isinstance(spawn_to, list):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise DeclarationError("sandbox(spawn_to=...) expects a list[str]")
     targets = _strings(spawn_to)
     if (allow_spawn or targets) and allow_spawn is not False:

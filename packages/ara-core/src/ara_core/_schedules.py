@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -124,13 +124,15 @@ def normalize_schedule_run(run: Any) -> dict[str, Any]:
     """
     if not isinstance(run, Mapping):
         raise DeclarationError("schedule run must be a dict built by invoke.agent(...) or invoke.tool(...)")
+    run = cast("Mapping[str, Any]", run)
     kind = str(run.get("type") or "").strip()
     if kind == "agent":
         return invoke.agent(str(run.get("agent_id") or ""), input=run.get("input"))
     if kind == "tool":
-        args = run.get("args")
+        args: object = run.get("args")
         return invoke.tool(
-            str(run.get("tool_name") or run.get("tool") or ""), args=args if isinstance(args, Mapping) else {}
+            str(run.get("tool_name") or run.get("tool") or ""),
+            args=cast("Mapping[str, Any]", args) if isinstance(args, Mapping) else {},
         )
     raise DeclarationError("schedule run type must be 'agent' or 'tool'")
 
@@ -147,6 +149,7 @@ def normalize_schedule_spec(spec: Any) -> dict[str, Any]:
     """
     if not isinstance(spec, Mapping):
         raise DeclarationError("schedule spec must be a dict")
+    spec = cast("Mapping[str, Any]", spec)
     sid = str(spec.get("id") or "").strip()
     if not sid:
         raise DeclarationError("schedule id is required")

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import DeclarationError
 
@@ -53,9 +53,10 @@ def _secret_name(name: object) -> str:
 def _values(env_dict: object) -> dict[str, str]:
     if not isinstance(env_dict, Mapping):
         raise DeclarationError("Secret values must be a dict[str, str]")
-    if not env_dict:
+    values = cast("Mapping[object, object]", env_dict)
+    if not values:
         raise DeclarationError("Secret values cannot be empty")
-    return {validate_env_key(k): "" if v is None else str(v) for k, v in env_dict.items()}
+    return {validate_env_key(str(k)): "" if v is None else str(v) for k, v in values.items()}
 
 
 def _required(keys: object) -> list[str]:
@@ -64,8 +65,8 @@ def _required(keys: object) -> list[str]:
     if not isinstance(keys, list | tuple):
         raise DeclarationError("Secret required_keys must be a list of environment keys")
     out: list[str] = []
-    for key in keys:
-        k = validate_env_key(key)
+    for key in cast("list[object] | tuple[object, ...]", keys):
+        k = validate_env_key(str(key))
         if k not in out:
             out.append(k)
     return out
@@ -89,7 +90,7 @@ class SecretDefinition:
 
     name: str
     values: dict[str, str] | None = None
-    required_keys: list[str] = field(default_factory=list)
+    required_keys: list[str] = field(default_factory=list[str])
     source: str = "name"
 
     def ref(self) -> dict[str, Any]:
@@ -204,13 +205,14 @@ def normalize_secrets(items: object) -> tuple[list[dict[str, Any]], list[SecretD
     if not isinstance(items, list | tuple):
         raise DeclarationError("runtime(secrets=...) expects a list")
     defs: list[SecretDefinition] = []
-    for item in items:
+    for item in cast("list[object] | tuple[object, ...]", items):
         if isinstance(item, SecretDefinition):
             d = item
         elif isinstance(item, str):
             d = Secret.from_name(item)
         elif isinstance(item, Mapping) and "name" in item:
-            d = Secret.from_name(str(item["name"]), list(item.get("required_keys") or []))
+            ref = cast("Mapping[str, Any]", item)
+            d = Secret.from_name(str(ref["name"]), list(ref.get("required_keys") or []))
         else:
             raise DeclarationError("runtime(secrets=...) items must be SecretDefinition, str, or dict")
         existing = [x for x in defs if x.name == d.name or x.name.startswith(d.name + "-")]

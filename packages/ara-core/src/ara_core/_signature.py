@@ -14,7 +14,7 @@ import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .errors import DeclarationError
 
@@ -183,9 +183,9 @@ def _function_defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFunc
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             found.append(node)
         for field in _NESTED_STATEMENTS:
-            children = getattr(node, field, None)
+            children: object = getattr(node, field, None)
             if isinstance(children, list):
-                stack.extend(children)
+                stack.extend(cast("list[Any]", children))
     return found
 
 
