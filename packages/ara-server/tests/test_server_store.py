@@ -3,53 +3,8 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
-from ara_server import Settings
-from ara_server.store import Store, accounts, apps, events, keys, runs, secrets
-from sqlalchemy.ext.asyncio import create_async_engine
-
-
-def _backends() -> list:
-    params = [pytest.param("sqlite", id="sqlite")]
-    params.append(
-        pytest.param(
-            "postgresql",
-            id="postgresql",
-            marks=pytest.mark.skipif(
-                not os.environ.get("ARA_TEST_POSTGRES_URL"),
-                reason="set ARA_TEST_POSTGRES_URL (scripts/start-postgres.sh)",
-            ),
-        )
-    )
-    return params
-
-
-@pytest.fixture(params=_backends())
-async def store(request, tmp_path: Path):
-    url = None
-    schema = None
-    if request.param == "postgresql":
-        base = os.environ["ARA_TEST_POSTGRES_URL"]
-        schema = dbname = f"t_{uuid.uuid4().hex[:10]}"
-        engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-        await engine.dispose()
-        url = base.rsplit("/", 1)[0] + f"/{dbname}"
-    s = Store(Settings(data_dir=tmp_path, database_url=url))
-    await s.open()
-    yield s
-    await s.close()
-    if schema:
-        engine = create_async_engine(os.environ["ARA_TEST_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE "{schema}" WITH (FORCE)'))
-        await engine.dispose()
+from ara_server.store import accounts, apps, events, keys, runs, secrets
 
 
 async def test_migrations_create_every_table(store):

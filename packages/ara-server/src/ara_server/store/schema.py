@@ -112,6 +112,7 @@ runs = sa.Table(
     sa.Column("started_at", Timestamp),
     sa.Column("finished_at", Timestamp),
     sa.UniqueConstraint("app_id", "idempotency_key", name="uq_runs_app_idempotency"),
+    sa.Index("ix_runs_status", "status"),
 )
 
 events = sa.Table(
