@@ -19,13 +19,16 @@ __all__ = ["ReapReport", "forget", "reap_orphans", "record"]
 
 
 def _start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot, or None if it does not exist."""
+    """The process's start time in clock ticks since boot, or None if it does not exist or is a
+    zombie (dead, waiting to be reaped)."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # Field 22; the command name (field 2) may contain spaces and parentheses.
     fields = raw[raw.rfind(")") + 2 :].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
     try:
         return int(fields[19])
     except (IndexError, ValueError):
