@@ -40,7 +40,8 @@ def _once(python: str, statement: str, cold: bool) -> float:
 
 def pair(ours: str, original: str, statement: str, runs: int, cold: bool) -> dict[str, float]:
     """Interleaved runs; returns medians (seconds) and the per-pair ratio's median, min and max."""
-    _once(ours, statement, cold), _once(original, statement, cold)  # warm the page cache
+    _once(ours, statement, cold)  # warm the page cache
+    _once(original, statement, cold)
     a: list[float] = []
     b: list[float] = []
     for _ in range(runs):
