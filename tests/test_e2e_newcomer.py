@@ -191,7 +191,7 @@ def test_rotate_against_ara_dev_prints_the_new_key_once_and_keeps_you_in(tmp_pat
     assert again.info["api_key"] == new_key
     deploy = _ara([str(REPO / "tests" / "apps" / "calc_app.py")], cwd=workdir, env=env)  # `ara app.py`
     assert deploy.returncode == 0, deploy.stderr
-    assert json.loads(deploy.stdout)["slug"] == "calc-app"
+    assert json.loads(deploy.stdout)["slug"] == "calc-e2e"
 
 
 def test_rotate_with_a_key_from_the_environment_says_to_export_the_new_one(tmp_path, home, workdir, devs):
