@@ -46,6 +46,7 @@ def test_run_against_an_app_never_deployed(cli):
 def test_wrong_and_missing_runtime_key(cli):
     assert cli("deploy", str(APPS / "calc_app.py")).returncode == 0
     (cli.cwd / ".runtime-keys.local").unlink()
+    (cli.home / ".ara" / "runtime-keys.json").unlink()  # the copy kept by app directory and slug
     proc = cli("run", str(APPS / "calc_app.py"), "--agent", "calculator", "--runtime-key", "ara_rk_wrong")
     assert proc.returncode == 1
     _no_traceback(proc)

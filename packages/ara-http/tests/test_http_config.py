@@ -58,8 +58,8 @@ def test_precedence(monkeypatch):
         resolve_control_token()
     assert isinstance(info.value, RuntimeError) and info.value.base_url == "https://api.ara.so"
     assert info.value.args[0] == (
-        f"{MISSING_CREDENTIALS} No credentials found for https://api.ara.so. Start a local server with "
-        "`ara dev` (commands find it on their own), or run `ara auth login`, or set ARA_API_KEY."
+        f"{MISSING_CREDENTIALS} No credentials for https://api.ara.so; to work locally, start a server "
+        "with `ara dev` (commands then find it and its key on their own)."
     )
     write_credentials(
         {"auth_type": "cli_api_key", "api_key": "stored", "api_base_url": "https://stored.test"}

@@ -153,7 +153,7 @@ def test_run_key_resolution(tmp_path, monkeypatch):
 
 
 def test_missing_app_says_not_deployed(tmp_path):
-    with pytest.raises(AppNotDeployedError, match=r"^App 'demo' not found\. Deploy first: ") as info:
+    with pytest.raises(AppNotDeployedError, match=r"^App 'demo' not found\. Deploy first\. ") as info:
         _client(FakeApi(), tmp_path).setup()
     assert info.value.base_url == "https://api.test" and isinstance(info.value, RuntimeError)
 

@@ -190,8 +190,8 @@ def test_not_deployed_and_missing_key_are_different_errors(tmp_path):
     with pytest.raises(AppNotDeployedError) as not_deployed:
         _client(Server(), tmp_path).run(agent_id="a")
     assert not_deployed.value.args[0] == (
-        "App 'demo' not found. Deploy first: it is not deployed on https://api.test "
-        "(nor shared with this account); run `ara deploy <app.py>`."
+        "App 'demo' not found. Deploy first. It is not deployed on https://api.test "
+        "(nor shared with this account): run `ara deploy <app.py>`."
     )
     with pytest.raises(MissingRuntimeKeyError):
         _client(Server([{"id": "app_1", "slug": "demo", "role": "owner"}]), tmp_path).run(agent_id="a")
@@ -232,8 +232,10 @@ def test_from_env_without_credentials_names_the_server_and_the_ways_in(tmp_path,
     with pytest.raises(MissingCredentialsError) as info:
         AraClient.from_env(manifest=MANIFEST, cwd=tmp_path)
     assert info.value.base_url == "http://127.0.0.1:9"
-    assert info.value.args[0].startswith(
-        "Missing required env var: ARA_API_KEY. No credentials found for http://127.0.0.1:9."
+    assert info.value.args[0].startswith("Missing required env var: ARA_API_KEY. No credentials found.")
+    assert (
+        "No credentials for http://127.0.0.1:9; to work locally, start a server with `ara dev`"
+        in info.value.args[0]
     )
 
 

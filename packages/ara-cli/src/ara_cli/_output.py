@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
-from .errors import CliError
+from ara_core import AraError
 
 __all__ = ["emit", "emit_json", "fail", "guarded", "json_wanted", "render_run", "render_text"]
 
@@ -88,17 +88,18 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def guarded(fn: Callable[P, R]) -> Callable[P, R | int]:
-    """Turn the errors a user can cause into a one-line message and exit code 1, never a traceback.
+    """Turn the errors a user can cause into a message and exit code 1, never a traceback.
 
-    `CliError`, `RuntimeError` (API failures), `ValueError` (bad declarations) and
-    `OSError` are caught; anything else is a bug and propagates.
+    Caught: every `AraError` (bad declarations and manifests, failed API calls, missing
+    credentials, `CliError`) and `OSError` (files the user named, ports in use). Anything else is a
+    bug and propagates with its traceback.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | int:
         try:
             return fn(*args, **kwargs)
-        except (CliError, RuntimeError, ValueError, OSError) as exc:
+        except (AraError, OSError) as exc:
             return fail((str(exc) or type(exc).__name__) + _server_detail(exc))
 
     return wrapper
@@ -110,15 +111,14 @@ def _server_detail(exc: BaseException) -> str:
     The exception text itself stays the original SDK's (body hidden); the structured message of an
     ara-server error is written for users and holds no secrets, so the CLI shows it.
     """
-    body = getattr(exc, "body", "")
-    if not body or "ARA_SDK_DEBUG_HTTP_ERRORS=true" not in str(exc):
+    if "ara_http" not in sys.modules:  # an ApiError can only exist once ara_http is imported
         return ""
-    try:
-        error = json.loads(body).get("error")
-    except (ValueError, AttributeError):
+    from ara_http import ApiError
+
+    if not isinstance(exc, ApiError) or exc.body_shown:
         return ""
-    message = error.get("message") if isinstance(error, dict) else None
-    return f"\n  server: {message}" if isinstance(message, str) and message else ""
+    message = exc.server_message
+    return f"\n  server: {message}" if message else ""
 
 
 def _short(value: Any, limit: int = 160) -> str:

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 #: How the message of `MissingCredentialsError` starts (the original SDK's text, kept for its tests).
-MISSING_CREDENTIALS = "Missing required env var: ARA_API_KEY."
+MISSING_CREDENTIALS = (
+    "Missing required env var: ARA_API_KEY. No credentials found. Set ARA_API_KEY or run `ara auth login`."
+)
 REFRESH_MARGIN_SECONDS = 30
 
 

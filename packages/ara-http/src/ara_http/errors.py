@@ -238,9 +238,9 @@ class SupabaseAuthError(CredentialsError):
 class MissingCredentialsError(CredentialsError):
     """No control-plane credential was found for the API the command was about to call.
 
-    The message starts with the original SDK's `Missing required env var: ARA_API_KEY.` and then
-    names the server that was tried and the ways to get a credential (`ara dev`, `ara auth login`,
-    `ARA_API_KEY`).
+    The message starts with the original SDK's text (`Missing required env var: ARA_API_KEY. No
+    credentials found. Set ARA_API_KEY or run `ara auth login`.`), then names the server that was
+    tried and says that `ara dev` starts a local one.
 
     Args:
         base_url: The API base URL a credential was needed for.
@@ -252,7 +252,7 @@ class MissingCredentialsError(CredentialsError):
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         super().__init__(
-            "Missing required env var: ARA_API_KEY. No credentials found for "
-            f"{base_url or 'the API'}. Start a local server with `ara dev` (commands find it on their "
-            "own), or run `ara auth login`, or set ARA_API_KEY."
+            "Missing required env var: ARA_API_KEY. No credentials found. Set ARA_API_KEY or run "
+            f"`ara auth login`. No credentials for {base_url or 'the API'}; to work locally, start a "
+            "server with `ara dev` (commands then find it and its key on their own)."
         )

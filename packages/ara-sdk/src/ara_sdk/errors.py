@@ -124,8 +124,8 @@ class AppNotDeployedError(ClientError):
     def __init__(self, slug: str, base_url: str) -> None:
         self.slug, self.base_url = slug, base_url
         super().__init__(
-            f"App '{slug}' not found. Deploy first: it is not deployed on {base_url} "
-            "(nor shared with this account); run `ara deploy <app.py>`."
+            f"App '{slug}' not found. Deploy first. It is not deployed on {base_url} "
+            "(nor shared with this account): run `ara deploy <app.py>`."
         )
 
 

@@ -39,7 +39,9 @@ def _client(app_script: Path) -> Any:
     from ara_sdk import AraClient, load_app
 
     app = load_app(app_script)
-    return AraClient.from_env(manifest=app.manifest, cwd=os.getcwd())
+    # Runtime keys are kept by the app file's directory and slug, so any working directory finds them.
+    app_dir = Path(app_script).expanduser().resolve().parent
+    return AraClient.from_env(manifest=app.manifest, cwd=os.getcwd(), app_dir=app_dir)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from ara_core import AraError
 from cyclopts import App
 
 from .._output import emit, guarded
@@ -94,7 +95,7 @@ def login(
         supabase_url: Auth server URL (skips `GET /auth/cli/config` when given with the anon key).
         supabase_anon_key: Auth server public key.
     """
-    from ara_http import credentials_path, write_credentials
+    from ara_http import ApiError, credentials_path, write_credentials
 
     base = _base_url(api_base_url)
     if api_key.strip():
@@ -103,7 +104,7 @@ def login(
         user: Any = None
         try:
             user = _whoami(base, key).get("user")
-        except RuntimeError:
+        except ApiError:
             sys.stderr.write("Warning: could not verify API key against server; stored locally anyway.\n")
         emit(
             {
@@ -126,13 +127,13 @@ def login(
         record = _oauth_login(
             base, chosen, timeout_seconds, not no_browser, auth_flow, supabase_url, supabase_anon_key
         )
-    except RuntimeError as exc:
+    except AraError as exc:
         raise CliError(f"ara auth: login failed ({exc})") from None
     write_credentials(record)
     user = record.get("user")
     try:
         user = _whoami(record["api_base_url"], record["access_token"]).get("user") or user
-    except RuntimeError:
+    except ApiError:
         pass
     emit(
         {
@@ -168,7 +169,7 @@ def _oauth_login(
     else:
         try:
             grant = _localhost_flow(supabase_url, provider, challenge, timeout, open_browser)
-        except RuntimeError:
+        except AraError:
             sys.stderr.write("Warning: localhost callback failed; falling back to polling login flow.\n")
             grant = _poll_flow(base, provider, challenge, timeout, open_browser)
     from ara_http import expires_at_iso, supabase_token_request
@@ -200,9 +201,9 @@ def _oauth_port() -> int:
     try:
         port = int(raw)
     except ValueError:
-        raise RuntimeError(f"Invalid ARA_CLI_OAUTH_PORT value: {raw!r}") from None
+        raise CliError(f"Invalid ARA_CLI_OAUTH_PORT value: {raw!r}") from None
     if not 1 <= port <= 65535:
-        raise RuntimeError(f"Invalid ARA_CLI_OAUTH_PORT value: {raw!r} (must be 1-65535)")
+        raise CliError(f"Invalid ARA_CLI_OAUTH_PORT value: {raw!r} (must be 1-65535)")
     return port
 
 
@@ -249,7 +250,7 @@ def _localhost_flow(
     try:
         httpd = HTTPServer(("127.0.0.1", port), Handler)
     except OSError as exc:
-        raise RuntimeError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})") from None
+        raise CliError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})") from None
     httpd.timeout = 0.5
     query = urlencode(
         {
@@ -268,11 +269,9 @@ def _localhost_flow(
     finally:
         httpd.server_close()
     if "error" in result:
-        raise RuntimeError(f"OAuth login failed: {result['error']}")
+        raise CliError(f"OAuth login failed: {result['error']}")
     if not result.get("code"):
-        raise RuntimeError(
-            "timed out waiting for the browser sign-in; retry, or use `ara auth login --api-key`"
-        )
+        raise CliError("timed out waiting for the browser sign-in; retry, or use `ara auth login --api-key`")
     return {"code": result["code"], "state": state, "redirect_uri": redirect_uri}
 
 
@@ -290,11 +289,11 @@ def _poll_flow(base: str, provider: str, challenge: str, timeout: int, open_brow
         },
     )
     if not isinstance(started, dict):
-        raise RuntimeError("device login start returned no session")
+        raise CliError("device login start returned no session")
     url = str(started.get("authorize_url") or started.get("verification_uri") or "")
     session_id, poll_token = str(started.get("session_id") or ""), str(started.get("poll_token") or "")
     if not url or not session_id or not poll_token:
-        raise RuntimeError("device login start response is missing authorize_url, session_id or poll_token")
+        raise CliError("device login start response is missing authorize_url, session_id or poll_token")
     try:
         interval = min(10, max(1, int(started.get("interval_seconds") or 2)))
     except (TypeError, ValueError):
@@ -312,25 +311,25 @@ def _poll_flow(base: str, provider: str, challenge: str, timeout: int, open_brow
         state = str(status.get("status") or "").lower()
         if state == "approved":
             if not status.get("auth_code") or not status.get("redirect_uri"):
-                raise RuntimeError("device login approved without auth_code or redirect_uri")
+                raise CliError("device login approved without auth_code or redirect_uri")
             return {
                 "code": str(status["auth_code"]),
                 "state": str(status.get("state") or ""),
                 "redirect_uri": str(status["redirect_uri"]),
             }
         if state in ("error", "failed", "denied"):
-            raise RuntimeError(
+            raise CliError(
                 f"OAuth login failed: {status.get('error_description') or status.get('error') or state}"
             )
         if state == "expired":
-            raise RuntimeError("the sign-in session expired; run `ara auth login` again")
+            raise CliError("the sign-in session expired; run `ara auth login` again")
         if state == "consumed":
-            raise RuntimeError("the sign-in session was already used; run `ara auth login` again")
+            raise CliError("the sign-in session was already used; run `ara auth login` again")
         if state not in ("pending", "waiting", "queued") and state not in warned:
             warned.add(state)
             sys.stderr.write(f"Warning: unexpected device login status {state!r}; still waiting.\n")
         time.sleep(interval)
-    raise RuntimeError("timed out waiting for the browser sign-in; retry, or use `ara auth login --api-key`")
+    raise CliError("timed out waiting for the browser sign-in; retry, or use `ara auth login --api-key`")
 
 
 @auth_app.command(name="accept-invite")
@@ -377,12 +376,12 @@ def whoami(*, api_base_url: str = "") -> int:
     Args:
         api_base_url: API base URL (default: resolved as for every command).
     """
-    from ara_http import read_credentials, resolve_control_token
+    from ara_http import CredentialsError, read_credentials, resolve_control_token
 
     base = _base_url(api_base_url)
     try:
         token = resolve_control_token()
-    except RuntimeError:
+    except CredentialsError:
         raise CliError("ara auth: not logged in. Run `ara auth login` or set ARA_API_KEY.") from None
     result = _whoami(base, token)
     if os.environ.get("ARA_API_KEY") or os.environ.get("ARA_ACCESS_TOKEN"):

@@ -34,11 +34,12 @@ Args = Annotated[list[str] | None, Parameter(name="--arg", negative="", help="ke
 
 
 def _rt() -> Any:
+    from ara_http import CredentialsError
     from ara_sdk import AraRuntimeClient
 
     try:
         return AraRuntimeClient.from_env(cwd=os.getcwd())
-    except RuntimeError as exc:
+    except CredentialsError as exc:
         raise CliError(f"ara runtime: {exc}") from None
 
 
