@@ -95,8 +95,10 @@ class ProcessResult:
     """What one sandboxed process tree did.
 
     Attributes:
-        exit_code: The command's exit status; negative (the signal) when it was killed, None when it
-            could not be started.
+        exit_code: The command's exit status; None when it could not be started. When the server
+            killed the tree (timeout, cancellation) it is negative (-9). A command killed by a signal
+            inside the sandbox reports 128 + the signal number, as a shell does (unisolated: the
+            negative signal number).
         stdout: Captured standard output, at most `SandboxLimits.output_bytes` bytes.
         stderr: Captured standard error, at most `SandboxLimits.output_bytes` bytes.
         timed_out: The wall-clock timeout ended the tree.
