@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 HERE = Path(__file__).resolve().parent
 RICH = (HERE / "data" / "rich_g2_app.manifest.json").read_bytes()
 JOB = (HERE / "data" / "job_connectors_app.manifest.json").read_bytes()
+LEGACY = (HERE / "data" / "legacy_g0_app.manifest.json").read_bytes()
 
 
 STEP = {"id": "s1", "kind": "tool", "tool_name": "t", "args": {"x": 1}}
@@ -401,3 +402,36 @@ def test_dispatch_invariants(
     else:
         assert target.kind == ("pipeline" if mode == "pipeline" else "agent")
         assert target.agent_id == (agent_id or default) and target.command == ""
+
+
+def test_a_manifest_of_the_oldest_sdk_reads_like_any_other() -> None:
+    view = view_for(LEGACY)  # agents only as profiles; explicit task, hook and subagent workflows
+    assert view.agent_ids() == ("coordinator", "booking-coordinator")
+    assert (
+        view.default_agent_id == "coordinator" and view.instructions("coordinator") == "Coordinate bookings."
+    )
+    assert [(t.kind, t.workflow_id, t.command) for t in view.event_targets("mail.received")] == [
+        ("command", "on-mail", "python handle.py"),
+        ("command", "mail-received-hook", "echo hi"),
+    ]
+    assert view.event_targets("cal.changed") == (
+        RunTarget(
+            kind="agent", workflow_id="cal-changed-hook", agent_id="booking-coordinator", task="Recheck"
+        ),
+    )
+    assert [(s.id, s.kind, s.expr, s.timezone, s.target.agent_id) for s in view.schedules()] == [
+        ("morning-digest", "cron", "0 9 * * 1-5", "Europe/London", "coordinator"),
+        ("followups", "cron", "0 13 * * 1-5", "UTC", "coordinator"),
+        ("booking-coordinator", "cron", "0 10 * * 1-5", "UTC", "booking-coordinator"),
+    ]
+    booking = view.subagent("booking-coordinator")
+    assert booking is not None and booking.max_concurrency == 3 and booking.channels == ("email", "sms")
+    assert booking.runtime.adapter == {
+        "type": "command",
+        "framework": "custom",
+        "transport": "stdio",
+        "entrypoint": "python worker.py",
+        "args": [],
+    }
+    tool = view.tool("lookup-tool")
+    assert tool is not None and tool.handler_id == "lookup"

@@ -24,9 +24,11 @@ from ara_core import (
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 
-#: Manifests printed by the original SDK (0.1.45 for the decorator style, 0.1.58 for `Job`/`tool`)
-#: for the apps next to them, and the SDK package's own golden manifest.
+#: Manifests printed by the original SDK for the apps next to them (0.1.30 for the display-name
+#: style, 0.1.45 for the project-name decorator style, 0.1.58 for `Job`/`tool`), and the SDK
+#: package's own golden manifest.
 ORIGINAL_MANIFESTS = [
+    HERE / "data" / "display_name_g1_app.manifest.json",
     HERE / "data" / "rich_g2_app.manifest.json",
     HERE / "data" / "job_quickstart_app.manifest.json",
     HERE / "data" / "job_connectors_app.manifest.json",
@@ -199,6 +201,17 @@ def test_original_manifests_round_trip_byte_for_byte(path: Path) -> None:
     doc = validate_manifest(raw)
     assert encode_manifest(doc.manifest) == expected
     assert msgspec.json.encode(doc.raw) == expected
+
+
+def test_oldest_workflow_layouts_round_trip_byte_for_byte() -> None:
+    raw = (HERE / "data" / "legacy_g0_app.manifest.json").read_bytes()  # printed by the original 0.1.5
+    expected = msgspec.json.encode(json.loads(raw))
+    manifest = validate_manifest(raw).manifest
+    assert not isinstance(manifest.workflows, msgspec.UnsetType)
+    ids = [w.id for w in manifest.workflows]
+    assert encode_manifest(manifest, legacy_workflow_ids=ids) == expected
+    assert encode_manifest(manifest) != expected  # the current layout orders workflow keys differently
+    assert decode_manifest(encode_manifest(manifest, legacy_workflow_ids=ids)) == manifest
 
 
 def test_worked_example_round_trips_byte_for_byte() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -18,11 +18,14 @@ from ._wire import (
     AgentRun,
     InterfacesSettings,
     JsonObject,
+    LegacyCommandWorkflow,
+    LegacyTaskWorkflow,
     Manifest,
     RuntimeSettings,
     SandboxSettings,
     Schedule,
     ToolRun,
+    Workflow,
 )
 from .errors import DeclarationError, ManifestError
 
@@ -62,16 +65,29 @@ class ManifestDocument(msgspec.Struct, frozen=True, kw_only=True):
     raw: JsonObject
 
 
-def encode_manifest(manifest: Manifest) -> bytes:
+def encode_manifest(manifest: Manifest, *, legacy_workflow_ids: Collection[str] = ()) -> bytes:
     """Encode a typed manifest as compact JSON bytes, keys in wire order (the original SDK's bytes).
 
     Args:
         manifest: The manifest to encode.
+        legacy_workflow_ids: Ids of workflows declared with the oldest SDKs' ``@app.task`` /
+            ``@app.hook``, written in their key order (`LegacyTaskWorkflow`, or
+            `LegacyCommandWorkflow` for run-mode workflows). Default: none.
 
     Returns:
         UTF-8 JSON; `UNSET` fields are left out.
     """
+    if legacy_workflow_ids and not isinstance(manifest.workflows, UnsetType):
+        ids = frozenset(legacy_workflow_ids)
+        laid_out = tuple(_legacy_layout(wf) if wf.id in ids else wf for wf in manifest.workflows)
+        # Encoding writes each Struct in its own field order; the tuple's declared type only matters to decoding.
+        manifest = msgspec.structs.replace(manifest, workflows=cast("tuple[Workflow, ...]", laid_out))
     return _ENCODER.encode(manifest)
+
+
+def _legacy_layout(workflow: Workflow) -> LegacyTaskWorkflow | LegacyCommandWorkflow:
+    kind = LegacyCommandWorkflow if workflow.mode == "run" else LegacyTaskWorkflow
+    return kind(**msgspec.structs.asdict(workflow))
 
 
 def decode_manifest(data: bytes | str) -> Manifest:

@@ -17,6 +17,7 @@ from msgspec import UNSET, UnsetType
 
 from ._models import convert_block, decode_manifest
 from ._wire import (
+    AgentBlock,
     AgentRow,
     AgentRun,
     EndpointEntry,
@@ -237,7 +238,7 @@ class ManifestView:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         block = manifest.agent
-        agents = () if isinstance(block, UnsetType) else _items(block.agents)
+        agents = () if isinstance(block, UnsetType) else _items(block.agents) or _profile_agents(block)
         self._agents: dict[str, AgentRow] = {}
         for row in agents:
             self._agents.setdefault(row.id, row)
@@ -248,7 +249,11 @@ class ManifestView:
         self._workflows: dict[str, Workflow] = {}
         for wf in _items(manifest.workflows):
             self._workflows.setdefault(wf.id, wf)
-        declared = "" if isinstance(block, UnsetType) else _text(block.default_agent_id)
+        declared = (
+            ""
+            if isinstance(block, UnsetType)
+            else _text(block.default_agent_id) or _text(block.default_profile_id)
+        )
         self._default_agent_id = declared or (agents[0].id if agents else "")
         profile = manifest.runtime_profile
         self._runtime = (
@@ -284,7 +289,8 @@ class ManifestView:
     # --------------------------------------------------------------------------------- agents
 
     def agents(self) -> tuple[AgentRow, ...]:
-        """Every agent row, in manifest order (first row per id)."""
+        """Every agent row, in manifest order (first row per id). A manifest without agent rows
+        (the oldest SDKs declared agents only as ``profiles``) gets one row per profile."""
         return tuple(self._agents.values())
 
     def agent_ids(self) -> tuple[str, ...]:
@@ -297,7 +303,8 @@ class ManifestView:
 
     @property
     def default_agent_id(self) -> str:
-        """``agent.default_agent_id``, else the first agent's id, else ``""``."""
+        """``agent.default_agent_id``, else ``agent.default_profile_id``, else the first agent's id,
+        else ``""``."""
         return self._default_agent_id
 
     def entrypoint_agent(self) -> AgentRow | None:
@@ -669,6 +676,21 @@ def view_of(document: Mapping[str, object] | bytes | str | Manifest) -> Manifest
         return view_for(_ENCODER.encode(document))
     except TypeError as exc:
         raise ManifestError([("$", f"not JSON-serialisable: {exc}")]) from None
+
+
+def _profile_agents(block: AgentBlock) -> tuple[AgentRow, ...]:
+    """Agent rows for a manifest that declares its agents only as profiles (the oldest SDKs)."""
+    return tuple(
+        AgentRow(
+            id=p.id,
+            instructions=p.instructions,
+            persona=p.persona,
+            handoff_to=p.handoff_to,
+            always_on=p.always_on,
+            skills=p.skills,
+        )
+        for p in _items(block.profiles)
+    )
 
 
 def _hook_spec(subagent_id: str, workflow_id: str, hook: HookRow, n: int) -> HookSpec:

@@ -42,6 +42,8 @@ __all__ = [
     "InterfacesSettings",
     "JsonObject",
     "JsonValue",
+    "LegacyCommandWorkflow",
+    "LegacyTaskWorkflow",
     "Manifest",
     "PipelineStep",
     "ProfileRow",
@@ -361,6 +363,40 @@ class Workflow(WireStruct, kw_only=True, frozen=True):
     pipeline: tuple[PipelineStep, ...] | UnsetType = UNSET
     schedule: str | UnsetType = UNSET
     trigger: Trigger | UnsetType = UNSET
+
+
+class LegacyTaskWorkflow(WireStruct, kw_only=True, frozen=True):
+    """A task workflow in the key order the oldest SDKs' ``@app.task``/``@app.hook`` wrote:
+    ``id, mode, task, trigger, run, pipeline, agent_id, schedule``.
+
+    For encoding only (see `encode_manifest`); decoding reads every workflow as `Workflow`.
+    """
+
+    id: str
+    mode: Literal["task", "run", "pipeline"] | UnsetType = UNSET
+    task: str | UnsetType = UNSET
+    trigger: Trigger | UnsetType = UNSET
+    run: CommandSpec | UnsetType = UNSET
+    pipeline: tuple[PipelineStep, ...] | UnsetType = UNSET
+    agent_id: str | UnsetType = UNSET
+    schedule: str | UnsetType = UNSET
+
+
+class LegacyCommandWorkflow(WireStruct, kw_only=True, frozen=True):
+    """A run-mode workflow in the key order the oldest SDKs' ``@app.hook(command=...)`` wrote:
+    ``id, mode, task, run, pipeline, trigger, schedule``.
+
+    For encoding only (see `encode_manifest`); decoding reads every workflow as `Workflow`.
+    """
+
+    id: str
+    mode: Literal["task", "run", "pipeline"] | UnsetType = UNSET
+    task: str | UnsetType = UNSET
+    run: CommandSpec | UnsetType = UNSET
+    pipeline: tuple[PipelineStep, ...] | UnsetType = UNSET
+    trigger: Trigger | UnsetType = UNSET
+    schedule: str | UnsetType = UNSET
+    agent_id: str | UnsetType = UNSET
 
 
 class Manifest(WireStruct, kw_only=True, frozen=True):

@@ -1,7 +1,7 @@
 # fmt: off
 # ruff: noqa
 # pyright: basic, reportAttributeAccessIssue=false
-# An app for the original SDK; tests/data/job_connectors_app.manifest.json is the manifest it printed.
+# An app for the original ara-sdk 0.1.58; tests/data/job_connectors_app.manifest.json is the manifest it printed (json.dumps).
 import ara_sdk as ara
 
 @ara.tool

@@ -1,7 +1,7 @@
 # fmt: off
 # ruff: noqa
 # pyright: basic, reportAttributeAccessIssue=false
-# An app for the original SDK; tests/data/rich_g2_app.manifest.json is the manifest it printed.
+# An app for the original ara-sdk 0.1.45; tests/data/rich_g2_app.manifest.json is the manifest it printed (json.dumps).
 from ara_sdk import App, invoke, schedule, runtime, sandbox, fastapi_endpoint, file, entrypoint, Secret
 
 app = App("rich-app", interfaces={"inherit_owner_tools": False, "zeta": 1, "alpha": [1]},
