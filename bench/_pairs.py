@@ -45,11 +45,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 # --------------------------------------------------------------------------------------- statistics
 
@@ -137,6 +139,14 @@ def print_pair(pair: Pair, ours_label: str, anchor_label: str) -> None:
 # ------------------------------------------------------------------------------------- load loops
 
 
+def check_run_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject `--seconds` <= 0 and `--rounds` < 1 with a usage error naming the flag."""
+    if args.seconds <= 0:
+        parser.error("--seconds must be greater than 0")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+
+
 def have_wrk() -> bool:
     """Whether `wrk` is on PATH."""
     return shutil.which("wrk") is not None
@@ -175,7 +185,7 @@ def wrk_load(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(script_lines) + "\n")
     try:
-        out = subprocess.run(
+        result = subprocess.run(
             [
                 "wrk",
                 f"-t{min(threads, connections)}",
@@ -190,10 +200,15 @@ def wrk_load(
             ],
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout
+            check=False,
+        )
     finally:
         os.unlink(script.name)
+    if result.returncode != 0 or "Requests/sec:" not in result.stdout:
+        raise RuntimeError(
+            f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+        )
+    out = result.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p50 = _wrk_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
@@ -217,7 +232,9 @@ async def httpx_load(
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+    # TCP_NODELAY on the client side too, so the load loop itself never waits for a delayed ACK.
+    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NODELAY)
+    async with httpx.AsyncClient(base_url=base_url, transport=transport, timeout=30) as client:
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
@@ -240,6 +257,76 @@ async def httpx_load(
     )
 
 
+async def raw_load(
+    base_url: str,
+    path: str,
+    *,
+    connections: int,
+    seconds: float,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Sample:
+    """`connections` keep-alive HTTP/1.1 connections (plain asyncio streams, TCP_NODELAY) sending the
+    same request in a loop for `seconds`: a light load generator for when wrk is not installed.
+
+    Reads `Content-Length` and chunked bodies; reconnects when the server closes the connection.
+    """
+    url = urlsplit(base_url)
+    host, port = url.hostname or HOST, url.port or 80
+    payload = (body or "").encode()
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body is not None or method not in ("GET", "HEAD"):
+        lines.append(f"Content-Length: {len(payload)}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        status = int(head.split(" ", 2)[1])
+        fields = dict(line.split(":", 1) for line in head.split("\r\n")[1:] if ":" in line)
+        if "chunked" in fields.get("transfer-encoding", ""):
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                await reader.readexactly(size + 2)
+            await reader.readuntil(b"\r\n")
+        else:
+            await reader.readexactly(int(fields.get("content-length", "0")))
+        return status, "close" in fields.get("connection", "")
+
+    async def worker() -> None:
+        nonlocal errors
+        streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                if streams is None:
+                    streams = await asyncio.open_connection(host, port)
+                    streams[1].get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                reader, writer = streams
+                writer.write(request)
+                status, close = await read_response(reader)
+                ok = status < 400
+                if close:
+                    writer.close()
+                    streams = None
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+                ok, streams = False, None
+            latencies.append((time.perf_counter() - t0) * 1000)
+            errors += not ok
+        if streams is not None:
+            streams[1].close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    wall = time.perf_counter() - started
+    return Sample(
+        len(latencies) / wall, percentile(latencies, 50), percentile(latencies, 99), len(latencies), errors
+    )
+
+
 def load(
     base_url: str,
     path: str,
@@ -251,7 +338,8 @@ def load(
     headers: dict[str, str] | None = None,
     tool: str = "auto",
 ) -> Sample:
-    """Drive `base_url + path` with wrk when installed (or `tool="wrk"`), else the httpx loop."""
+    """Drive `base_url + path` with wrk when installed (or `tool="wrk"`), else the asyncio loop of
+    `raw_load` (`tool="raw"`), or httpx (`tool="httpx"`, much heavier per request)."""
     if tool == "wrk" or (tool == "auto" and have_wrk()):
         return wrk_load(
             base_url + path,
@@ -260,6 +348,18 @@ def load(
             method=method,
             body=body,
             headers=headers,
+        )
+    if tool in ("auto", "raw"):
+        return asyncio.run(
+            raw_load(
+                base_url,
+                path,
+                connections=connections,
+                seconds=seconds,
+                method=method,
+                body=body,
+                headers=headers,
+            )
         )
     content = body.encode() if body is not None else None
 

@@ -21,7 +21,17 @@ import time
 from pathlib import Path
 
 import httpx
-from _pairs import Pair, Sample, ServerProcess, load, machine, new_owner_key, percentile, print_pair
+from _pairs import (
+    Pair,
+    Sample,
+    ServerProcess,
+    check_run_args,
+    load,
+    machine,
+    new_owner_key,
+    percentile,
+    print_pair,
+)
 
 
 def healthz_pair(ours: ServerProcess, anchor: ServerProcess, args: argparse.Namespace) -> Pair:
@@ -80,12 +90,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--seconds", type=float, default=2.0, help="load seconds per side per round (default 2)"
+        "--seconds",
+        type=float,
+        default=2.0,
+        help="load seconds per side per round (default 2; wrk rounds to whole seconds)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections (default 16)")
-    parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto", help="load generator")
+    parser.add_argument(
+        "--tool",
+        choices=["auto", "wrk", "raw", "httpx"],
+        default="auto",
+        help="load generator (auto: wrk if installed, else raw)",
+    )
     args = parser.parse_args()
+    check_run_args(parser, args)
+    if args.connections < 1:
+        parser.error("--connections must be at least 1")
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="ara-bench-http-") as tmp:
         root = Path(tmp)

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _pairs import Pair, ServerProcess, deploy, load, machine, new_owner_key, print_pair
+from _pairs import Pair, ServerProcess, check_run_args, deploy, load, machine, new_owner_key, print_pair
 
 MANIFEST = {
     "name": "bench-ingest",
@@ -179,15 +179,26 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--seconds", type=float, default=3.0, help="load seconds per side per round (default 3)"
+        "--seconds",
+        type=float,
+        default=3.0,
+        help="load seconds per side per round (default 3; wrk rounds to whole seconds)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients (16 64)")
-    parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto", help="load generator")
+    parser.add_argument(
+        "--tool",
+        choices=["auto", "wrk", "raw", "httpx"],
+        default="auto",
+        help="load generator (auto: wrk if installed, else raw)",
+    )
     parser.add_argument(
         "--kill", action="store_true", help="kill -9 mid-run and count lost acknowledged events"
     )
     args = parser.parse_args()
+    check_run_args(parser, args)
+    if any(n < 1 for n in args.clients):
+        parser.error("--clients must all be at least 1")
     print(f"machine: {machine()}")
     if args.kill:
         return kill_check(args)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _pairs import ServerProcess, deploy, machine, new_owner_key, percentile, spread
+from _pairs import ServerProcess, check_run_args, deploy, machine, new_owner_key, percentile, spread
 
 PROMPT = "def brief(input: dict) -> str:\n    return 'Answer briefly.'\n"
 
@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--tools", type=int, default=5, help="N, tool calls of the largest run (default 5)")
     args = parser.parse_args()
+    check_run_args(parser, args)
     if args.tools < 2:
         parser.error("--tools must be at least 2 (the slope needs 1 and N tool calls)")
     print(f"machine: {machine()}")
