@@ -19,6 +19,7 @@ from ara_core import (
     DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
     DEFAULT_SUBAGENT_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    AraError,
     Secret,
     SecretDefinition,
     agno_adapter,
@@ -45,17 +46,60 @@ from ._cli_bridge import run_auth_cli, run_cli, run_runtime_cli
 from ._definitions import DecoratorStackError
 from ._job import Automation, Job, connectors, env, secret, tool
 from ._loader import load_app
-from .errors import AppLoadError
+from .errors import (
+    AppExistsError,
+    AppLoadError,
+    AppNotDeployedError,
+    ChatError,
+    ClientError,
+    InvalidOptionError,
+    MissingRuntimeKeyError,
+    ProjectNameTakenError,
+    SecretRoutesMissingError,
+)
 
 if TYPE_CHECKING:
     from . import core
+    from ._api import AraApi, AsyncAraApi
     from ._client import AraClient, AsyncAraClient
     from ._runtime_client import AraRuntimeClient
+    from .errors import (
+        APIConnectionError,
+        ApiError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        CredentialsError,
+        InternalServerError,
+        MissingCredentialsError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        UnprocessableEntityError,
+    )
 
 _LAZY = {
     "AraClient": "._client",
     "AsyncAraClient": "._client",
     "AraRuntimeClient": "._runtime_client",
+    "AraApi": "._api",
+    "AsyncAraApi": "._api",
+    "APIConnectionError": ".errors",
+    "APIStatusError": ".errors",
+    "APITimeoutError": ".errors",
+    "ApiError": ".errors",
+    "AuthenticationError": ".errors",
+    "BadRequestError": ".errors",
+    "ConflictError": ".errors",
+    "CredentialsError": ".errors",
+    "InternalServerError": ".errors",
+    "MissingCredentialsError": ".errors",
+    "NotFoundError": ".errors",
+    "PermissionDeniedError": ".errors",
+    "RateLimitError": ".errors",
+    "UnprocessableEntityError": ".errors",
 }
 
 
@@ -74,12 +118,27 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ApiError",
     "App",
+    "AppExistsError",
     "AppLoadError",
+    "AppNotDeployedError",
+    "AraApi",
     "AraClient",
+    "AraError",
     "AraRuntimeClient",
+    "AsyncAraApi",
     "AsyncAraClient",
+    "AuthenticationError",
     "Automation",
+    "BadRequestError",
+    "ChatError",
+    "ClientError",
+    "ConflictError",
+    "CredentialsError",
     "DEFAULT_API_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_RETRY_BACKOFF_SECONDS",
@@ -89,10 +148,20 @@ __all__ = [
     "DEFAULT_SUBAGENT_TIMEOUT_SECONDS",
     "DEFAULT_TIMEOUT_SECONDS",
     "DecoratorStackError",
+    "InternalServerError",
+    "InvalidOptionError",
     "Job",
+    "MissingCredentialsError",
+    "MissingRuntimeKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "ProjectNameError",
+    "ProjectNameTakenError",
+    "RateLimitError",
     "Secret",
     "SecretDefinition",
+    "SecretRoutesMissingError",
+    "UnprocessableEntityError",
     "agno_adapter",
     "command_adapter",
     "connectors",
