@@ -1,7 +1,8 @@
 """ara_core: the Ara wire contract in plain Python.
 
-Manifest models and validation, id rules, schedules and the authoring helpers, with no network
-and no heavy imports: ``pip install ara-core`` gives manifest-only tooling.
+The manifest as typed values (frozen msgspec Structs in wire key order), its validation and a
+cached read-only view, id rules, schedules and the authoring helpers, with no network and no heavy
+imports: ``pip install ara-core`` gives manifest-only tooling.
 """
 
 from ._coerce import coerce_arguments

@@ -1,5 +1,4 @@
-"""The shell guardrail launcher for hook commands (spec §2.11) and the task guardrail preamble
-(spec §2.12)."""
+"""The shell guardrail launcher for hook commands and the task guardrail preamble."""
 
 from __future__ import annotations
 
@@ -47,7 +46,7 @@ def guardrail_command(
     max_retries: int = DEFAULT_SUBAGENT_MAX_RETRIES,
     retry_backoff_seconds: int = DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
 ) -> str:
-    """Wrap a hook command in the guardrail launcher (spec §2.11); the result is a `bash -lc` line.
+    """Wrap a hook command in the guardrail launcher; the result is a `bash -lc` line.
 
     The launcher creates and enters the working dir (default `subagents/<subagent id>`); reuses
     `ARA_RUN_ID`/`RUN_ID` or derives `run-<UTC stamp>-<8 hex>`; reuses `ARA_IDEMPOTENCY_KEY`/
@@ -99,7 +98,7 @@ def task_guardrail_prefix(
     max_retries: int = DEFAULT_SUBAGENT_MAX_RETRIES,
     retry_backoff_seconds: int = DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
 ) -> str:
-    """The preamble put before a subagent's task text (spec §2.12; the wording is ours).
+    """The preamble put before a subagent's task text (the wording is ours).
 
     Returns:
         A multi-line block ending with a blank line; append the task after it.

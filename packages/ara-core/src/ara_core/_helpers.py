@@ -1,4 +1,4 @@
-"""Authoring helpers that build manifest fragments (spec §2.2-§2.6, §1.13)."""
+"""Authoring helpers that build manifest fragments."""
 
 from __future__ import annotations
 
@@ -40,20 +40,20 @@ __all__ = [
     "tarball_artifact",
 ]
 
-#: Hosted platform API (spec §4.1).
+#: Hosted platform API.
 DEFAULT_API_BASE_URL = "https://api.ara.so"
-#: Seed 001 subagent defaults (spec §1.14).
+#: Defaults of a subagent declared with `@app.subagent` (concurrency, timeout in seconds, retries, backoff in seconds).
 DEFAULT_SUBAGENT_MAX_CONCURRENCY = 4
 DEFAULT_SUBAGENT_TIMEOUT_SECONDS = 120
 DEFAULT_SUBAGENT_MAX_RETRIES = 2
 DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS = 5
-#: Wheel names of the same defaults (spec §1.14).
+#: The same defaults under the names the published SDK used.
 DEFAULT_TIMEOUT_SECONDS = DEFAULT_SUBAGENT_TIMEOUT_SECONDS
 DEFAULT_MAX_RETRIES = DEFAULT_SUBAGENT_MAX_RETRIES
 DEFAULT_RETRY_BACKOFF_SECONDS = DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS
-#: `sandbox()` default `max_concurrency` from 0.1.10 on (spec §2.3, C8).
+#: `sandbox()` default `max_concurrency` from 0.1.10 on.
 DEFAULT_SANDBOX_MAX_CONCURRENCY = 8
-#: Private runtime-profile key holding `SecretDefinition` objects; removed before deploy (spec §1.1).
+#: Private runtime-profile key holding `SecretDefinition` objects; removed before deploy.
 SECRET_DEFINITIONS_KEY = "__secret_definitions"
 
 _POLICIES = ("dedicated", "ephemeral", "inherited", "shared")
@@ -84,7 +84,7 @@ def runtime(
     adapter: dict[str, Any] | None = None,
     artifacts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Build a runtime profile (spec §2.2); only given, non-empty options are emitted.
+    """Build a runtime profile; only given, non-empty options are emitted.
 
     Args:
         image: Container image name.
@@ -97,8 +97,8 @@ def runtime(
         startup: An `entrypoint()` dict.
         env: Environment variables (values stringified); keys validated, `ARA_*` reserved.
         secrets: `Secret.*` definitions, names, or `{"name", "required_keys"}` dicts.
-        adapter: An adapter dict (seed 001 pass-through).
-        artifacts: Artifact dicts (seed 001 pass-through).
+        adapter: An adapter dict (passed through).
+        artifacts: Artifact dicts (passed through).
 
     Returns:
         The profile dict; with `secrets`, `secret_refs` plus the private `__secret_definitions`.
@@ -170,7 +170,7 @@ def sandbox(
     child_policy: str | None = None,
     child_runtime: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build a sandbox policy (spec §2.3, C7, C8).
+    """Build a sandbox policy.
 
     Args:
         policy: `shared`, `dedicated`, `ephemeral` or `inherited`.
@@ -221,7 +221,7 @@ def sandbox(
 
 
 def file(path: str, content: Any, *, executable: bool = False) -> dict[str, Any]:
-    """A file shipped into the app's working directory (spec §2.4).
+    """A file shipped into the app's working directory.
 
     Raises:
         DeclarationError: Empty path (`file() requires a non-empty path`).
@@ -256,7 +256,7 @@ def local_file(
 
 
 def entrypoint(command: str, *, shell: str = "bash", args: list[str] | None = None) -> dict[str, Any]:
-    """A startup command for `runtime(startup=...)` (spec §2.4).
+    """A startup command for `runtime(startup=...)`.
 
     Raises:
         DeclarationError: Empty command.
@@ -268,7 +268,7 @@ def entrypoint(command: str, *, shell: str = "bash", args: list[str] | None = No
 
 
 def git_artifact(repo_url: str, *, ref: str = "main", subdir: str = "") -> dict[str, Any]:
-    """A git artifact (spec §2.5). Raises `DeclarationError` on an empty URL."""
+    """A git artifact. Raises `DeclarationError` on an empty URL."""
     url = str(repo_url or "").strip()
     if not url:
         raise DeclarationError("git_artifact() requires a non-empty repo_url")
@@ -276,7 +276,7 @@ def git_artifact(repo_url: str, *, ref: str = "main", subdir: str = "") -> dict[
 
 
 def tarball_artifact(url: str, *, strip_prefix: str = "") -> dict[str, Any]:
-    """A tarball artifact (spec §2.5). Raises `DeclarationError` on an empty URL."""
+    """A tarball artifact. Raises `DeclarationError` on an empty URL."""
     text = str(url or "").strip()
     if not text:
         raise DeclarationError("tarball_artifact() requires a non-empty url")
@@ -292,7 +292,7 @@ def command_adapter(
     artifact: dict[str, Any] | None = None,
     env: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A command adapter (spec §2.5). Raises `DeclarationError` on an empty entrypoint."""
+    """A command adapter. Raises `DeclarationError` on an empty entrypoint."""
     cmd = str(entrypoint or "").strip()
     if not cmd:
         raise DeclarationError("command_adapter() requires a non-empty entrypoint")
@@ -329,9 +329,7 @@ def _framework_adapter(framework: str, default: str):  # type: ignore[no-untyped
         )
 
     build.__name__ = f"{framework}_adapter"
-    build.__doc__ = (
-        f"A `command_adapter` with framework `{framework}` and `AGENT_FRAMEWORK={framework}` (spec §2.5)."
-    )
+    build.__doc__ = f"A `command_adapter` with framework `{framework}` and `AGENT_FRAMEWORK={framework}`."
     return build
 
 
@@ -349,7 +347,7 @@ def event_envelope(
     payload: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A normalized event payload (spec §2.6).
+    """A normalized event payload.
 
     `metadata.run_id` is kept or generated; `metadata.idempotency_key` is kept or
     `slugify(event_type) + "-" + slugify(run_id)`.
@@ -378,7 +376,7 @@ def event_envelope(
 
 
 def cron(expression: str, *, timezone: str = "UTC") -> dict[str, Any]:
-    """A cron schedule dict `{"type": "cron", "cron", "schedule", "timezone"}` (spec §1.13).
+    """A cron schedule dict `{"type": "cron", "cron", "schedule", "timezone"}`.
 
     Raises:
         DeclarationError: Empty expression (`cron() requires a non-empty expression`), or (beyond
@@ -404,7 +402,7 @@ def subagent_hook(
     schedule: Any = None,
     channel: str = "api",
 ) -> dict[str, Any]:
-    """A hook spec for `@app.subagent(..., hooks=[...])` (spec §1.13, §1.14).
+    """A hook spec for `@app.subagent(..., hooks=[...])`.
 
     Raises:
         DeclarationError: Empty event, or both `task` and `command` given.

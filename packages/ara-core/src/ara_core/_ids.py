@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 
 __all__ = ["PROJECT_NAME_PATTERN", "SLUG_MAX_LENGTH", "new_run_id", "slugify"]
 
-#: The DNS-label rule for ``App(project_name)`` (spec §1.10): 1-63 characters of ``[a-z0-9-]``,
+#: The DNS-label rule for ``App(project_name)``: 1-63 characters of ``[a-z0-9-]``,
 #: no leading or trailing hyphen. Not lowercased before matching.
 PROJECT_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
-#: Slugs are cut to this many characters (spec §1.11).
+#: Slugs are cut to this many characters.
 SLUG_MAX_LENGTH = 120
 
 
 def slugify(value: object) -> str:
-    """Normalize a value into an id slug (spec §1.11).
+    """Normalize a value into an id slug.
 
     ``str(value or "")`` is stripped and lowercased; every alphanumeric character (Unicode letters
     and digits included, per ``str.isalnum``) is kept, every run of other characters becomes one
@@ -44,6 +44,6 @@ def slugify(value: object) -> str:
 
 
 def new_run_id() -> str:
-    """Return a fresh run id: ``run-<UTC yyyymmddTHHMMSSZ>-<first 8 hex of a uuid4>`` (spec §1.11)."""
+    """Return a fresh run id: ``run-<UTC yyyymmddTHHMMSSZ>-<first 8 hex of a uuid4>``."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"run-{stamp}-{uuid.uuid4().hex[:8]}"

@@ -1,4 +1,4 @@
-"""Schedules: `invoke`, `schedule`, `scheduler`, the normalisers (spec §2.8), strict cron
+"""Schedules: `invoke`, `schedule`, `scheduler`, the normalisers, strict cron
 validation with cronsim, and the next fire times of any schedule."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _iso_utc(value: Any, where: str) -> str:
 
 
 class _Invoke:
-    """Run targets for schedules (spec §2.8)."""
+    """Run targets for schedules."""
 
     @staticmethod
     def agent(agent_id: str, *, input: Any = None) -> dict[str, Any]:
@@ -117,7 +117,7 @@ invoke = _Invoke()
 
 
 def normalize_schedule_run(run: Any) -> dict[str, Any]:
-    """Normalise a schedule's `run` target (spec §2.8).
+    """Normalise a schedule's `run` target.
 
     Raises:
         DeclarationError: Not a dict, an agent run without `agent_id`, or an unknown type.
@@ -138,7 +138,7 @@ def normalize_schedule_run(run: Any) -> dict[str, Any]:
 
 
 def normalize_schedule_spec(spec: Any) -> dict[str, Any]:
-    """Normalise a schedule spec (spec §2.8): `{"id", "kind": "cron"|"every", ...}`.
+    """Normalise a schedule spec: `{"id", "kind": "cron"|"every", ...}`.
 
     Cron specs need `cron` (or `expr`), get `timezone` (default UTC) and optional `one_shot_at`
     (normalised to `YYYY-MM-DDTHH:MM:SSZ`); every specs need `every_seconds` (or `seconds`) >= 60.
@@ -189,7 +189,7 @@ def _target(run: Mapping[str, Any]) -> str:
 
 
 class _Schedule:
-    """Schedule spec builders (spec §2.8)."""
+    """Schedule spec builders."""
 
     @staticmethod
     def cron(
@@ -212,7 +212,7 @@ schedule = _Schedule()
 
 
 class _Scheduler:
-    """`automation_create` payloads from schedule specs (spec §2.8)."""
+    """`automation_create` payloads from schedule specs."""
 
     @staticmethod
     def create(spec: Mapping[str, Any], *, app_id: str | None = None) -> dict[str, Any]:

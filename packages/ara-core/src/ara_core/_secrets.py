@@ -1,4 +1,4 @@
-"""`Secret` declarations (spec §2.1)."""
+"""`Secret` declarations."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ __all__ = ["RESERVED_ENV_KEYS", "Secret", "SecretDefinition", "normalize_secrets
 
 _SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-#: Environment keys apps may not declare (spec §2.1, §4.1); `ARA_*` and `MODAL_*` are reserved too.
+#: Environment keys apps may not declare; `ARA_*` and `MODAL_*` are reserved too.
 RESERVED_ENV_KEYS = frozenset({"SESSION_ID", "USER_ID", "APP_ID"})
 
 
 def validate_env_key(key: object) -> str:
-    """Validate an environment key for secrets and `runtime(env=...)` (spec §2.1).
+    """Validate an environment key for secrets and `runtime(env=...)`.
 
     Raises:
         DeclarationError: empty, invalid, or reserved (`SESSION_ID`, `USER_ID`, `APP_ID`, `ARA_*`,
@@ -79,7 +79,7 @@ def _auto_name(prefix: str, keys: list[str]) -> str:
 
 @dataclass(slots=True)
 class SecretDefinition:
-    """A declared secret (spec §2.1).
+    """A declared secret.
 
     Attributes:
         name: Normalised name (2-64 chars of `[a-z0-9_-]`).
@@ -102,7 +102,7 @@ class SecretDefinition:
 
 
 class Secret:
-    """Constructors of `SecretDefinition` (spec §2.1, C9)."""
+    """Constructors of `SecretDefinition`."""
 
     @staticmethod
     def from_name(name: str, required_keys: list[str] | None = None) -> SecretDefinition:
@@ -147,7 +147,7 @@ class Secret:
         """A secret read from a dotenv file (`KEY=value` lines; `#` comments; one matching quote pair stripped).
 
         A single positional argument that names an existing file or cannot be a secret name is
-        taken as the filename (C9).
+        taken as the filename.
 
         Raises:
             DeclarationError: The file is missing (`Secret dotenv file not found: <path>`) or has
@@ -197,7 +197,7 @@ class Secret:
 
 
 def normalize_secrets(items: object) -> tuple[list[dict[str, Any]], list[SecretDefinition]]:
-    """Normalise `runtime(secrets=[...])` into `(secret_refs, definitions)` (spec §2.1).
+    """Normalise `runtime(secrets=[...])` into `(secret_refs, definitions)`.
 
     Raises:
         DeclarationError: Not a list, or an item that is not a `SecretDefinition`, str or dict.

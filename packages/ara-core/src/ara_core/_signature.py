@@ -1,5 +1,5 @@
-"""Function signatures and sources: the JSON schema of parameters (spec §2.10) and the source text
-shipped in manifests (spec §1.3), extracted in linear time per module."""
+"""Function signatures and sources: the JSON schema of parameters and the source text
+shipped in manifests, extracted in linear time per module."""
 
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def _function_defs(body: list[ast.stmt]) -> list[ast.FunctionDef | ast.AsyncFunc
 
 
 def function_source(fn: Callable[..., Any], *, decorator: str = "@app.agent") -> str:
-    """Return a function's source without its decorator lines, dedented (spec §1.3).
+    """Return a function's source without its decorator lines, dedented.
 
     Each file is parsed once (cached by path, modification time and size), so extracting the
     sources of N functions of one module is linear in the module's size, where
