@@ -9,7 +9,7 @@ Servers run in their own processes (so the load generator does not share their i
 
     uv run python bench/_pairs.py serve KIND --data-dir DIR [--owner-key KEY]
 
-prints one JSON line `{"base_url", "owner_api_key", "pid", "loop", "http"}` once listening and
+prints one JSON line `{"base_url", "owner_api_key", "pid", "loop", "http", "nodelay"}` once listening and
 serves until its stdin closes (or it is killed); its stderr goes to `<DIR>.log`. KIND is one of:
 
 - `ara`: ara-server started the way `ara dev` starts it (`ServerThread(Settings(...))`).
@@ -531,9 +531,42 @@ def _implementations() -> tuple[str, str]:
 _ANNOUNCE_FD: list[int] = []
 
 
-def _announce(base_url: str, owner_key: str | None) -> None:
-    loop, http = _implementations()
-    info = {"base_url": base_url, "owner_api_key": owner_key, "pid": os.getpid(), "loop": loop, "http": http}
+def _in_use(uvicorn_server: Any) -> tuple[str, str]:
+    """The event loop and HTTP protocol a started `uvicorn.Server` really uses ("?" when unknown).
+
+    Reads uvicorn internals defensively: a benchmark report, not an API.
+    """
+    servers = getattr(uvicorn_server, "servers", None) or []
+    try:
+        loop = type(servers[0].get_loop()).__module__.split(".")[0] if servers else "?"
+    except (AttributeError, IndexError):
+        loop = "?"
+    protocol = getattr(getattr(uvicorn_server, "config", None), "http_protocol_class", None)
+    http = getattr(protocol, "__module__", "?").rsplit(".", 1)[-1].removesuffix("_impl")
+    return loop, http
+
+
+def _nodelay(uvicorn_server: Any) -> str:
+    """Whether accepted connections get TCP_NODELAY: asyncio sets it on sockets accepted from a
+    listening socket whose `proto` is IPPROTO_TCP, and Linux copies it from the listening socket."""
+    try:
+        sock = (getattr(uvicorn_server, "servers", None) or [])[0].sockets[0]
+        inherited = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return "yes" if inherited or sock.proto == socket.IPPROTO_TCP else "no"
+    except (AttributeError, IndexError, OSError):
+        return "?"
+
+
+def _announce(base_url: str, owner_key: str | None, uvicorn_server: Any = None) -> None:
+    loop, http = _in_use(uvicorn_server) if uvicorn_server is not None else ("?", "?")
+    info = {
+        "base_url": base_url,
+        "owner_api_key": owner_key,
+        "pid": os.getpid(),
+        "loop": loop,
+        "http": http,
+        "nodelay": _nodelay(uvicorn_server) if uvicorn_server is not None else "?",
+    }
     fd = _ANNOUNCE_FD[0] if _ANNOUNCE_FD else sys.stdout.fileno()
     os.write(fd, (json.dumps(info) + "\n").encode())
 
@@ -694,7 +727,7 @@ def _serve(kind: str, data_dir: Path, owner_key: str) -> None:
         from ara_server import ServerThread, Settings
 
         server = ServerThread(Settings(data_dir=data_dir, port=0, owner_api_key=owner_key)).start()
-        _announce(server.base_url, server.owner_api_key)
+        _announce(server.base_url, server.owner_api_key, getattr(server, "_server", None))
         sys.stdin.read()
         server.stop()
         return
@@ -721,7 +754,7 @@ def _serve(kind: str, data_dir: Path, owner_key: str) -> None:
         raise SystemExit(f"unknown server kind {kind!r}")
     port = free_port()
     server, thread = _uvicorn_in_thread(app, port)
-    _announce(f"http://{HOST}:{port}", None)
+    _announce(f"http://{HOST}:{port}", None, server)
     sys.stdin.read()
     server.should_exit = True
     thread.join(timeout=30)

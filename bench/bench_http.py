@@ -115,7 +115,11 @@ def main() -> None:
             ServerProcess("ara", root / "ara", key) as ours,
             ServerProcess("bare", root / "bare", key) as bare,
         ):
-            print(f"ours: loop={ours.info['loop']} http={ours.info['http']} (installed in this environment)")
+            for label, server in (("ours", ours), ("anchor", bare)):
+                print(
+                    f"{label}: event loop {server.info['loop']}, HTTP protocol {server.info['http']}, "
+                    f"TCP_NODELAY on accepted connections: {server.info['nodelay']}"
+                )
             print_pair(
                 healthz_pair(ours, bare, args),
                 "ara-server (ServerThread)",
