@@ -184,6 +184,7 @@ async def test_two_nodes_fire_each_schedule_once_and_the_pipeline_runs(store, tm
     }
     # node_b's next window spans a day: each schedule due in it fires once, at its latest time.
     later = [
-        await s.run(runs_store.get_run, app["id"], rid) for rid in await node_b.tick(at(2026, 1, 6, 7, 30, 20))
+        await s.run(runs_store.get_run, app["id"], rid)
+        for rid in await node_b.tick(at(2026, 1, 6, 7, 30, 20))
     ]
     assert sorted(r["workflow_id"] for r in later) == ["briefer--morning", "briefer--stamp", "pulse"]
