@@ -428,9 +428,20 @@ def _tool(name: Any) -> dict[str, Any]:
         ),
         (
             _bad(runtime_profile={"env": {"MODE": 3}}),
-            "$.runtime_profile.env[...]",
-            "Expected `str`, got `int`",
+            "$.runtime_profile.env.MODE",
+            "must be a string, got integer",
         ),
+        (
+            _bad(runtime_profile={"env": {"ARA_API_KEY": "x"}}),
+            "$.runtime_profile.env.ARA_API_KEY",
+            "Reserved environment key",
+        ),
+        (
+            _bad(agent={"agents": [{"id": "a", "runtime": {"env": {"1BAD": "x"}}}]}),
+            "$.agent.agents[0].runtime.env.1BAD",
+            "Invalid environment key",
+        ),
+        (_bad(runtime_profile={"env": ["MODE"]}), "$.runtime_profile.env", "Expected `object`, got `array`"),
         (
             _bad(runtime_profile={"python_packages": "requests"}),
             "$.runtime_profile.python_packages",

@@ -14,6 +14,7 @@ import msgspec
 from msgspec import UnsetType
 
 from ._schedules import MIN_EVERY_SECONDS, validate_cron, validate_timezone
+from ._secrets import validate_env_key
 from ._wire import (
     AgentRun,
     InterfacesSettings,
@@ -164,6 +165,8 @@ def validate_manifest(obj: JsonObject | str | bytes, *, require_slug: bool = Fal
       date-time; `every_seconds` is at least 60;
     * run-mode workflows have `run.command`; a hook has a task or a command, not both;
     * a sandbox `policy` is `shared`, `dedicated`, `ephemeral` or `inherited`, `max_concurrency` >= 1;
+    * runtime `env` keys are valid, unreserved names (not `ARA_*`, `MODAL_*`, `SESSION_ID`,
+      `USER_ID`, `APP_ID`) with string values;
     * `runtime_profile.files[i].path` is a relative path that stays inside the working directory.
 
     Args:
@@ -255,11 +258,29 @@ class _Checker:
     def block(self, value: JsonObject | UnsetType, kind: type[_T], path: str) -> _T | None:
         if isinstance(value, UnsetType):
             return None
+        if kind is RuntimeSettings and not self._env_ok(value.get("env"), f"{path}.env"):
+            return None
         try:
             return convert_block(value, kind, path)
         except ManifestError as exc:
             self.errors.extend(exc.errors)
             return None
+
+    def _env_ok(self, env: object, path: str) -> bool:
+        """Check a runtime `env` map key by key, so each error names its key."""
+        if not isinstance(env, dict):
+            return True  # absent, or a wrong type the read model reports
+        ok = True
+        for key, value in cast("dict[str, object]", env).items():
+            try:
+                validate_env_key(key)
+            except DeclarationError as exc:
+                self.add(f"{path}.{key}", str(exc))
+                ok = False
+            if not isinstance(value, str):
+                self.add(f"{path}.{key}", f"must be a string, got {_json_type_name(value)}")
+                ok = False
+        return ok
 
     def names_agent(self, agent_id: str, path: str) -> None:
         if self.agent_ids and agent_id not in self.agent_ids:
