@@ -17,6 +17,7 @@ from ._reaper import ReapReport, reap_orphans
 from ._sandbox import (
     ProcessResult,
     SandboxResult,
+    close_warm_sandboxes,
     configure_sandbox,
     isolation_status,
     require_isolation,
@@ -24,7 +25,9 @@ from ._sandbox import (
     run_function,
     run_sandboxed,
     sandbox_policy,
+    warm_sandbox_stats,
 )
+from ._warm import WarmPool, WarmPoolStats
 
 __all__ = [
     "MAX_MODEL_TURNS",
@@ -35,7 +38,11 @@ __all__ = [
     "ReapReport",
     "SandboxLimits",
     "SandboxPolicy",
+    "WarmPool",
+    "WarmPoolStats",
+    "close_warm_sandboxes",
     "configure_sandbox",
+    "warm_sandbox_stats",
     "isolation_status",
     "reap_orphans",
     "require_isolation",

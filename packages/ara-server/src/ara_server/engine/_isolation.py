@@ -29,6 +29,7 @@ __all__ = [
     "Mechanism",
     "build_argv",
     "detect",
+    "is_detected",
     "reset_detection",
     "sandbox_uid",
 ]
@@ -120,6 +121,11 @@ class IsolationStatus:
 _detected: dict[str, Mechanism] = {}
 #: Program lookup (replaceable in tests to simulate a machine without bubblewrap).
 which = shutil.which
+
+
+def is_detected(mechanism: str = "auto") -> bool:
+    """Whether `detect(mechanism)` is cached (so calling it does not block)."""
+    return mechanism in _detected
 
 
 def reset_detection() -> None:
@@ -381,6 +387,9 @@ def build_argv(
             continue
         # Never expose a directory that contains a hidden path (it would show the hidden path again).
         if any(_is_within(h, p) for h in hidden):
+            continue
+        # Never bind a tmpfs root (or a parent of one) again: that would undo the tmpfs.
+        if any(_is_within(m[0], p) for m in mounts):
             continue
         # Only what a tmpfs covers needs binding again; the rest of / is visible read-only already.
         if not any(_is_within(p, m[0]) for m in mounts):

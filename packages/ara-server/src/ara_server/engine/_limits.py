@@ -74,6 +74,11 @@ class SandboxPolicy(msgspec.Struct, frozen=True, kw_only=True):
             `[uid_base, uid_base + uid_count)`, derived from the workspace path (so every
             workspace has its own uid). Default 1_900_000_000.
         uid_count: Size of that range. Default 100_000_000.
+        warm_per_app: Warm sandboxes kept per app environment for tool calls and prompt functions
+            (each serves one call at a time; see `WarmPool`); 0 (default) starts a fresh sandbox
+            per call. Used only with bubblewrap.
+        warm_total: Most warm sandboxes of the server. Default 16.
+        warm_idle_seconds: A warm sandbox unused this long is closed, in seconds. Default 60.
     """
 
     hidden_paths: tuple[Path, ...] = ()
@@ -83,7 +88,12 @@ class SandboxPolicy(msgspec.Struct, frozen=True, kw_only=True):
     mechanism: Literal["auto", "bubblewrap", "none"] = "auto"
     uid_base: int = 1_900_000_000
     uid_count: int = 100_000_000
+    warm_per_app: int = 0
+    warm_total: int = 16
+    warm_idle_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.uid_base < 1000 or self.uid_count < 1 or self.uid_base + self.uid_count > 2**32 - 2:
             raise ValueError("sandbox uid range must lie between 1000 and 2**32 - 2")
+        if self.warm_per_app < 0 or self.warm_total < 1 or not self.warm_idle_seconds > 0:
+            raise ValueError("warm sandbox bounds must be positive (warm_per_app may be 0: off)")

@@ -1,23 +1,31 @@
-"""Sandbox runner: executed as a script by a fresh Python process for one tool call or prompt.
+"""Sandbox runner: the Python program a sandbox runs for tool calls and prompt functions.
 
-Reads one JSON request from stdin: `{"source", "function_name", "mode": "tool"|"prompt", "args"|"input"}`;
-writes one JSON reply to the original stdout: `{"ok": true, "result": ...}` or
-`{"ok": false, "error_type", "error", "missing_module"?}`. Anything the function prints goes to
-stderr, so it cannot corrupt the reply. Only the standard library is used here.
+Cold mode (no argument): reads one JSON request from stdin,
+`{"source", "function_name", "mode": "tool"|"prompt", "args"|"input"}`, and writes one JSON reply to
+the original stdout: `{"ok": true, "result": ...}` or `{"ok": false, "error_type", "error",
+"missing_module"?}`. Anything the function prints goes to stderr, so it cannot corrupt the reply.
+
+Warm mode (`--serve`): a fork server inside one long-lived sandbox. It reads length-prefixed
+(4-byte big-endian) JSON requests from stdin, each the cold request plus `"env"` (the call's whole
+environment), `"cwd"` and `"output_bytes"`; forks a fresh child per call (clean globals, its own
+environment, working directory and empty temp directory), waits for it, kills everything the call
+left running, empties the temp directories, and answers `{"reply": <cold reply or null>,
+"status": <wait status>, "logs": str, "truncated": bool, "rss_bytes": int}`.
+
+Only the standard library is used here.
 """
 
 import json
 import os
+import shutil
+import signal
+import struct
 import sys
 
 
-def main() -> None:
-    reply_fd = os.dup(1)
-    os.dup2(2, 1)  # the function's prints go to stderr
-    sys.stdout = sys.stderr
-    reply = os.fdopen(reply_fd, "w", encoding="utf-8")
+def call(request):  # type: ignore[no-untyped-def]
+    """Run the requested function; return the JSON reply text (never raises)."""
     try:
-        request = json.loads(sys.stdin.read())
         namespace: dict = {"__name__": "ara_sandbox"}  # type: ignore[type-arg]
         code = compile(request["source"], "<" + request["function_name"] + ">", "exec")
         exec(code, namespace)
@@ -27,9 +35,9 @@ def main() -> None:
         else:
             result = fn(**(request.get("args") or {}))
         try:
-            text = json.dumps({"ok": True, "result": result})
+            return json.dumps({"ok": True, "result": result})
         except (TypeError, ValueError) as exc:
-            text = json.dumps(
+            return json.dumps(
                 {
                     "ok": False,
                     "error_type": "TypeError",
@@ -39,14 +47,176 @@ def main() -> None:
                 }
             )
     except ModuleNotFoundError as exc:
-        text = json.dumps(
+        return json.dumps(
             {"ok": False, "error_type": "ModuleNotFoundError", "error": str(exc), "missing_module": exc.name}
         )
     except BaseException as exc:  # the user's code failed; report it, never a traceback on the channel
+        return json.dumps({"ok": False, "error_type": type(exc).__name__, "error": str(exc)})
+
+
+def main() -> None:
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)  # the function's prints go to stderr
+    sys.stdout = sys.stderr
+    reply = os.fdopen(reply_fd, "w", encoding="utf-8")
+    try:
+        text = call(json.loads(sys.stdin.read()))
+    except BaseException as exc:
         text = json.dumps({"ok": False, "error_type": type(exc).__name__, "error": str(exc)})
     reply.write(text)
     reply.flush()
 
 
+CALL_DIR = "/tmp/ara-call"
+
+
+def _listing(directory: str) -> set[str]:
+    try:
+        return set(os.listdir(directory))
+    except OSError:
+        return set()
+
+
+def _remove_new(directory: str, before: set[str]) -> None:
+    """Remove what a call created in `directory` (entries not in `before`; those include the
+    mount points of the workspace, which are never touched). Symbolic links are not followed."""
+    for name in _listing(directory) - before:
+        path = os.path.join(directory, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _read_exact(stream, n):  # type: ignore[no-untyped-def]
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _set_dumpable(flag: int) -> None:
+    """prctl(PR_SET_DUMPABLE): a non-dumpable fork server cannot be ptraced by the calls it forks."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, flag, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _child(request, reply_path, log_path) -> None:  # type: ignore[no-untyped-def]
+    _set_dumpable(1)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdout = os.fdopen(1, "w", encoding="utf-8", errors="replace")
+    sys.stderr = sys.stdout
+    os.environ.clear()
+    os.environ.update(request.get("env") or {})
+    os.chdir(request.get("cwd") or "/")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    text = call(request)
+    with open(reply_path, "w", encoding="utf-8") as f:
+        f.write(text)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def serve() -> None:
+    # Killing "every process but me" is only safe inside the sandbox's own PID namespace.
+    if os.getpid() > 8:
+        sys.stderr.write("the fork server runs only as an early process of its own PID namespace\n")
+        sys.exit(2)
+    _set_dumpable(0)
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    shutil.rmtree(CALL_DIR, ignore_errors=True)
+    tmp_before = _listing("/tmp")
+    shm_before = _listing("/dev/shm")
+    while True:
+        header = _read_exact(requests, 4)
+        if header is None:
+            return
+        body = _read_exact(requests, struct.unpack(">I", header)[0])
+        if body is None:
+            return
+        request = json.loads(body)
+        shutil.rmtree(CALL_DIR, ignore_errors=True)
+        os.mkdir(CALL_DIR, 0o700)
+        reply_path = os.path.join(CALL_DIR, ".reply")
+        log_path = os.path.join(CALL_DIR, ".log")
+        request.setdefault("env", {})["TMPDIR"] = CALL_DIR
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _child(request, reply_path, log_path)
+            finally:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        # End whatever the call started (setsid and double-forked children too): every process of
+        # the namespace this server may signal, except itself and the namespace's init.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        limit = int(request.get("output_bytes") or 1024 * 1024)
+        logs, truncated = b"", False
+        try:
+            with open(log_path, "rb") as f:
+                logs = f.read(limit + 1)
+            truncated = len(logs) > limit
+            logs = logs[:limit]
+        except OSError:
+            pass
+        reply = None
+        try:
+            with open(reply_path, encoding="utf-8") as f:
+                reply = json.loads(f.read())
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(CALL_DIR, ignore_errors=True)
+        _remove_new("/tmp", tmp_before)
+        _remove_new("/dev/shm", shm_before)
+        answer = json.dumps(
+            {
+                "reply": reply,
+                "status": status,
+                "logs": logs.decode("utf-8", "replace"),
+                "truncated": truncated,
+                "rss_bytes": _rss_bytes(),
+            }
+        ).encode()
+        replies.write(struct.pack(">I", len(answer)) + answer)
+        replies.flush()
+
+
 if __name__ == "__main__":
-    main()
+    if "--serve" in sys.argv[1:]:
+        serve()
+    else:
+        main()

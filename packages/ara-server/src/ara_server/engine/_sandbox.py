@@ -29,14 +29,18 @@ from ._isolation import (
     Mechanism,
     build_argv,
     detect,
+    is_detected,
     sandbox_uid,
     status_of,
 )
 from ._limits import SandboxLimits, SandboxPolicy
 from ._reaper import forget, record
+from ._warm import WarmPoolStats, WarmReply, existing_pool, warm_pool_for_loop
 
 __all__ = [
     "ProcessResult",
+    "close_warm_sandboxes",
+    "warm_sandbox_stats",
     "SandboxResult",
     "configure_sandbox",
     "isolation_status",
@@ -88,6 +92,19 @@ def require_isolation(policy: SandboxPolicy | None = None) -> None:
     status = isolation_status(policy)
     if not status.isolated:
         raise IsolationUnavailable(status.off, status.reason)
+
+
+def warm_sandbox_stats() -> WarmPoolStats | None:
+    """Counts and memory of the running event loop's warm sandboxes (None when none were used)."""
+    pool = existing_pool()
+    return None if pool is None else pool.stats()
+
+
+async def close_warm_sandboxes() -> None:
+    """Kill the running event loop's warm sandboxes (call at server shutdown)."""
+    pool = existing_pool()
+    if pool is not None:
+        await pool.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +231,15 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> None:
 
 
 async def _mechanism(policy: SandboxPolicy) -> Mechanism:
+    if is_detected(policy.mechanism):
+        return detect(policy.mechanism)
     return await asyncio.to_thread(detect, policy.mechanism)
+
+
+def _prepare_workdir(workdir: Path, uid: int | None) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    if uid is not None:
+        _own_tree(workdir, uid)
 
 
 async def run_sandboxed(
@@ -292,9 +317,7 @@ async def run_sandboxed(
     full_env = _base_env(workdir)
     full_env.update({str(k): str(v) for k, v in (env or {}).items()})
     try:
-        await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-        if uid is not None:
-            await asyncio.to_thread(_own_tree, workdir, uid)
+        await asyncio.to_thread(_prepare_workdir, workdir, uid)
         proc = await asyncio.create_subprocess_exec(
             *full_argv,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
@@ -462,6 +485,21 @@ async def run_function(
     lim = limits or (policy or _policy).limits
     # The reply travels on stdout: allow it the reply limit whatever the output limit.
     lim = msgspec.structs.replace(lim, output_bytes=max(lim.output_bytes, MAX_REPLY_BYTES + 1))
+    pol = policy or _policy
+    if pol.warm_per_app > 0:
+        warm = await _run_warm(
+            request,
+            python=python or sys.executable,
+            workdir=workdir,
+            env=env,
+            timeout_seconds=timeout_seconds,
+            limits=lim,
+            network=network,
+            cancel=cancel,
+            policy=pol,
+        )
+        if warm is not None:
+            return _function_result(function_name, timeout_seconds, warm)
     res = await run_sandboxed(
         [python or sys.executable, "-I", "-c", _runner()],
         workdir=workdir,
@@ -476,7 +514,7 @@ async def run_function(
     )
     logs = res.stderr[:MAX_LOG_BYTES].decode("utf-8", "replace")
     truncated = len(res.stderr) > MAX_LOG_BYTES or res.truncated
-    common = {"logs": logs, "duration_ms": res.duration_ms, "truncated": truncated}
+    common: dict[str, Any] = {"logs": logs, "duration_ms": res.duration_ms, "truncated": truncated}
     if res.error is not None:
         return SandboxResult(False, error=f"RuntimeError: {res.error}", **common)
     if res.timed_out:
@@ -494,17 +532,31 @@ async def run_function(
         )
     try:
         reply = json.loads(res.stdout.decode("utf-8"))
-        if not isinstance(reply, dict):
-            raise ValueError("reply is not an object")
     except (ValueError, UnicodeDecodeError):
-        code = res.exit_code
-        reason = (
-            f"killed by signal {-code}"
-            if code is not None and code < 0
-            else (f"exit code {code}" if code else "no reply")
-        )
+        reply = None
+    status = None if res.exit_code is None else _wait_status(res.exit_code)
+    return _reply_result(function_name, reply, status, **common)
+
+
+def _wait_status(exit_code: int) -> int:
+    """An exit code as `os.waitpid` would give it (negative: killed by that signal)."""
+    return -exit_code if exit_code < 0 else exit_code << 8
+
+
+def _reply_result(
+    function_name: str, reply: object, status: int | None, *, logs: str, duration_ms: float, truncated: bool
+) -> SandboxResult:
+    common: dict[str, Any] = {"logs": logs, "duration_ms": duration_ms, "truncated": truncated}
+    if not isinstance(reply, dict):
+        if status is None or status == 0:
+            reason = "no reply"
+        elif os.WIFSIGNALED(status):
+            reason = f"killed by signal {os.WTERMSIG(status)}"
+        else:
+            code = os.WEXITSTATUS(status)
+            reason = f"killed by signal {code - 128}" if code > 128 else f"exit code {code}"
         return SandboxResult(False, error=f"RuntimeError: {function_name} crashed ({reason})", **common)
-    reply_d: dict[str, Any] = reply
+    reply_d: dict[str, Any] = reply  # pyright: ignore[reportUnknownVariableType]
     if reply_d.get("ok"):
         return SandboxResult(True, result=reply_d.get("result"), **common)
     error = f"{reply_d.get('error_type', 'Error')}: {reply_d.get('error', '')}"
@@ -514,3 +566,57 @@ async def run_function(
             "there: declare it with runtime(python_packages=[...]))"
         )
     return SandboxResult(False, error=error, **common)
+
+
+async def _run_warm(
+    request: dict[str, Any],
+    *,
+    python: str,
+    workdir: Path,
+    env: Mapping[str, str] | None,
+    timeout_seconds: float,
+    limits: SandboxLimits,
+    network: bool | None,
+    cancel: asyncio.Event | None,
+    policy: SandboxPolicy,
+) -> WarmReply | None:
+    """One call through the warm pool; None when it must run cold (no bubblewrap, pool full)."""
+    mech = await _mechanism(policy)
+    if mech.bwrap is None:
+        return None
+    workdir = Path(os.path.abspath(workdir))
+    full_env = _base_env(workdir)
+    full_env.update({str(k): str(v) for k, v in (env or {}).items()})
+    uid = sandbox_uid(policy, workdir) if mech.as_root and mech.setpriv else None
+    await asyncio.to_thread(_prepare_workdir, workdir, uid)
+    return await warm_pool_for_loop(policy).call(
+        mech,
+        request,
+        python=python,
+        workdir=workdir,
+        env=full_env,
+        limits=limits,
+        policy=policy,
+        network=policy.network if network is None else network,
+        timeout_seconds=timeout_seconds,
+        cancel=cancel,
+    )
+
+
+def _function_result(function_name: str, timeout_seconds: float, warm: WarmReply) -> SandboxResult:
+    logs = warm.logs[:MAX_LOG_BYTES]
+    common: dict[str, Any] = {
+        "logs": logs,
+        "duration_ms": warm.duration_ms,
+        "truncated": warm.truncated or len(warm.logs) > MAX_LOG_BYTES,
+    }
+    if warm.timed_out:
+        return SandboxResult(
+            False,
+            error=f"TimeoutError: {function_name} timed out after {timeout_seconds:g} s",
+            timed_out=True,
+            **common,
+        )
+    if warm.cancelled:
+        return SandboxResult(False, error=f"CancelledError: {function_name} was cancelled", **common)
+    return _reply_result(function_name, warm.reply, warm.status, **common)

@@ -1,0 +1,340 @@
+"""Warm sandboxes: per app environment, long-lived sandboxes each running a fork server that forks a
+fresh child per tool call, so a call costs a fork instead of a new sandbox and interpreter.
+
+Each warm sandbox is built exactly like a cold one (same namespaces, uid, limits, hidden paths) and
+serves one call at a time. Every call starts from a clean state: a new child forked from the fork
+server (no globals of earlier calls), with the call's own environment, working directory and an
+empty temp directory; afterwards every process the call left is killed and `/tmp` is emptied. A
+call that times out or is cancelled kills its whole sandbox (the PID namespace), which is then
+replaced. Sandboxes are keyed by interpreter, workspace and isolation settings, so apps never share
+one. The pool is bounded (per key and in total) and closes sandboxes idle for longer than its idle
+time; when it is full a call runs cold instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import struct
+import sys
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._isolation import Mechanism, build_argv, sandbox_uid
+from ._limits import SandboxLimits, SandboxPolicy
+from ._reaper import forget, record
+
+__all__ = ["WarmPool", "WarmPoolStats", "WarmReply", "existing_pool", "warm_pool_for_loop"]
+
+RUNNER = Path(__file__).with_name("_runner.py")
+
+
+@dataclass(frozen=True, slots=True)
+class WarmReply:
+    """One call's answer from a warm sandbox.
+
+    Attributes:
+        reply: The runner's JSON reply (`{"ok", "result" | "error_type", "error"}`), None if the
+            child died without one.
+        status: The child's wait status (`os.waitpid`); None when the call timed out or was cancelled.
+        logs: What the function printed, at most the output limit.
+        truncated: Printed output past the limit was dropped.
+        timed_out: The call passed its timeout (its sandbox was killed).
+        cancelled: The call was cancelled (its sandbox was killed).
+        duration_ms: Wall time of the call in milliseconds.
+    """
+
+    reply: dict[str, Any] | None
+    status: int | None
+    logs: str = ""
+    truncated: bool = False
+    timed_out: bool = False
+    cancelled: bool = False
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class WarmPoolStats:
+    """What a pool holds right now.
+
+    Attributes:
+        sandboxes: Warm sandboxes alive.
+        busy: Of those, serving a call.
+        keys: Distinct app environments with a sandbox.
+        rss_bytes: Resident memory of the fork servers, in bytes (as last reported by each).
+        calls: Calls served warm since the pool was created.
+        started: Sandboxes started since then.
+        cold_fallbacks: Calls that ran cold because the pool was full.
+    """
+
+    sandboxes: int
+    busy: int
+    keys: int
+    rss_bytes: int
+    calls: int
+    started: int
+    cold_fallbacks: int
+
+
+@dataclass(eq=False)
+class _Sandbox:
+    key: tuple[Any, ...]
+    proc: asyncio.subprocess.Process
+    record_path: Path | None
+    busy: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+    rss_bytes: int = 0
+    dead: bool = False
+
+    def kill(self) -> None:
+        self.dead = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, 9)
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        forget(self.record_path)
+
+
+class WarmPool:
+    """A bounded pool of warm sandboxes, bound to one event loop.
+
+    Args:
+        per_key: Most sandboxes per app environment (concurrent warm calls of one app). Default 2.
+        total: Most sandboxes in the pool. Default 16.
+        idle_seconds: A sandbox unused this long is closed. Default 60.
+    """
+
+    def __init__(self, *, per_key: int = 2, total: int = 16, idle_seconds: float = 60.0) -> None:
+        if per_key < 1 or total < 1 or idle_seconds <= 0:
+            raise ValueError("warm pool bounds must be positive")
+        self.per_key = per_key
+        self.total = total
+        self.idle_seconds = idle_seconds
+        self._sandboxes: list[_Sandbox] = []
+        self._calls = self._started = self._cold = 0
+        self._lock = asyncio.Lock()
+
+    def stats(self) -> WarmPoolStats:
+        """Counts and memory of the pool (for `/readyz` or metrics)."""
+        alive = [s for s in self._sandboxes if not s.dead]
+        return WarmPoolStats(
+            sandboxes=len(alive),
+            busy=sum(1 for s in alive if s.busy),
+            keys=len({s.key for s in alive}),
+            rss_bytes=sum(s.rss_bytes for s in alive),
+            calls=self._calls,
+            started=self._started,
+            cold_fallbacks=self._cold,
+        )
+
+    def shrink(self) -> int:
+        """Close sandboxes idle for longer than `idle_seconds`; returns how many were closed."""
+        now = time.monotonic()
+        closed = 0
+        for s in list(self._sandboxes):
+            if s.dead or (not s.busy and now - s.last_used > self.idle_seconds):
+                if not s.dead:
+                    s.kill()
+                    closed += 1
+                self._sandboxes.remove(s)
+        return closed
+
+    async def close(self) -> None:
+        """Kill every sandbox of the pool."""
+        for s in self._sandboxes:
+            s.kill()
+        for s in self._sandboxes:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(s.proc.wait(), 2)
+        self._sandboxes.clear()
+
+    async def _acquire(
+        self,
+        key: tuple[Any, ...],
+        mech: Mechanism,
+        *,
+        python: str,
+        workdir: Path,
+        limits: SandboxLimits,
+        policy: SandboxPolicy,
+        network: bool,
+        hidden: tuple[Path, ...],
+        uid: int | None,
+    ) -> _Sandbox | None:
+        async with self._lock:
+            self.shrink()
+            for s in self._sandboxes:
+                if s.key == key and not s.busy and not s.dead and s.proc.returncode is None:
+                    s.busy = True
+                    return s
+            if sum(1 for s in self._sandboxes if s.key == key) >= self.per_key:
+                return None
+            if len(self._sandboxes) >= self.total:
+                idle = [s for s in self._sandboxes if not s.busy]
+                if not idle:
+                    return None
+                oldest = min(idle, key=lambda s: s.last_used)
+                oldest.kill()
+                self._sandboxes.remove(oldest)
+            argv = build_argv(
+                mech,
+                [python, "-I", "-c", RUNNER.read_text(encoding="utf-8"), "--serve"],
+                workdir=workdir,
+                limits=limits,
+                policy=policy,
+                network=network,
+                hidden_paths=hidden,
+                ro_paths=(),
+                uid=uid,
+                interpreter=None if python == sys.executable else python,
+            )
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(workdir)}
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
+                    cwd=str(workdir),
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError:
+                return None
+            rec = record(policy.state_dir, proc.pid) if policy.state_dir is not None else None
+            sandbox = _Sandbox(key=key, proc=proc, record_path=rec, busy=True)
+            self._sandboxes.append(sandbox)
+            self._started += 1
+            return sandbox
+
+    def _release(self, sandbox: _Sandbox) -> None:
+        sandbox.busy = False
+        sandbox.last_used = time.monotonic()
+        if sandbox.dead and sandbox in self._sandboxes:
+            self._sandboxes.remove(sandbox)
+
+    async def call(
+        self,
+        mech: Mechanism,
+        request: Mapping[str, Any],
+        *,
+        python: str,
+        workdir: Path,
+        env: Mapping[str, str],
+        limits: SandboxLimits,
+        policy: SandboxPolicy,
+        network: bool,
+        timeout_seconds: float,
+        cancel: asyncio.Event | None = None,
+    ) -> WarmReply | None:
+        """Run one function call warm; None when the pool is full (the caller runs it cold).
+
+        Raises:
+            asyncio.CancelledError: The calling task was cancelled (its sandbox is killed first).
+        """
+        started = time.monotonic()
+        hidden = tuple(Path(os.path.abspath(p)) for p in policy.hidden_paths)
+        uid = sandbox_uid(policy, workdir) if mech.as_root and mech.setpriv else None
+        key = (python, str(workdir), network, hidden, limits, policy.uid_base, policy.uid_count)
+        sandbox = await self._acquire(
+            key,
+            mech,
+            python=python,
+            workdir=workdir,
+            limits=limits,
+            policy=policy,
+            network=network,
+            hidden=hidden,
+            uid=uid,
+        )
+        if sandbox is None:
+            self._cold += 1
+            return None
+        body = json.dumps(
+            {**request, "env": dict(env), "cwd": str(workdir), "output_bytes": limits.output_bytes}
+        ).encode()
+        proc = sandbox.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        waiter = asyncio.ensure_future(self._exchange(proc, body))
+        canceller = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        try:
+            watch: set[asyncio.Future[Any]] = {waiter}
+            if canceller is not None:
+                watch.add(canceller)
+            remaining = max(0.0, timeout_seconds - (time.monotonic() - started))
+            done, _ = await asyncio.wait(watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done and waiter.exception() is None:
+                answer = waiter.result()
+                if answer is None:
+                    sandbox.kill()
+                    return WarmReply(None, None, duration_ms=(time.monotonic() - started) * 1000)
+                self._calls += 1
+                sandbox.rss_bytes = int(answer.get("rss_bytes") or 0)
+                return WarmReply(
+                    answer.get("reply"),
+                    answer.get("status"),
+                    logs=str(answer.get("logs") or ""),
+                    truncated=bool(answer.get("truncated")),
+                    duration_ms=(time.monotonic() - started) * 1000,
+                )
+            sandbox.kill()
+            if waiter in done:  # the sandbox broke (pipe closed)
+                return WarmReply(None, None, duration_ms=(time.monotonic() - started) * 1000)
+            is_cancel = canceller is not None and canceller in done
+            return WarmReply(
+                None,
+                None,
+                timed_out=not is_cancel,
+                cancelled=is_cancel,
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        except BaseException:
+            sandbox.kill()
+            raise
+        finally:
+            for task in (waiter, *((canceller,) if canceller is not None else ())):
+                if not task.done():
+                    task.cancel()
+            self._release(sandbox)
+
+    @staticmethod
+    async def _exchange(proc: asyncio.subprocess.Process, body: bytes) -> dict[str, Any] | None:
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(struct.pack(">I", len(body)) + body)
+            await proc.stdin.drain()
+            header = await proc.stdout.readexactly(4)
+            data = await proc.stdout.readexactly(struct.unpack(">I", header)[0])
+        except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError):
+            return None
+        answer = json.loads(data)
+        return answer if isinstance(answer, dict) else None
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WarmPool] = weakref.WeakKeyDictionary()
+
+
+def warm_pool_for_loop(policy: SandboxPolicy) -> WarmPool:
+    """The pool of the running event loop, created with the policy's bounds on first use."""
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = WarmPool(
+            per_key=policy.warm_per_app, total=policy.warm_total, idle_seconds=policy.warm_idle_seconds
+        )
+        _pools[loop] = pool
+    return pool
+
+
+def existing_pool() -> WarmPool | None:
+    """The running event loop's pool, if one was created."""
+    try:
+        return _pools.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return None
