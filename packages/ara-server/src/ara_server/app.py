@@ -84,6 +84,5 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
     )
     application.state.store = store
     application.state.services = services
-    application.state.runs = runs
     application.state.settings = settings
     return application
