@@ -1,7 +1,5 @@
 """Decorators attach one frozen definition and return the function; the app compiles, never mutates."""
 
-from __future__ import annotations
-
 import dataclasses
 import functools
 import json
@@ -215,3 +213,32 @@ def test_possible_stacks_in_either_order_compile_the_same() -> None:
 
     outputs = {build(a, b) for a in (True, False) for b in (True, False)}
     assert len(outputs) == 1
+
+
+FUTURE_APP = """from __future__ import annotations
+
+from ara_sdk import App
+
+app = App("future-app")
+
+
+@app.tool()
+def add(a: int, b: int, note: str = "") -> int:
+    return a + b
+"""
+
+
+def test_string_annotations_keep_the_original_schema_and_warn(tmp_path) -> None:
+    from ara_sdk import load_app
+    from ara_sdk._definitions import StringAnnotationWarning
+
+    script = tmp_path / "app.py"
+    script.write_text(FUTURE_APP)
+    with pytest.warns(StringAnnotationWarning, match=r"a \(integer\), b \(integer\); remove that import"):
+        manifest = load_app(script).manifest
+    props = manifest["agent"]["tools"][0]["function"]["parameters"]["properties"]
+    assert props == {
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+        "note": {"type": "string", "default": ""},
+    }

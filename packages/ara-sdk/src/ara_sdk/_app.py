@@ -27,7 +27,6 @@ from ara_core import (
     guardrail_command,
     normalize_schedule_run,
     normalize_schedule_spec,
-    signature_schema,
     slugify,
     strip_private,
     task_guardrail_prefix,
@@ -43,6 +42,7 @@ from ._definitions import (
     definition_of,
     freeze,
     merge,
+    parameters_schema,
 )
 from ._source import function_source
 
@@ -309,7 +309,7 @@ class App:
                 pf = PromptFactory(
                     function_name=fn.__name__,
                     source=function_source(fn, decorator="@app.agent"),
-                    parameters=signature_schema(fn),
+                    parameters=parameters_schema(fn, "@app.agent", warn=False),
                 )
                 if task or instructions:
                     text = task or instructions
@@ -370,7 +370,7 @@ class App:
                 raise DeclarationError("@app.tool requires a non-empty id")
             if parameters is not None and not isinstance(parameters, Mapping):
                 raise DeclarationError("@app.tool(parameters=...) must be a JSON schema dict")
-            schema = freeze(parameters) if parameters is not None else signature_schema(fn)
+            schema = freeze(parameters) if parameters is not None else parameters_schema(fn, "@app.tool")
             check_json(schema, "@app.tool(parameters=...)")
             definition = ToolDefinition(
                 name=name,
@@ -709,7 +709,7 @@ class App:
                 "id": hid,
                 "function_name": fn.__name__,
                 "description": description or _doc(fn),
-                "parameters": signature_schema(fn),
+                "parameters": parameters_schema(fn, "@app.handler"),
                 "source": function_source(fn, decorator="@app.handler"),
             }
             merge(fn, "@app.handler", handler=hid)

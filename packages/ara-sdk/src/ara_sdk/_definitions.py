@@ -13,11 +13,12 @@ again into each manifest it builds, so no manifest shares state with a definitio
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ara_core import DeclarationError
+from ara_core import DeclarationError, signature_schema
 
 __all__ = [
     "AgentDefinition",
@@ -26,11 +27,13 @@ __all__ = [
     "FunctionDefinition",
     "PromptFactory",
     "ScheduleEntry",
+    "StringAnnotationWarning",
     "ToolDefinition",
     "check_target",
     "definition_of",
     "freeze",
     "merge",
+    "parameters_schema",
 ]
 
 ATTRIBUTE = "__ara_definition__"
@@ -38,6 +41,45 @@ ATTRIBUTE = "__ara_definition__"
 
 class DecoratorStackError(DeclarationError):
     """Decorators stacked on one function contradict each other; the message says how to fix it."""
+
+
+class StringAnnotationWarning(UserWarning):
+    """Annotations are strings (`from __future__ import annotations`), so the parameter schema says
+    `string` where the annotation means another type, as the original SDK reads them."""
+
+
+def parameters_schema(fn: Callable[..., Any], decorator: str, *, warn: bool = True) -> dict[str, Any]:
+    """The JSON schema of `fn`'s parameters, read as the original SDK reads them.
+
+    Under `from __future__ import annotations` every annotation is a string, which the original
+    (and therefore the manifest) types as `string`. When that hides another type (`a: int`), a
+    `StringAnnotationWarning` names the parameters and the fix (tools and handlers, whose arguments
+    come from the schema; not prompt functions); the schema stays byte-compatible.
+    """
+    schema = signature_schema(fn, resolve_string_annotations=False)
+    props: dict[str, Any] = schema.get("properties", {})
+    if (
+        warn
+        and any(isinstance(p.get("type"), str) for p in props.values())
+        and any(isinstance(a, str) for a in getattr(fn, "__annotations__", {}).values())
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            resolved = signature_schema(fn)
+        changed = [
+            f"{name} ({resolved['properties'][name]['type']})"
+            for name, prop in props.items()
+            if resolved["properties"].get(name, {}).get("type") != prop.get("type")
+        ]
+        if changed:
+            warnings.warn(
+                f"{decorator} on {getattr(fn, '__name__', fn)}: the annotations are strings (from __future__ "
+                f"import annotations), so these parameters reach the function as strings: {', '.join(changed)}; "
+                "remove that import from the app file, or pass parameters= with the JSON schema",
+                StringAnnotationWarning,
+                stacklevel=4,
+            )
+    return schema
 
 
 def freeze(value: Any) -> Any:

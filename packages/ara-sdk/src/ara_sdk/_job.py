@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from ara_core import DeclarationError, check_json, signature_schema, slugify
+from ara_core import DeclarationError, check_json, slugify
 
 from ._app import App
 from ._compiler import agent_row, assemble, tool_row
@@ -40,6 +40,7 @@ from ._definitions import (
     definition_of,
     freeze,
     merge,
+    parameters_schema,
 )
 from ._source import function_source
 
@@ -415,7 +416,7 @@ def tool(
             raise DeclarationError("@ara.tool requires a non-empty id")
         if parameters is not None and not isinstance(parameters, Mapping):
             raise DeclarationError("@ara.tool(parameters=...) must be a JSON schema dict")
-        schema = freeze(parameters) if parameters is not None else signature_schema(func)
+        schema = freeze(parameters) if parameters is not None else parameters_schema(func, "@ara.tool")
         check_json(schema, "@ara.tool(parameters=...)")
         source = function_source(func, decorator="@ara.tool")
         keys = [str(k).strip() for k in required_env or [] if str(k).strip()]

@@ -1,6 +1,7 @@
 """Function shapes whose source ends in unusual places (docstring-only, multi-line, nested, trailing comments)."""
 
 # fmt: off
+# ruff: noqa
 
 def a():
     """Only a docstring.

@@ -1,6 +1,7 @@
 """Fixture: the display-name App of the agent-first generation (task/instructions kwargs)."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 from ara_sdk import App, runtime

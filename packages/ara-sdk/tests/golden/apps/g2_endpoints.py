@@ -1,6 +1,7 @@
 """Fixture: HTTP endpoints in both decorator orders, runtime profile, sandbox and per-agent runtime."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 from ara_sdk import App, entrypoint, fastapi_endpoint, file, runtime, sandbox

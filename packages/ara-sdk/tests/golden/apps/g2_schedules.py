@@ -1,6 +1,7 @@
 """Fixture: schedules in every form, on agents and tools, in both decorator orders."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 from ara_sdk import App, invoke, schedule

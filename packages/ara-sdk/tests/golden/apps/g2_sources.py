@@ -1,6 +1,7 @@
 """Fixture: how function sources are captured (decorators, comments, blank lines, nesting)."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 from ara_sdk import App

@@ -1,6 +1,7 @@
 """Fixture: a tool with a schedule and no agent (the manifest gains a scheduled-jobs agent)."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 from ara_sdk import App

@@ -1,6 +1,7 @@
 """Fixture: connectors, secrets, env and required_env in the newest authoring style."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 import ara_sdk as ara

@@ -1,6 +1,7 @@
 """Fixture: the newest authoring style, a job with one tool (module-level Job, not assigned)."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 import ara_sdk as ara

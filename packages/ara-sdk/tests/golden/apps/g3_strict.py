@@ -1,6 +1,7 @@
 """Fixture: two jobs, no connectors, connector tools disabled."""
 
 # fmt: off
+# ruff: noqa
 # (the original SDK produced the golden manifest from this exact text)
 
 import ara_sdk as ara
