@@ -282,3 +282,72 @@ def test_async_client_awaits_real_requests(tmp_path):
     assert [r["message"] for r in rows] == ["one", "two"] and secrets["secrets"][0]["name"] == "mail"
     assert server.count("GET", "/apps") == 1
     assert len(seen_tasks) >= 3  # the gathered runs were sent from concurrent tasks, not threads
+
+
+#: The public methods of the original SDK's `client.http` (0.1.45 and 0.1.58, observed).
+ORIGINAL_HTTP_METHODS = [
+    "cli_auth_config",
+    "cli_auth_device_start",
+    "cli_auth_device_status",
+    "cli_whoami",
+    "connect_exchange",
+    "connect_token",
+    "create_app",
+    "create_key",
+    "create_x_key",
+    "delete_secret",
+    "get_async_run_status",
+    "invite",
+    "list_apps",
+    "list_secrets",
+    "list_x_keys",
+    "revoke_x_key",
+    "rotate_api_key",
+    "run_app",
+    "send_event",
+    "setup",
+    "stream_logs",
+    "submit_async_run",
+    "update_app",
+    "upsert_secret",
+]
+
+
+def test_sync_and_async_http_have_every_method_of_the_original(tmp_path):
+    import inspect
+
+    sync = _client(Server(), tmp_path).http
+    asynchronous = AsyncAraClient(
+        manifest=MANIFEST, api_key="k", base_url="https://api.test", cwd=tmp_path
+    ).http
+    for name in ORIGINAL_HTTP_METHODS:
+        assert callable(getattr(sync, name)), name
+        method = getattr(asynchronous, name)
+        assert inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method), name
+
+
+def test_cli_auth_routes_send_no_authorization(tmp_path):
+    server = Server()
+    http = _client(server, tmp_path).http
+    http.cli_auth_config()
+    http.cli_auth_device_status(session_id="s 1", poll_token="p/2")
+    assert all("authorization" not in r.headers for r in server.requests)
+    assert server.requests[-1].url.raw_path == b"/auth/cli/device/status?session_id=s%201&poll_token=p%2F2"
+
+
+def test_async_from_env_resolves_the_token_per_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARA_API_BASE_URL", "https://api.test")
+    monkeypatch.setenv("ARA_API_KEY", "async-key")
+    server = Server([{"id": "app_1", "slug": "demo", "role": "owner"}])
+
+    async def main():
+        client = AsyncAraClient.from_env(
+            manifest=MANIFEST, cwd=tmp_path, transport=httpx.MockTransport(server)
+        )
+        try:
+            return await client.app_id()
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(main()) == "app_1"
+    assert server.requests[0].headers["authorization"] == "Bearer async-key"

@@ -415,6 +415,36 @@ class _Calls:
         return Call("GET", "/auth/cli/whoami")
 
     @staticmethod
+    def cli_auth_config() -> Call:
+        return Call("GET", "/auth/cli/config", auth=None)
+
+    @staticmethod
+    def cli_auth_device_start(
+        *, provider: str, code_challenge: str, code_challenge_method: str, timeout_seconds: int
+    ) -> Call:
+        body = {
+            "provider": provider,
+            "code_challenge": code_challenge,
+            "code_challenge_method": code_challenge_method,
+            "timeout_seconds": timeout_seconds,
+        }
+        return Call("POST", "/auth/cli/device/start", body, auth=None)
+
+    @staticmethod
+    def cli_auth_device_status(*, session_id: str, poll_token: str) -> Call:
+        query = f"session_id={_q(session_id)}&poll_token={_q(poll_token)}"
+        return Call("GET", f"/auth/cli/device/status?{query}", auth=None)
+
+    @staticmethod
+    def connect_token() -> Call:
+        return Call("POST", "/session/connect/token", {})
+
+    @staticmethod
+    def connect_exchange(*, token: str, public_key: str, key_comment: str) -> Call:
+        body = {"token": token, "public_key": public_key, "key_comment": key_comment}
+        return Call("POST", "/session/connect/exchange", body, timeout=180)
+
+    @staticmethod
     def run_app(app_id: str, body: RunRequest, auth: Any, timeout: float | None = None) -> Call:
         return Call("POST", f"/v1/apps/{_q(app_id)}/run", body, auth, timeout=timeout)
 
@@ -581,6 +611,41 @@ class AraApi:
         """`GET /auth/cli/whoami`: `{"ok", "user": {"id", "email"}}`."""
         return cast("dict[str, Any]", self._send(CALLS.cli_whoami()))
 
+    def cli_auth_config(self) -> dict[str, Any]:
+        """`GET /auth/cli/config` (no auth): `{"supabase_url", "supabase_anon_key", "api_base_url"?}`."""
+        return cast("dict[str, Any]", self._send(CALLS.cli_auth_config()))
+
+    def cli_auth_device_start(
+        self,
+        *,
+        provider: str,
+        code_challenge: str,
+        code_challenge_method: str = "s256",
+        timeout_seconds: int = 180,
+    ) -> dict[str, Any]:
+        """`POST /auth/cli/device/start` (no auth): `{"authorize_url", "session_id", "poll_token", ...}`."""
+        call = CALLS.cli_auth_device_start(
+            provider=provider,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method,
+            timeout_seconds=timeout_seconds,
+        )
+        return cast("dict[str, Any]", self._send(call))
+
+    def cli_auth_device_status(self, *, session_id: str, poll_token: str) -> dict[str, Any]:
+        """`GET /auth/cli/device/status` (no auth): `{"status", "auth_code"?, "redirect_uri"?, ...}`."""
+        call = CALLS.cli_auth_device_status(session_id=session_id, poll_token=poll_token)
+        return cast("dict[str, Any]", self._send(call))
+
+    def connect_token(self) -> dict[str, Any]:
+        """`POST /session/connect/token`."""
+        return cast("dict[str, Any]", self._send(CALLS.connect_token()))
+
+    def connect_exchange(self, *, token: str, public_key: str, key_comment: str) -> dict[str, Any]:
+        """`POST /session/connect/exchange` (timeout 180 s)."""
+        call = CALLS.connect_exchange(token=token, public_key=public_key, key_comment=key_comment)
+        return cast("dict[str, Any]", self._send(call))
+
     def run_app(
         self,
         app_id: str,
@@ -742,6 +807,41 @@ class AsyncAraApi:
     async def cli_whoami(self) -> dict[str, Any]:
         """As `AraApi.cli_whoami`."""
         return cast("dict[str, Any]", await self._send(CALLS.cli_whoami()))
+
+    async def cli_auth_config(self) -> dict[str, Any]:
+        """`GET /auth/cli/config` (no auth): `{"supabase_url", "supabase_anon_key", "api_base_url"?}`."""
+        return cast("dict[str, Any]", await self._send(CALLS.cli_auth_config()))
+
+    async def cli_auth_device_start(
+        self,
+        *,
+        provider: str,
+        code_challenge: str,
+        code_challenge_method: str = "s256",
+        timeout_seconds: int = 180,
+    ) -> dict[str, Any]:
+        """`POST /auth/cli/device/start` (no auth): `{"authorize_url", "session_id", "poll_token", ...}`."""
+        call = CALLS.cli_auth_device_start(
+            provider=provider,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method,
+            timeout_seconds=timeout_seconds,
+        )
+        return cast("dict[str, Any]", await self._send(call))
+
+    async def cli_auth_device_status(self, *, session_id: str, poll_token: str) -> dict[str, Any]:
+        """`GET /auth/cli/device/status` (no auth): `{"status", "auth_code"?, "redirect_uri"?, ...}`."""
+        call = CALLS.cli_auth_device_status(session_id=session_id, poll_token=poll_token)
+        return cast("dict[str, Any]", await self._send(call))
+
+    async def connect_token(self) -> dict[str, Any]:
+        """`POST /session/connect/token`."""
+        return cast("dict[str, Any]", await self._send(CALLS.connect_token()))
+
+    async def connect_exchange(self, *, token: str, public_key: str, key_comment: str) -> dict[str, Any]:
+        """`POST /session/connect/exchange` (timeout 180 s)."""
+        call = CALLS.connect_exchange(token=token, public_key=public_key, key_comment=key_comment)
+        return cast("dict[str, Any]", await self._send(call))
 
     async def run_app(
         self,
