@@ -1,0 +1,229 @@
+"""Warm sandboxes with real processes: every call starts clean (globals, environment, temp files,
+processes), the workspace persists, apps never share a sandbox, timeouts and cancellation kill the
+whole sandbox, and the pool stays bounded, shrinks when idle and reports its memory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ara_server.engine import (
+    SandboxPolicy,
+    close_warm_sandboxes,
+    isolation_status,
+    run_function,
+    warm_sandbox_stats,
+)
+from ara_server.engine._warm import warm_pool_for_loop
+
+pytestmark = pytest.mark.skipif(
+    not isolation_status(SandboxPolicy()).isolated, reason="bubblewrap is not usable on this machine"
+)
+
+STATEFUL_TOOL = """
+SEEN = []
+
+def remember(value, marker):
+    import os, subprocess
+    SEEN.append(value)
+    before = {
+        "globals": list(SEEN),
+        "env_left": os.environ.get("LEFT_BY_FIRST_CALL"),
+        "my_env": os.environ.get("CALL_VALUE"),
+        "tmp_left": os.path.exists("/tmp/left-by-first-call"),
+        "shm_left": os.path.exists("/dev/shm/left-by-first-call"),
+        "workspace_file": open("kept.txt").read() if os.path.exists("kept.txt") else None,
+        "cwd": os.getcwd(),
+    }
+    os.environ["LEFT_BY_FIRST_CALL"] = "yes"
+    open("/tmp/left-by-first-call", "w").write("x")
+    open("/dev/shm/left-by-first-call", "w").write("x")
+    open("kept.txt", "w").write("workspace persists")
+    subprocess.Popen(["bash", "-c", f"exec -a {marker} sleep 300"], start_new_session=True)
+    print("printed", value)
+    return before
+"""
+
+
+@pytest.fixture
+async def policy() -> AsyncIterator[SandboxPolicy]:
+    yield SandboxPolicy(warm_per_app=1)
+    await close_warm_sandboxes()
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+async def _call(policy: SandboxPolicy, workdir: Path, source: str, name: str, **kw: Any) -> Any:
+    timeout = kw.pop("timeout_seconds", 30)
+    env = kw.pop("env", None)
+    return await run_function(
+        source=source,
+        function_name=name,
+        mode="tool",
+        payload=kw,
+        workdir=workdir,
+        timeout_seconds=timeout,
+        env=env,
+        policy=policy,
+    )
+
+
+async def test_every_call_starts_clean_and_the_workspace_persists(
+    tmp_path: Path, policy: SandboxPolicy
+) -> None:
+    marker = f"ara-warm-{uuid.uuid4().hex[:10]}"
+    first = await _call(
+        policy, tmp_path, STATEFUL_TOOL, "remember", value=1, marker=marker, env={"CALL_VALUE": "one"}
+    )
+    assert first.ok, first.error
+    assert first.logs == "printed 1\n"
+    # The first call's background process is gone before the next call starts.
+    assert _processes_with(marker) == []
+    second = await _call(
+        policy, tmp_path, STATEFUL_TOOL, "remember", value=2, marker=marker, env={"CALL_VALUE": "two"}
+    )
+    assert second.ok, second.error
+    assert second.result == {
+        "globals": [2],
+        "env_left": None,
+        "my_env": "two",
+        "tmp_left": False,
+        "shm_left": False,
+        "workspace_file": "workspace persists",
+        "cwd": str(tmp_path),
+    }
+    stats = warm_sandbox_stats()
+    assert stats is not None
+    assert stats.started == 1 and stats.calls == 2 and stats.sandboxes == 1
+    assert stats.rss_bytes > 0
+    assert (tmp_path / "kept.txt").read_text() == "workspace persists"
+
+
+async def test_apps_never_share_a_warm_sandbox(tmp_path: Path, policy: SandboxPolicy) -> None:
+    source = "def who():\n    import os\n    return [os.getuid(), os.getcwd(), sorted(os.listdir('.'))]\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "only-a.txt").write_text("a")
+    a = await _call(policy, tmp_path / "a", source, "who")
+    b = await _call(policy, tmp_path / "b", source, "who")
+    assert a.ok and b.ok
+    assert a.result[1] == str(tmp_path / "a") and b.result[1] == str(tmp_path / "b")
+    assert b.result[2] == []
+    if os.geteuid() == 0:
+        assert a.result[0] != b.result[0]
+    stats = warm_sandbox_stats()
+    assert stats is not None and stats.keys == 2 and stats.sandboxes == 2
+
+
+async def test_a_warm_call_cannot_read_the_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "apps" / "mine").mkdir(parents=True)
+    (data / "secrets.key").write_text("SECRET")
+    policy = SandboxPolicy(warm_per_app=1, hidden_paths=(data,))
+    source = (
+        "def peek(path):\n"
+        "    try:\n"
+        "        return open(path).read()\n"
+        "    except OSError as exc:\n"
+        "        return type(exc).__name__\n"
+    )
+    try:
+        res = await _call(policy, data / "apps" / "mine", source, "peek", path=str(data / "secrets.key"))
+        assert res.ok and res.result in ("FileNotFoundError", "PermissionError")
+    finally:
+        await close_warm_sandboxes()
+
+
+SPINNER = """
+def spin(marker):
+    import subprocess
+    subprocess.Popen(["bash", "-c", f"exec -a {marker} sleep 300"], start_new_session=True)
+    while True:
+        pass
+"""
+
+
+async def test_a_timeout_kills_the_whole_sandbox_and_the_next_call_gets_a_new_one(
+    tmp_path: Path, policy: SandboxPolicy
+) -> None:
+    marker = f"ara-warm-{uuid.uuid4().hex[:10]}"
+    started = time.monotonic()
+    res = await _call(policy, tmp_path, SPINNER, "spin", marker=marker, timeout_seconds=2)
+    assert time.monotonic() - started < 2 + 2
+    assert res.timed_out and res.error == "TimeoutError: spin timed out after 2 s"
+    for _ in range(200):
+        if not _processes_with(marker):
+            break
+        await asyncio.sleep(0.05)
+    assert _processes_with(marker) == []
+    again = await _call(policy, tmp_path, "def ok():\n    return 'fine'\n", "ok")
+    assert again.ok and again.result == "fine"
+    stats = warm_sandbox_stats()
+    assert stats is not None and stats.started == 2
+
+
+async def test_cancelling_a_warm_call_kills_its_sandbox(tmp_path: Path, policy: SandboxPolicy) -> None:
+    marker = f"ara-warm-{uuid.uuid4().hex[:10]}"
+    task = asyncio.create_task(_call(policy, tmp_path, SPINNER, "spin", marker=marker, timeout_seconds=60))
+    for _ in range(200):
+        if _processes_with(marker):
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(200):
+        if not _processes_with(marker):
+            break
+        await asyncio.sleep(0.05)
+    assert _processes_with(marker) == []
+
+
+async def test_a_full_pool_runs_calls_cold_instead_of_waiting(tmp_path: Path, policy: SandboxPolicy) -> None:
+    source = "def nap():\n    import time\n    time.sleep(0.5)\n    return 'done'\n"
+    results = await asyncio.gather(*(_call(policy, tmp_path, source, "nap") for _ in range(3)))
+    assert [r.result for r in results] == ["done"] * 3
+    stats = warm_sandbox_stats()
+    assert stats is not None
+    assert stats.sandboxes == 1 and stats.cold_fallbacks == 2
+
+
+async def test_idle_sandboxes_are_closed(tmp_path: Path) -> None:
+    policy = SandboxPolicy(warm_per_app=1, warm_idle_seconds=0.01)
+    try:
+        res = await _call(policy, tmp_path, "def ok():\n    return 1\n", "ok")
+        assert res.ok
+        pool = warm_pool_for_loop(policy)
+        assert pool.stats().sandboxes == 1
+        await asyncio.sleep(0.1)
+        assert pool.shrink() == 1
+        assert pool.stats().sandboxes == 0
+    finally:
+        await close_warm_sandboxes()
+
+
+async def test_a_crashing_call_does_not_break_the_pool(tmp_path: Path, policy: SandboxPolicy) -> None:
+    crash = "def boom():\n    import os\n    os._exit(3)\n"
+    res = await _call(policy, tmp_path, crash, "boom")
+    assert not res.ok and res.error == "RuntimeError: boom crashed (exit code 3)"
+    kill_server = "def rude():\n    import os, signal\n    os.kill(2, signal.SIGKILL)\n    return 1\n"
+    rude = await _call(policy, tmp_path, kill_server, "rude")
+    assert not rude.ok
+    after = await _call(policy, tmp_path, "def ok():\n    return 'fine'\n", "ok")
+    assert after.ok and after.result == "fine"
