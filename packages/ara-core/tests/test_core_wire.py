@@ -485,6 +485,9 @@ def test_hostile_manifests_name_the_json_path(manifest: dict[str, Any], path: st
         (b"[1, 2]", "expected a JSON object, got array"),
         ("null", "got null"),
         ("", "not valid JSON"),
+        ('{"name": NaN}', "not valid JSON"),
+        ("[" * 100_000, "nested too deeply"),
+        ('{"name": "x", "interfaces": {"k": ' + "[" * 20_000 + "]" * 20_000 + "}}", "nested too deeply"),
     ],
 )
 def test_not_a_manifest(payload: str | bytes, fragment: str) -> None:
@@ -509,6 +512,16 @@ def test_require_slug() -> None:
     assert validate_manifest(manifest).raw.get("slug") is None
     with pytest.raises(ManifestError, match=r"at `\$\.slug`"):
         validate_manifest(manifest, require_slug=True)
+
+
+def test_a_non_json_value_in_a_dict_is_reported() -> None:
+    with pytest.raises(ManifestError, match="not JSON-serialisable"):
+        validate_manifest({"name": "x", "runtime_profile": {"__secret_definitions": [object()]}})
+
+
+def test_big_integers_survive_in_raw() -> None:
+    doc = validate_manifest(b'{"name": "x", "interfaces": {"n": 123456789012345678901234567890}}')
+    assert doc.raw["interfaces"]["n"] == 123456789012345678901234567890
 
 
 def test_deep_nesting_in_free_form_json_is_kept_in_raw() -> None:

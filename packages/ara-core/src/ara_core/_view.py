@@ -229,6 +229,7 @@ class ManifestView:
         "_hooks",
         "_interfaces",
         "_runtime",
+        "_schedules",
         "_subagents",
         "_tools",
         "_workflows",
@@ -273,6 +274,7 @@ class ManifestView:
             self._subagents.setdefault(row.id, self._subagent_settings(row, i))
         self._hooks = tuple(hook for settings in self._subagents.values() for hook in settings.hooks)
         self._endpoints = self._collect_endpoints(agents)
+        self._schedules: tuple[ScheduleSpec, ...] | None = None
 
     # ------------------------------------------------------------------------------- identity
 
@@ -410,6 +412,11 @@ class ManifestView:
         * an agent's ``cron`` schedule that no workflow ``<agent id>--<schedule id>`` carries:
           ``cron``/``at`` with the same target rule.
         """
+        if self._schedules is None:
+            self._schedules = self._collect_schedules()
+        return self._schedules
+
+    def _collect_schedules(self) -> tuple[ScheduleSpec, ...]:
         out: list[ScheduleSpec] = []
         for wf in self._workflows.values():
             trigger = wf.trigger
