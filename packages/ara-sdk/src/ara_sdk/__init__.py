@@ -8,7 +8,7 @@ Importing `ara_sdk` loads no HTTP stack: `AraClient`, `AsyncAraClient`, `AraRunt
 `core` are imported on first use.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from ara_core import (
     DEFAULT_API_BASE_URL,
@@ -58,7 +58,7 @@ from .errors import (
     SecretRoutesMissingError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from . import core
     from ._api import AraApi, AsyncAraApi
     from ._client import AraClient, AsyncAraClient
@@ -103,7 +103,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Import the clients (and with them the HTTP stack) on first use."""
     import importlib
 
