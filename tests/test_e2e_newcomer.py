@@ -202,8 +202,9 @@ def test_rotate_with_a_key_from_the_environment_says_to_export_the_new_one(tmp_p
     rotate = _ara(["auth", "rotate"], cwd=workdir, env=env)
     assert rotate.returncode == 0, rotate.stderr
     out = json.loads(rotate.stdout)
-    assert out["credentials_updated"] is False
     assert "ARA_API_KEY" in out["warning"]
+    assert out["credentials_updated"] is True  # the dev server's record, for shells without ARA_API_KEY
+    assert json.loads(dev.record.read_text())["api_key"] == out["api_key"]
     assert rotate.stdout.count(out["api_key"]) == 1
     whoami = _ara(["auth", "whoami"], cwd=workdir, env={**env, "ARA_API_KEY": out["api_key"]})
     assert whoami.returncode == 0, whoami.stderr

@@ -413,7 +413,8 @@ def rotate(*, api_base_url: str = "") -> int:
     The new key is printed once, and stored where the old one was: the record of a running
     `ara dev` (and its `dev-credentials.json`, so a restart keeps working), or a stored
     `ara auth login --api-key` login. A key from the environment (`ARA_API_KEY`) cannot be updated
-    for you: the output says to export the new one.
+    for you: the output says to export the new one (the `ara dev` record is still updated when the
+    server runs with that key).
 
     Args:
         api_base_url: API base URL (default: resolved as for every command).
@@ -433,9 +434,9 @@ def rotate(*, api_base_url: str = "") -> int:
     from_env = bool(
         os.environ.get("ARA_API_KEY", "").strip() or os.environ.get("ARA_ACCESS_TOKEN", "").strip()
     )
-    dev = read_dev_server()
-    dev = dev if dev is not None and dev.api_key and dev.api_base_url == base and not from_env else None
     token = resolve_control_token(base_url=base)
+    dev = read_dev_server()
+    dev = dev if dev is not None and dev.api_key == token and dev.api_base_url == base else None
     response = _client(base, token).request("POST", "/apps/api-key/rotate")
     response = response if isinstance(response, dict) else {}
     new_key = str(response.get("api_key") or "")
@@ -451,7 +452,7 @@ def rotate(*, api_base_url: str = "") -> int:
     }
     if from_env:
         out["warning"] = "Your key comes from the environment: export ARA_API_KEY with the new api_key above."
-    elif dev is not None:
+    if dev is not None:  # the running `ara dev` server's key: other shells find the new one
         out["credentials_updated"] = True
         out["credentials_path"] = str(write_dev_server(replace(dev, api_key=new_key)))
         if dev.data_dir:
@@ -460,7 +461,7 @@ def rotate(*, api_base_url: str = "") -> int:
             stored = update_stored_owner_key(Path(dev.data_dir), old_key=dev.api_key, new_key=new_key)
             if stored is not None:
                 out["dev_credentials_path"] = str(stored)
-    else:
+    elif not from_env:
         record = read_credentials()
         if record.get("auth_type", "cli_api_key" if record.get("api_key") else "") == "cli_api_key":
             record["api_key"] = new_key
