@@ -36,3 +36,19 @@ def test_no_captured_source_ends_with_a_newline() -> None:
         sources = [r.get("source") or r.get("prompt_factory", {}).get("source") for r in rows]
         sources = [s for s in sources if s is not None]
         assert sources and all(s.startswith("def ") and s == s.strip() for s in sources), case.name
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.name}-{c.version}" for c in CASES])
+def test_the_typed_manifest_validates_and_encodes_to_the_same_bytes(case: Case) -> None:
+    import json
+
+    from ara_core import encode_manifest
+    from ara_sdk._compiler import wire_manifest
+
+    app = load_app(case.app)
+    document = app.validate()
+    wire = wire_manifest(app.manifest)
+    assert document.raw == wire
+    if "model" in wire["agent"]:  # a key of the user's own `App(agent=...)`: kept in `raw` only
+        return
+    assert encode_manifest(document.manifest) == json.dumps(wire, separators=(",", ":")).encode()

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ara_core import (
     DEFAULT_SUBAGENT_MAX_CONCURRENCY,
@@ -45,6 +45,9 @@ from ._definitions import (
     parameters_schema,
 )
 from ._source import function_source
+
+if TYPE_CHECKING:
+    from ara_core import Manifest, ManifestDocument
 
 __all__ = ["App", "ProjectNameError", "define_app", "fastapi_endpoint"]
 
@@ -766,18 +769,32 @@ class App:
 
         return compile_manifest(self)
 
-    def validate(self) -> dict[str, Any]:
-        """Compile the manifest and check it against the wire rules, as deploy does first.
+    def validate(self) -> ManifestDocument:
+        """Compile the manifest and check it against the wire rules; deploy should call this first.
+
+        Private runtime-profile keys (`__secret_definitions`, `__required_env_keys`) are left out,
+        as deploy leaves them out of the request.
 
         Returns:
-            The manifest (as `manifest`).
+            `.manifest`: the typed, frozen manifest (`ara_core.Manifest`; `ara_core.encode_manifest`
+            gives the wire bytes); `.raw`: the wire document as a dict.
 
         Raises:
-            ManifestError: A rule is broken; `errors` lists `(json_path, message)` pairs.
+            ManifestError: A rule is broken; `errors` lists `(json_path, message)` pairs such as
+                `("$.agent.tools[3].function.name", "...")`.
         """
         from ._compiler import validated_manifest
 
         return validated_manifest(self)
+
+    @property
+    def typed_manifest(self) -> Manifest:
+        """The manifest as a typed, frozen value (`ara_core.Manifest`), validated.
+
+        Raises:
+            ManifestError: As `validate`.
+        """
+        return self.validate().manifest
 
     # -------------------------------------------------------------------------- command line
     def cli(self, argv: list[str] | None = None, *, default_command: str = "deploy") -> int:

@@ -16,9 +16,11 @@ from ara_core import DEFAULT_SANDBOX_MAX_CONCURRENCY, strip_private
 from ._definitions import AgentDefinition, FunctionDefinition, ToolDefinition, definition_of, freeze
 
 if TYPE_CHECKING:
+    from ara_core import ManifestDocument
+
     from ._app import App
 
-__all__ = ["agent_row", "compile_manifest", "tool_row", "validated_manifest"]
+__all__ = ["agent_row", "assemble", "compile_manifest", "tool_row", "validated_manifest", "wire_manifest"]
 
 _SCHEDULED_JOBS = "Execute scheduled tool jobs."
 
@@ -300,18 +302,25 @@ def compile_manifest(app: App) -> dict[str, Any]:
     return assemble(app, agents, tools)
 
 
-def validated_manifest(app: App) -> dict[str, Any]:
+def wire_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as deploy sends it: private runtime-profile keys (`__secret_definitions`,
+    `__required_env_keys`, any `__*`) removed; a shallow copy, `manifest` is not changed."""
+    wire = dict(manifest)
+    profile = wire.get("runtime_profile")
+    if isinstance(profile, dict):
+        wire["runtime_profile"] = {k: v for k, v in profile.items() if not str(k).startswith("__")}  # pyright: ignore[reportUnknownVariableType]
+    return wire
+
+
+def validated_manifest(app: App) -> ManifestDocument:
     """Compile and validate a manifest against the wire rules.
+
+    Returns:
+        The typed manifest (`.manifest`, an `ara_core.Manifest`) with the wire document (`.raw`).
 
     Raises:
         ManifestError: The manifest breaks a rule; `errors` holds `(json_path, message)` pairs.
     """
-    from ara_core import SECRET_DEFINITIONS_KEY, validate_manifest
+    from ara_core import validate_manifest
 
-    manifest = app.manifest
-    wire = dict(manifest)
-    profile = dict(wire.get("runtime_profile") or {})
-    profile.pop(SECRET_DEFINITIONS_KEY, None)
-    wire["runtime_profile"] = {k: v for k, v in profile.items() if not str(k).startswith("__")}
-    validate_manifest(wire)
-    return manifest
+    return validate_manifest(wire_manifest(app.manifest))
