@@ -315,7 +315,7 @@ def test_fastapi_endpoint_either_order(endpoint_first):
         "docs": True,
         "auth": {"mode": "bearer", "header_name": "", "secret_env": "ARA_ENDPOINT_IN_BOUND_SECRET"},
     }
-    m = App.manifest.fget(app)
+    m = app.manifest
     assert m["agent"]["agents"][0]["fastapi_endpoint"] == spec
     assert m["interfaces"] == {
         "fastapi_endpoints": [spec | {"agent_id": "inbound", "workflow_id": "inbound"}]

@@ -15,7 +15,7 @@ def definition_of(fn: object) -> Any:
     return value
 
 
-GUARD = dict(
+GUARD: dict[str, Any] = dict(
     app_slug="meeting-booker",
     subagent_id="booking-coordinator",
     workflow_id="booking-coordinator",
@@ -210,7 +210,7 @@ def test_subagent_macro_exact_rows():
     }
     assert cmd_hook["id"] == "mail-received-hook" and cmd_hook["mode"] == "run"
     assert cmd_hook["run"] == {
-        "command": guardrail_command("echo hi", **(GUARD | {"workflow_id": "mail-received-hook"}))
+        "command": guardrail_command("echo hi", **{**GUARD, "workflow_id": "mail-received-hook"})
     }
     assert cmd_hook["trigger"] == {"type": "api", "event": "mail.received"}
     assert task_hook["id"] == "booking-coordinator-hook-2" and task_hook["task"].endswith("\n\nTick.")
@@ -294,4 +294,4 @@ def test_define_app():
     with pytest.raises(DeclarationError, match="non-empty name"):
         define_app({"name": " "})
     with pytest.raises(DeclarationError, match="expects an App or a manifest dict"):
-        define_app(["not", "a", "dict"])
+        define_app(["not", "a", "dict"])  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
