@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 from ara_core import (
+    AgentBlock,
     AgentRun,
     ApiTrigger,
     CronTrigger,
@@ -203,6 +204,21 @@ def test_original_manifests_round_trip_byte_for_byte(path: Path) -> None:
     assert msgspec.json.encode(doc.raw) == expected
 
 
+GOLDEN = sorted((REPO / "packages" / "ara-sdk" / "tests" / "golden").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.name)
+def test_the_sdk_golden_manifests_round_trip_byte_for_byte(path: Path) -> None:
+    document = json.loads(path.read_bytes())  # each printed by an original SDK release
+    expected = msgspec.json.encode(document)
+    manifest = validate_manifest(document).manifest
+    agent = document.get("agent") or {}
+    known = set(AgentBlock.__struct_fields__)
+    first = next((i for i, key in enumerate(agent) if key in known and key not in ("default_profile_id",)), 0)
+    base = dict(list(agent.items())[:first])  # the app's own agent dict comes first
+    assert encode_manifest(manifest, agent_base=base) == expected
+
+
 def test_oldest_workflow_layouts_round_trip_byte_for_byte() -> None:
     raw = (HERE / "data" / "legacy_g0_app.manifest.json").read_bytes()  # printed by the original 0.1.5
     expected = msgspec.json.encode(json.loads(raw))
@@ -212,6 +228,17 @@ def test_oldest_workflow_layouts_round_trip_byte_for_byte() -> None:
     assert encode_manifest(manifest, legacy_workflow_ids=ids) == expected
     assert encode_manifest(manifest) != expected  # the current layout orders workflow keys differently
     assert decode_manifest(encode_manifest(manifest, legacy_workflow_ids=ids)) == manifest
+
+
+def test_an_app_agent_base_dict_keeps_its_keys_first() -> None:
+    example = _worked_example()
+    base = {"model": "gpt-test", "default_profile_id": "custom", "agents": "replaced"}
+    agent = dict(base)
+    agent.update(example["agent"])  # how the original starts the block from the app's own dict
+    expected = msgspec.json.encode({**example, "agent": agent})
+    manifest = validate_manifest(example).manifest
+    assert encode_manifest(manifest, agent_base=base) == expected
+    assert list(json.loads(expected)["agent"])[:3] == ["model", "default_profile_id", "agents"]
 
 
 def test_worked_example_round_trips_byte_for_byte() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -16,6 +16,7 @@ from msgspec import UnsetType
 from ._schedules import MIN_EVERY_SECONDS, validate_cron, validate_timezone
 from ._secrets import validate_env_key
 from ._wire import (
+    AgentBlock,
     AgentRun,
     InterfacesSettings,
     JsonObject,
@@ -67,24 +68,44 @@ class ManifestDocument(msgspec.Struct, frozen=True, kw_only=True):
     raw: JsonObject
 
 
-def encode_manifest(manifest: Manifest, *, legacy_workflow_ids: Collection[str] = ()) -> bytes:
+def encode_manifest(
+    manifest: Manifest,
+    *,
+    agent_base: Mapping[str, Any] | None = None,
+    legacy_workflow_ids: Collection[str] = (),
+) -> bytes:
     """Encode a typed manifest as compact JSON bytes, keys in wire order (the original SDK's bytes).
 
     Args:
         manifest: The manifest to encode.
+        agent_base: The app's own ``agent`` dict (``App(agent={...})``), which the original SDK
+            starts the ``agent`` block from: its keys come first, in its order, and a generated key
+            of the same name replaces the value in place. Default: none.
         legacy_workflow_ids: Ids of workflows declared with the oldest SDKs' ``@app.task`` /
             ``@app.hook``, written in their key order (`LegacyTaskWorkflow`, or
             `LegacyCommandWorkflow` for run-mode workflows). Default: none.
 
     Returns:
         UTF-8 JSON; `UNSET` fields are left out.
+
+    Raises:
+        TypeError: `agent_base` holds a value that is not JSON-serialisable.
     """
+    # Encoding writes each value in its own order; the declared field types only matter to decoding.
     if legacy_workflow_ids and not isinstance(manifest.workflows, UnsetType):
         ids = frozenset(legacy_workflow_ids)
         laid_out = tuple(_legacy_layout(wf) if wf.id in ids else wf for wf in manifest.workflows)
-        # Encoding writes each Struct in its own field order; the tuple's declared type only matters to decoding.
         manifest = msgspec.structs.replace(manifest, workflows=cast("tuple[Workflow, ...]", laid_out))
+    if agent_base:
+        block: dict[str, Any] = dict(agent_base)
+        if not isinstance(manifest.agent, UnsetType):
+            block.update((name, getattr(manifest.agent, name)) for name in _present_fields(manifest.agent))
+        manifest = msgspec.structs.replace(manifest, agent=cast("AgentBlock", block))
     return _ENCODER.encode(manifest)
+
+
+def _present_fields(value: msgspec.Struct) -> list[str]:
+    return [name for name in value.__struct_fields__ if not isinstance(getattr(value, name), UnsetType)]
 
 
 def _legacy_layout(workflow: Workflow) -> LegacyTaskWorkflow | LegacyCommandWorkflow:
