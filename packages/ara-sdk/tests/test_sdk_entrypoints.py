@@ -175,8 +175,21 @@ def ping_is_callable(script: Path) -> bool:
     return proc.returncode == 0 and proc.stdout.strip() == "pong"
 
 
-def test_job_validation_errors_are_declaration_errors() -> None:
-    with pytest.raises(ValueError, match="non-empty id"):
-        ara.Job("  ")
-    with pytest.raises(ValueError, match="letters or digits"):
-        ara.Job("bad-connector", skills=["connector:--"])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"id": "  "}, "non-empty id"),
+        ({"id": "j", "skills": ["connector:--"]}, "letters or digits"),
+        ({"id": "j", "skills": "send_email"}, r"Job\(skills=...\) must be a list, got str"),
+        ({"id": "j", "required_env": "TOKEN"}, r"Job\(required_env=...\) must be a list"),
+        (
+            {"id": "j", "required_env": ["bad key"]},
+            r"Job\(required_env=...\): Invalid environment key: bad key",
+        ),
+        ({"id": "j", "required_env": ["ARA_TOKEN"]}, "Reserved environment key"),
+        ({"id": "j", "execution": "fast"}, r"Job\(execution=...\) must be a dict"),
+    ],
+)
+def test_bad_job_arguments_are_declaration_errors_naming_the_argument(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ara.Job(**kwargs)

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from ara_core import DeclarationError, check_json, slugify
+from ara_core import DeclarationError, check_json, slugify, validate_env_key
 
 from ._app import App
 from ._compiler import agent_row, assemble, tool_row
@@ -170,6 +170,27 @@ class _Connectors:
 connectors = _Connectors()
 
 
+def _items(value: Any, where: str) -> list[Any]:
+    """A list argument as a list; a lone string or a non-iterable is a declaration error."""
+    if value is None:
+        return []
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise DeclarationError(f"{where} must be a list, got {type(value).__name__} {value!r}")
+    return list(value)  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _env_keys(value: Any, where: str) -> tuple[str, ...]:
+    keys: list[str] = []
+    for item in _items(value, where):
+        try:
+            key = validate_env_key(item)
+        except DeclarationError as exc:
+            raise DeclarationError(f"{where}: {exc}") from None
+        if key not in keys:
+            keys.append(key)
+    return tuple(keys)
+
+
 def _parse_connector(token: str) -> ConnectorRef:
     body = token[len(_PREFIX) :]
     toolkit, _, action = body.partition(":")
@@ -298,13 +319,9 @@ class Job:
         if not job_id:
             raise DeclarationError("Job(id) requires a non-empty id")
         module = _calling_module(1)
-        app = _app_for(module)
-        if not app.jobs:
-            name = slugify(job_id)[:63].strip("-") or DEFAULT_PROJECT_NAME
-            app.name = app.slug = app.project_name = name
         names: list[str] = []
         refs: list[ConnectorRef] = []
-        for item in skills or []:
+        for item in _items(skills, "Job(skills=...)"):
             if isinstance(item, ConnectorRef):
                 refs.append(item)
                 continue
@@ -314,14 +331,22 @@ class Job:
             elif text and text not in names:
                 names.append(text)
         if execution is not None:
+            if not isinstance(execution, Mapping):
+                raise DeclarationError(f"Job(execution=...) must be a dict, got {type(execution).__name__}")
             check_json(dict(execution), "Job(execution=...)")
+        required = _env_keys(required_env, "Job(required_env=...)")
+        # Everything is checked: only now touch the module's app (no half-registered job on error).
+        app = _app_for(module)
+        if not app.jobs:
+            name = slugify(job_id)[:63].strip("-") or DEFAULT_PROJECT_NAME
+            app.name = app.slug = app.project_name = name
         self.id = job_id
         self.app: JobApp = app
         self.system_instructions = str(system_instructions or "").strip() or f"Run job '{job_id}'."
         self.skills = tuple(names)
         self.connectors = tuple(refs)
         self.allow_connector_tools = bool(allow_connector_tools)
-        self.required_env = tuple(dict.fromkeys(str(k).strip() for k in required_env or [] if str(k).strip()))
+        self.required_env = required
         self.entrypoint = str(entrypoint or "").strip()
         self.execution = freeze(execution) if execution is not None else None
         self.entry = _entry_function(self.system_instructions)
@@ -419,7 +444,7 @@ def tool(
         schema = freeze(parameters) if parameters is not None else parameters_schema(func, "@ara.tool")
         check_json(schema, "@ara.tool(parameters=...)")
         source = function_source(func, decorator="@ara.tool")
-        keys = [str(k).strip() for k in required_env or [] if str(k).strip()]
+        keys = list(_env_keys(required_env, "@ara.tool(required_env=...)"))
         keys += _secret_literals(source)
         merge(
             func,
