@@ -117,6 +117,8 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
         server.start()
     except OSError as exc:
         raise CliError(f"could not listen on {host}:{port} ({exc.strerror or exc}); try --port N") from None
+    except RuntimeError as exc:  # the server thread failed to start (database, migrations)
+        raise CliError(str(exc)) from None
     key = server.owner_api_key or owner_key or ""
     generated = not env_key and owner_key is None and bool(key)
     if generated:
