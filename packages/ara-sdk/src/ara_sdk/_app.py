@@ -9,7 +9,6 @@ them into a new manifest on every access.
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["App", "ProjectNameError", "define_app", "fastapi_endpoint"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_log = logging.getLogger("ara_sdk")
 
 _ENDPOINT_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 _ENDPOINT_AUTH = ("none", "header", "bearer", "hmac")
@@ -435,7 +433,9 @@ class App:
                 entries.append(ScheduleEntry(id=sid, spec=normalized))
             current = definition_of(fn)
             if current is None or (current.agent is None and current.tool is None):
-                _log.warning(
+                import logging
+
+                logging.getLogger("ara_sdk").warning(
                     "app.schedule(...) on %s: no agent or tool yet; the schedule binds when @app.agent or "
                     "@app.tool is applied (a schedule on neither is not in the manifest)",
                     fn.__name__,

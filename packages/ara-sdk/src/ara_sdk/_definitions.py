@@ -2,7 +2,7 @@
 
 Every Ara decorator returns the function it was given, unchanged and still callable, with one
 attribute, `__ara_definition__`, holding a frozen `FunctionDefinition`. Stacking decorators
-replaces that value with a merged copy (`dataclasses.replace`); nothing is mutated after the fact.
+replaces that value with a merged copy (`msgspec.structs.replace`); nothing is mutated after the fact.
 A stack that cannot mean anything (the same role set twice, an endpoint on a tool, a decorator
 placed above a foreign wrapper) raises `DecoratorStackError` at declaration, saying how to fix it.
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
 from ara_core import DeclarationError, signature_schema
 
 __all__ = [
@@ -93,8 +93,7 @@ def freeze(value: Any) -> Any:
     return copy.copy(value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PromptFactory:
+class PromptFactory(msgspec.Struct, frozen=True, kw_only=True):
     """The agent function that builds the instructions at run time.
 
     Attributes:
@@ -108,8 +107,7 @@ class PromptFactory:
     parameters: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentDefinition:
+class AgentDefinition(msgspec.Struct, frozen=True, kw_only=True):
     """An agent row as declared (`agent.agents[]`), before schedules from other decorators bind.
 
     Attributes:
@@ -139,8 +137,7 @@ class AgentDefinition:
     sandbox: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ToolDefinition:
+class ToolDefinition(msgspec.Struct, frozen=True, kw_only=True):
     """A tool row (`agent.tools[]`).
 
     Attributes:
@@ -162,8 +159,7 @@ class ToolDefinition:
     required_env: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleEntry:
+class ScheduleEntry(msgspec.Struct, frozen=True, kw_only=True):
     """One `@app.schedule` entry parked on a function until it binds to the agent or tool.
 
     Attributes:
@@ -176,8 +172,7 @@ class ScheduleEntry:
     spec: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EndpointDefinition:
+class EndpointDefinition(msgspec.Struct, frozen=True, kw_only=True):
     """A `fastapi_endpoint` spec (`interfaces.fastapi_endpoints[]` and the agent row).
 
     Attributes:
@@ -187,8 +182,7 @@ class EndpointDefinition:
     spec: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FunctionDefinition:
+class FunctionDefinition(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the Ara decorators declared on one function.
 
     Attributes:
@@ -207,7 +201,7 @@ class FunctionDefinition:
     tool: ToolDefinition | None = None
     schedules: tuple[ScheduleEntry, ...] = ()
     endpoint: EndpointDefinition | None = None
-    workflows: tuple[str, ...] = field(default=())
+    workflows: tuple[str, ...] = ()
     hook: dict[str, str] | None = None
     handler: str | None = None
 
@@ -264,7 +258,7 @@ def merge(fn: Any, decorator: str, **changes: Any) -> FunctionDefinition:
                 f"function; remove one decorator, or declare the second {key} on its own function"
             )
         updates[key] = changes[key]
-    merged = replace(current, **updates)
+    merged = msgspec.structs.replace(current, **updates)
     if merged.agent is not None and merged.tool is not None:
         raise DecoratorStackError(
             f"{decorator} on {name}: a function is either an agent or a tool, not both; "
@@ -286,8 +280,8 @@ def merge(fn: Any, decorator: str, **changes: Any) -> FunctionDefinition:
                 )
             position[entry.id] = len(entries)
             entries.append(entry)
-        merged = replace(merged, schedules=tuple(entries))
+        merged = msgspec.structs.replace(merged, schedules=tuple(entries))
     if "workflows" in changes:
-        merged = replace(merged, workflows=merged.workflows + tuple(changes["workflows"]))
+        merged = msgspec.structs.replace(merged, workflows=merged.workflows + tuple(changes["workflows"]))
     setattr(fn, ATTRIBUTE, merged)
     return merged

@@ -8,12 +8,8 @@ tokenizing), so a file with a thousand tools costs one compile.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import io
 import os
 import sys
-import tokenize
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -72,6 +68,10 @@ def load_app(path: str | os.PathLike[str]) -> App:
 
 
 def _import(script: Path) -> ModuleType:
+    import importlib.util
+    import io
+    import tokenize
+
     from ._job import forget_module_app
 
     filename = str(script)
@@ -141,6 +141,8 @@ def find_app(module: ModuleType, script: Path | str) -> App:
 
 
 def _where(script: Path, exc: BaseException) -> str:
+    import traceback
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(script)]
     return f"{script}:{frames[-1].lineno}" if frames else str(script)
 
