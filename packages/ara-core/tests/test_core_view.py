@@ -435,3 +435,27 @@ def test_a_manifest_of_the_oldest_sdk_reads_like_any_other() -> None:
     }
     tool = view.tool("lookup-tool")
     assert tool is not None and tool.handler_id == "lookup"
+
+
+def test_two_subagents_hooking_one_event_get_distinct_hook_ids() -> None:
+    hook = {"id": "mail-received-hook", "event": "mail.received", "channel": "api"}
+    view = view_of(
+        {
+            "name": "x",
+            "agent": {
+                "agents": [{"id": "a"}, {"id": "b"}],
+                "subagents": [
+                    {"id": "a", "hooks": [{**hook, "command": "echo a"}]},
+                    {"id": "b", "workflow_id": "b-flow", "hooks": [{**hook, "command": "echo b"}]},
+                ],
+            },
+        }
+    )
+    targets = view.event_targets("mail.received")
+    assert [(t.workflow_id, t.command) for t in targets] == [
+        ("mail-received-hook", "echo a"),
+        ("b-flow--mail-received-hook", "echo b"),
+    ]
+    assert all(view.target(t.workflow_id) == t for t in targets)
+    settings = view.subagent("b")
+    assert settings is not None and settings.hooks[0].id == "b-flow--mail-received-hook"

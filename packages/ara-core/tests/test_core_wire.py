@@ -494,6 +494,33 @@ def _tool(name: Any) -> dict[str, Any]:
             "$.agent.default_agent_id",
             "names no agent",
         ),
+        (
+            _bad(
+                agent={
+                    "agents": [
+                        {
+                            "id": "a",
+                            "schedules": [
+                                {
+                                    "id": "s",
+                                    "kind": "every",
+                                    "every_seconds": 60,
+                                    "run": {"type": "agent", "agent_id": "a"},
+                                },
+                                {
+                                    "id": "s",
+                                    "kind": "every",
+                                    "every_seconds": 90,
+                                    "run": {"type": "agent", "agent_id": "a"},
+                                },
+                            ],
+                        }
+                    ]
+                }
+            ),
+            "$.agent.agents[0].schedules[1].id",
+            "duplicate schedule id 's'",
+        ),
     ],
 )
 def test_hostile_manifests_name_the_json_path(manifest: dict[str, Any], path: str, fragment: str) -> None:

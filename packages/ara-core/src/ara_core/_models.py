@@ -195,7 +195,7 @@ def validate_manifest(obj: JsonObject | str | bytes, *, require_slug: bool = Fal
 
     * `name` non-empty; `slug` non-empty when `require_slug`;
     * agent ids non-empty and unique; `default_agent_id` names an agent; tool names non-empty and
-      unique; workflow ids unique;
+      unique; workflow ids unique; schedule ids non-empty and unique within their agent or tool;
     * a workflow's `agent_id`, an agent schedule's `run.agent_id` and a pipeline agent step's
       `agent_id` name an agent; a tool schedule's `run.tool_name` and a pipeline tool step's
       `tool_name` name a tool;
@@ -387,8 +387,14 @@ class _Checker:
             self.add(f"{path}.max_concurrency", f"must be at least 1, got {limit}")
 
     def _schedules(self, schedules: Iterable[Schedule], path: str) -> None:
+        seen: set[str] = set()
         for j, sched in enumerate(schedules):
             where = f"{path}[{j}]"
+            if not sched.id.strip():
+                self.add(f"{where}.id", "must be a non-empty string")
+            elif sched.id in seen:
+                self.add(f"{where}.id", f"duplicate schedule id {sched.id!r}")
+            seen.add(sched.id)
             if sched.kind == "cron":
                 self.cron(_set(sched.cron) or "", f"{where}.cron")
                 self.timezone(_set(sched.timezone), f"{where}.timezone")

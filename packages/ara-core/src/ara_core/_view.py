@@ -143,7 +143,8 @@ class HookSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     Attributes:
         subagent_id: The subagent that owns it (its agent runs task hooks).
-        id: Hook id (default ``<subagent workflow id>-hook-<n>``, n from 1).
+        id: Hook id (default ``<subagent workflow id>-hook-<n>``, n from 1), unique in the app: a
+            repeated id is prefixed ``<subagent workflow id>--``.
         event: The event type it answers (default ``hook.tick``).
         channel: The channel (default ``api``).
         task: Instructions for a task hook (``""`` for command hooks).
@@ -272,7 +273,7 @@ class ManifestView:
         self._subagents: dict[str, SubagentSettings] = {}
         for i, row in enumerate(rows):
             self._subagents.setdefault(row.id, self._subagent_settings(row, i))
-        self._hooks = tuple(hook for settings in self._subagents.values() for hook in settings.hooks)
+        self._hooks = self._unique_hooks()
         self._endpoints = self._collect_endpoints(agents)
         self._schedules: tuple[ScheduleSpec, ...] | None = None
 
@@ -559,6 +560,23 @@ class ManifestView:
             working_dir=working_dir,
             guardrails=bool(working_dir),
         )
+
+    def _unique_hooks(self) -> tuple[HookSpec, ...]:
+        """Every hook, each id unique: a hook whose id an earlier hook already has (two subagents
+        hooking the same event get the same default id) becomes ``<subagent workflow id>--<id>``."""
+        seen: set[str] = set()
+        out: list[HookSpec] = []
+        for subagent_id, settings in list(self._subagents.items()):
+            hooks: list[HookSpec] = []
+            for hook in settings.hooks:
+                if hook.id in seen:
+                    hook = msgspec.structs.replace(hook, id=f"{settings.workflow_id}--{hook.id}")
+                seen.add(hook.id)
+                hooks.append(hook)
+            if tuple(hooks) != settings.hooks:
+                self._subagents[subagent_id] = msgspec.structs.replace(settings, hooks=tuple(hooks))
+            out += hooks
+        return tuple(out)
 
     def _hook_target(self, hook: HookSpec) -> RunTarget:
         if hook.command:
