@@ -351,3 +351,64 @@ def test_async_from_env_resolves_the_token_per_request(tmp_path, monkeypatch):
 
     assert asyncio.run(main()) == "app_1"
     assert server.requests[0].headers["authorization"] == "Bearer async-key"
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        {"apps": 3},
+        {"apps": "demo"},
+        {"apps": [1, None, "x", {"slug": "demo"}, {"slug": "demo", "id": 7}]},
+        ["not", "an", "object"],
+        "plain text",
+    ],
+)
+def test_malformed_app_listings_mean_not_deployed(tmp_path, listing):
+    def handler(request):
+        return httpx.Response(200, json=listing)
+
+    client = AraClient(
+        manifest=MANIFEST,
+        api_key="k",
+        base_url="https://api.test",
+        cwd=tmp_path,
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(AppNotDeployedError):
+        client.setup()
+
+
+def test_deploy_answers_without_ids_or_keys_are_errors_not_crashes(tmp_path):
+    from ara_sdk.errors import ClientError
+
+    def no_id(request):
+        if request.url.path == "/apps" and request.method == "GET":
+            return httpx.Response(200, json={"apps": []})
+        return httpx.Response(201, text="<html>ok</html>")
+
+    client = AraClient(
+        manifest=MANIFEST,
+        api_key="k",
+        base_url="https://api.test",
+        cwd=tmp_path,
+        transport=httpx.MockTransport(no_id),
+    )
+    with pytest.raises(ClientError, match="^deploy failed: missing app id$"):
+        client.deploy()
+
+    def no_key(request):
+        if request.url.path == "/apps":
+            return httpx.Response(
+                200 if request.method == "GET" else 201, json={"apps": [], "app": {"id": "a1"}}
+            )
+        return httpx.Response(201, json={"key": None})
+
+    client = AraClient(
+        manifest=MANIFEST,
+        api_key="k",
+        base_url="https://api.test",
+        cwd=tmp_path,
+        transport=httpx.MockTransport(no_key),
+    )
+    with pytest.raises(ClientError, match="^deploy failed: runtime key missing$"):
+        client.deploy()

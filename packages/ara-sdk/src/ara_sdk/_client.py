@@ -219,6 +219,14 @@ def _read_keys(path: Path) -> dict[str, Any]:
     return cast("dict[str, Any]", data) if isinstance(data, dict) else {}
 
 
+def _rows(listing: object, key: str) -> list[dict[str, Any]]:
+    """The object rows of `listing[key]`; anything malformed is skipped rather than trusted."""
+    rows = cast("dict[str, Any]", listing).get(key) if isinstance(listing, dict) else None
+    if not isinstance(rows, list):
+        return []
+    return [cast("dict[str, Any]", r) for r in cast("list[object]", rows) if isinstance(r, dict)]
+
+
 def _run_timeout() -> float:
     raw = os.environ.get("ARA_RUN_TIMEOUT_SECONDS", "").strip()
     try:
@@ -274,9 +282,9 @@ class _ClientBase:
             return self._app
         listing: AppList = yield CALLS.list_apps()
         rows: list[AppRow] = []
-        for row in listing.get("apps", []) if isinstance(listing, dict) else []:
-            if isinstance(row, dict) and row.get("slug") == self.slug and row.get("id"):
-                rows.append(row)
+        for row in _rows(listing, "apps"):
+            if row.get("slug") == self.slug and isinstance(row.get("id"), str) and row.get("id"):
+                rows.append(cast(AppRow, row))
         found = next((r for r in rows if r.get("role", "owner") == "owner"), rows[0] if rows else None)
         self._app = found
         return found
@@ -396,7 +404,7 @@ class _ClientBase:
                     str(r.get("name", "")).lower() for r in refs if isinstance(r, dict)
                 }
                 listing: SecretList = yield CALLS.list_secrets(app_id)
-                for row in listing.get("secrets", []) if isinstance(listing, dict) else []:
+                for row in _rows(listing, "secrets"):
                     name = str(row.get("name", "")).lower()
                     if name and name not in desired:
                         try:
@@ -504,7 +512,7 @@ class _ClientBase:
             created = True
         else:
             listing: HeaderKeyList = yield CALLS.list_x_keys(app_id)
-            for item in listing.get("keys", []) if isinstance(listing, dict) else []:
+            for item in _rows(listing, "keys"):
                 item_prefix = str(item.get("key_prefix") or "")
                 if (
                     str(item.get("is_active")).lower() != "false"
