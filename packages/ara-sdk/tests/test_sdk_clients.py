@@ -412,3 +412,31 @@ def test_deploy_answers_without_ids_or_keys_are_errors_not_crashes(tmp_path):
     )
     with pytest.raises(ClientError, match="^deploy failed: runtime key missing$"):
         client.deploy()
+
+
+def test_a_404_forgets_the_cached_app_id(tmp_path):
+    server = Server([{"id": "old", "slug": "demo", "role": "owner"}])
+    served = {"n": 0}
+
+    def handler(request):
+        if request.url.path == "/apps/old/setup":
+            served["n"] += 1
+            server.apps = [{"id": "new", "slug": "demo", "role": "owner"}]  # deleted and deployed again
+            return httpx.Response(
+                404, json={"error": {"code": "not_found", "message": "app 'old' not found"}}
+            )
+        return server(request)
+
+    client = AraClient(
+        manifest=MANIFEST,
+        api_key="k",
+        base_url="https://api.test",
+        cwd=tmp_path,
+        transport=httpx.MockTransport(handler),
+    )
+    from ara_sdk.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        client.setup()
+    assert client.setup()["path"] == "/apps/new/setup"
+    assert served["n"] == 1

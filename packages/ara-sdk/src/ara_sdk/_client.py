@@ -37,6 +37,7 @@ from ._api import (
     AppRow,
     AraApi,
     AsyncAraApi,
+    Call,
     CreatedApp,
     EventResponse,
     Flow,
@@ -295,6 +296,15 @@ class _ClientBase:
             raise AppNotDeployedError(self.slug, self.base_url)
         return row
 
+    def _app_call(self, call: Call) -> Flow[Any]:
+        """Send an app-scoped call; a 404 forgets the cached app id (the app may have been deleted
+        or deployed again), so the next call looks it up afresh."""
+        try:
+            return (yield call)
+        except NotFoundError:
+            self._app = None
+            raise
+
     def _runtime_target(self, runtime_key: str | None, app_header_key: str | None) -> Flow[tuple[str, Any]]:
         """The app id and the auth for a runtime-plane call.
 
@@ -426,7 +436,7 @@ class _ClientBase:
     ) -> Flow[RunResponse]:
         app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
         body = run_body(agent_id, input_payload, False)
-        return (yield CALLS.run_app(app_id, body, auth, timeout or _run_timeout()))
+        return (yield from self._app_call(CALLS.run_app(app_id, body, auth, timeout or _run_timeout())))
 
     def _events_flow(
         self,
@@ -443,7 +453,7 @@ class _ClientBase:
     ) -> Flow[EventResponse]:
         app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
         body = event_body(agent_id, event_type, channel, source, message, payload, metadata)
-        return (yield CALLS.send_event(app_id, body, auth, idempotency_key))
+        return (yield from self._app_call(CALLS.send_event(app_id, body, auth, idempotency_key)))
 
     def _run_async_flow(
         self,
@@ -461,7 +471,7 @@ class _ClientBase:
             raise ClientError("run-async with --response-mode webhook requires --callback-url")
         app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
         body = async_body(agent_id, input_payload, warmup, run_id, idempotency_key, response_mode, callback)
-        return (yield CALLS.submit_async_run(app_id, body, auth))
+        return (yield from self._app_call(CALLS.submit_async_run(app_id, body, auth)))
 
     def _run_status_flow(
         self, run_id: str, runtime_key: str | None, app_header_key: str | None
@@ -469,7 +479,7 @@ class _ClientBase:
         if not str(run_id or "").strip():
             raise ClientError("run_status requires run_id")
         app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
-        return (yield CALLS.get_async_run_status(app_id, run_id.strip(), auth))
+        return (yield from self._app_call(CALLS.get_async_run_status(app_id, run_id.strip(), auth)))
 
     def _logs_call(self, runtime_key: str | None, app_header_key: str | None) -> Flow[Any]:
         app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
@@ -478,11 +488,12 @@ class _ClientBase:
     # ---------------------------------------------------------------------------- control plane
     def _setup_flow(self) -> Flow[dict[str, Any]]:
         app = yield from self._require_app()
-        return (yield CALLS.setup(app["id"]))
+        return (yield from self._app_call(CALLS.setup(app["id"])))
 
     def _invite_flow(self, email: str, role: str, expires_in_hours: int) -> Flow[dict[str, Any]]:
         app = yield from self._require_app()
-        return (yield CALLS.invite(app["id"], email=email, role=role, expires_in_hours=expires_in_hours))
+        call = CALLS.invite(app["id"], email=email, role=role, expires_in_hours=expires_in_hours)
+        return (yield from self._app_call(call))
 
     def _setup_auth_flow(
         self, x_key_name: str | None, x_key_rpm: int, ensure_runtime_key: bool
