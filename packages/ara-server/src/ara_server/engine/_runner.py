@@ -7,10 +7,11 @@ the original stdout: `{"ok": true, "result": ...}` or `{"ok": false, "error_type
 
 Warm mode (`--serve`): a fork server inside one long-lived sandbox. It reads length-prefixed
 (4-byte big-endian) JSON requests from stdin, each the cold request plus `"env"` (the call's whole
-environment), `"cwd"` and `"output_bytes"`; forks a fresh child per call (clean globals, its own
-environment, working directory and empty temp directory), waits for it, kills everything the call
-left running, empties the temp directories, and answers `{"reply": <cold reply or null>,
-"status": <wait status>, "logs": str, "truncated": bool, "rss_bytes": int}`.
+environment), `"cwd"` and `"output_bytes"`. A fresh child per call, forked ahead of time, gets the
+request (clean globals, its own environment, working directory and empty temp directory); the server
+waits for it, kills everything the call left running, and answers `{"reply": <cold reply or null>,
+"status": <wait status>, "logs": str, "truncated": bool, "rss_bytes": int}`; then it
+empties the temp directories and forks the next child.
 
 Only the standard library is used here.
 """
@@ -21,6 +22,7 @@ import shutil
 import signal
 import struct
 import sys
+import time
 
 
 def call(request):  # type: ignore[no-untyped-def]
@@ -144,6 +146,55 @@ def _child(request, reply_path, log_path) -> None:  # type: ignore[no-untyped-de
     os._exit(0)
 
 
+def _wait_for_the_killed() -> None:
+    """Wait (at most a second) until no process but the namespace's init and this one is alive."""
+    me = os.getpid()
+    for _ in range(1000):
+        alive = False
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in (1, me):
+                try:
+                    with open("/proc/" + name + "/stat") as f:
+                        state = f.read().rsplit(")", 1)[1].split()[0]
+                except (OSError, IndexError):
+                    continue
+                if state not in ("Z", "X"):
+                    alive = True
+                    break
+        if not alive:
+            return
+        time.sleep(0.001)
+
+
+def _prefork(keep_closed):  # type: ignore[no-untyped-def]
+    """Fork the child for the next call ahead of time (the fork is off the call's path); it waits
+    for its request on a pipe. Returns (pid, write end of that pipe)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(w)
+            for fd in keep_closed:
+                os.close(fd)
+            chunks = []
+            while True:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            os.close(r)
+            if chunks:
+                _child(
+                    json.loads(b"".join(chunks)),
+                    os.path.join(CALL_DIR, ".reply"),
+                    os.path.join(CALL_DIR, ".log"),
+                )
+        finally:
+            os._exit(1)
+    os.close(r)
+    return pid, w
+
+
 def serve() -> None:
     # Killing "every process but me" is only safe inside the sandbox's own PID namespace.
     if os.getpid() > 8:
@@ -151,32 +202,31 @@ def serve() -> None:
         sys.exit(2)
     _set_dumpable(0)
     requests = sys.stdin.buffer
-    replies = os.fdopen(os.dup(1), "wb")
+    reply_fd = os.dup(1)
+    replies = os.fdopen(reply_fd, "wb")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.close(null)
     shutil.rmtree(CALL_DIR, ignore_errors=True)
     tmp_before = _listing("/tmp")
     shm_before = _listing("/dev/shm")
+    pid, to_child = _prefork([reply_fd])
     while True:
         header = _read_exact(requests, 4)
-        if header is None:
-            return
-        body = _read_exact(requests, struct.unpack(">I", header)[0])
+        body = None if header is None else _read_exact(requests, struct.unpack(">I", header)[0])
         if body is None:
+            os.close(to_child)
             return
         request = json.loads(body)
-        shutil.rmtree(CALL_DIR, ignore_errors=True)
         os.mkdir(CALL_DIR, 0o700)
-        reply_path = os.path.join(CALL_DIR, ".reply")
-        log_path = os.path.join(CALL_DIR, ".log")
         request.setdefault("env", {})["TMPDIR"] = CALL_DIR
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _child(request, reply_path, log_path)
-            finally:
-                os._exit(1)
+        data = json.dumps(request).encode()
+        try:
+            while data:
+                data = data[os.write(to_child, data) :]
+        except OSError:
+            pass
+        os.close(to_child)
         _, status = os.waitpid(pid, 0)
         # End whatever the call started (setsid and double-forked children too): every process of
         # the namespace this server may signal, except itself and the namespace's init.
@@ -184,10 +234,12 @@ def serve() -> None:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
+        else:
+            _wait_for_the_killed()
         limit = int(request.get("output_bytes") or 1024 * 1024)
         logs, truncated = b"", False
         try:
-            with open(log_path, "rb") as f:
+            with open(os.path.join(CALL_DIR, ".log"), "rb") as f:
                 logs = f.read(limit + 1)
             truncated = len(logs) > limit
             logs = logs[:limit]
@@ -195,13 +247,10 @@ def serve() -> None:
             pass
         reply = None
         try:
-            with open(reply_path, encoding="utf-8") as f:
+            with open(os.path.join(CALL_DIR, ".reply"), encoding="utf-8") as f:
                 reply = json.loads(f.read())
         except (OSError, ValueError):
             pass
-        shutil.rmtree(CALL_DIR, ignore_errors=True)
-        _remove_new("/tmp", tmp_before)
-        _remove_new("/dev/shm", shm_before)
         answer = json.dumps(
             {
                 "reply": reply,
@@ -213,6 +262,11 @@ def serve() -> None:
         ).encode()
         replies.write(struct.pack(">I", len(answer)) + answer)
         replies.flush()
+        # Clean up and fork the next child while the host handles the answer.
+        shutil.rmtree(CALL_DIR, ignore_errors=True)
+        _remove_new("/tmp", tmp_before)
+        _remove_new("/dev/shm", shm_before)
+        pid, to_child = _prefork([reply_fd])
 
 
 if __name__ == "__main__":

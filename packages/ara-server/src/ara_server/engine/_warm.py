@@ -93,11 +93,19 @@ class _Sandbox:
     dead: bool = False
 
     def kill(self) -> None:
+        if self.dead:
+            return
         self.dead = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, 9)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
+        # Close our pipe ends now: nothing more is read from a killed sandbox. asyncio exposes no
+        # public way to close a subprocess transport.
+        transport = getattr(self.proc, "_transport", None)
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.close()
         forget(self.record_path)
 
 
@@ -117,8 +125,15 @@ class WarmPool:
         self.total = total
         self.idle_seconds = idle_seconds
         self._sandboxes: list[_Sandbox] = []
+        # Killed sandboxes whose exit the event loop has not seen yet (reaped in `close`).
+        self._killed: list[_Sandbox] = []
         self._calls = self._started = self._cold = 0
         self._lock = asyncio.Lock()
+
+    def _kill(self, sandbox: _Sandbox) -> None:
+        sandbox.kill()
+        self._killed = [s for s in self._killed if s.proc.returncode is None]
+        self._killed.append(sandbox)
 
     def stats(self) -> WarmPoolStats:
         """Counts and memory of the pool (for `/readyz` or metrics)."""
@@ -140,19 +155,20 @@ class WarmPool:
         for s in list(self._sandboxes):
             if s.dead or (not s.busy and now - s.last_used > self.idle_seconds):
                 if not s.dead:
-                    s.kill()
+                    self._kill(s)
                     closed += 1
                 self._sandboxes.remove(s)
         return closed
 
     async def close(self) -> None:
-        """Kill every sandbox of the pool."""
+        """Kill every sandbox of the pool and wait (at most 2 s each) until they are reaped."""
         for s in self._sandboxes:
-            s.kill()
-        for s in self._sandboxes:
+            self._kill(s)
+        for s in [*self._sandboxes, *self._killed]:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(s.proc.wait(), 2)
         self._sandboxes.clear()
+        self._killed.clear()
 
     async def _acquire(
         self,
@@ -180,7 +196,7 @@ class WarmPool:
                 if not idle:
                     return None
                 oldest = min(idle, key=lambda s: s.last_used)
-                oldest.kill()
+                self._kill(oldest)
                 self._sandboxes.remove(oldest)
             argv = build_argv(
                 mech,
@@ -272,7 +288,7 @@ class WarmPool:
             if waiter in done and waiter.exception() is None:
                 answer = waiter.result()
                 if answer is None:
-                    sandbox.kill()
+                    self._kill(sandbox)
                     return WarmReply(None, None, duration_ms=(time.monotonic() - started) * 1000)
                 self._calls += 1
                 sandbox.rss_bytes = int(answer.get("rss_bytes") or 0)
@@ -283,7 +299,7 @@ class WarmPool:
                     truncated=bool(answer.get("truncated")),
                     duration_ms=(time.monotonic() - started) * 1000,
                 )
-            sandbox.kill()
+            self._kill(sandbox)
             if waiter in done:  # the sandbox broke (pipe closed)
                 return WarmReply(None, None, duration_ms=(time.monotonic() - started) * 1000)
             is_cancel = canceller is not None and canceller in done
@@ -295,7 +311,7 @@ class WarmPool:
                 duration_ms=(time.monotonic() - started) * 1000,
             )
         except BaseException:
-            sandbox.kill()
+            self._kill(sandbox)
             raise
         finally:
             for task in (waiter, *((canceller,) if canceller is not None else ())):
