@@ -70,8 +70,7 @@ def test_network_error_text_names_the_host():
 
 
 def test_retries_honour_retry_after_and_only_for_idempotent_or_keyed(monkeypatch):
-    sleeps = []
-    monkeypatch.setattr("ara_http._transport.time.sleep", sleeps.append)
+    sleeps: list[float] = []
     calls = {"n": 0}
 
     def handler(request):
@@ -80,14 +79,14 @@ def test_retries_honour_retry_after_and_only_for_idempotent_or_keyed(monkeypatch
             return httpx.Response(429 if calls["n"] == 1 else 503, headers={"Retry-After": "2"})
         return httpx.Response(200, json={"done": calls["n"]})
 
-    assert _client(handler).request("GET", "/apps") == {"done": 3}
+    assert _client(handler, sleep=sleeps.append).request("GET", "/apps") == {"done": 3}
     assert sleeps == [2.0, 2.0]
     calls["n"] = 0
     with pytest.raises(ApiError, match=r"\(429\)"):
-        _client(handler).request("POST", "/v1/apps/a/run", json={})
+        _client(handler, sleep=sleeps.append).request("POST", "/v1/apps/a/run", json={})
     assert calls["n"] == 1  # never retried without an idempotency key
     calls["n"] = 0
-    assert _client(handler).request(
+    assert _client(handler, sleep=sleeps.append).request(
         "POST", "/v1/apps/a/events", json={}, headers={"X-Idempotency-Key": "k"}
     ) == {"done": 3}
 

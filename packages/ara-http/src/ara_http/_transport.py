@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -232,6 +232,7 @@ class HttpClient(_Base):
         retry: Retry policy (default `RetryPolicy()`).
         headers: Extra headers on every call.
         transport: An httpx transport (tests use `httpx.MockTransport`).
+        sleep: Called with the seconds to wait before a retry (default `time.sleep`).
     """
 
     def __init__(
@@ -243,9 +244,11 @@ class HttpClient(_Base):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
         self._client = httpx.Client(transport=transport, follow_redirects=False)
+        self._sleep = sleep
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -297,7 +300,7 @@ class HttpClient(_Base):
             delay = self._retry_delay(attempt, req, path, outcome)
             if delay is None:
                 return _decode(outcome)  # type: ignore[arg-type]
-            time.sleep(delay)
+            self._sleep(delay)
             attempt += 1
 
     def stream_events(
@@ -336,7 +339,8 @@ class HttpClient(_Base):
 
 
 class AsyncHttpClient(_Base):
-    """Asynchronous twin of `HttpClient` (same arguments, `await client.request(...)`)."""
+    """Asynchronous twin of `HttpClient` (same arguments, `await client.request(...)`; `sleep` is
+    awaited, default `asyncio.sleep`)."""
 
     def __init__(
         self,
@@ -347,9 +351,11 @@ class AsyncHttpClient(_Base):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
         self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        self._sleep = sleep
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -383,7 +389,7 @@ class AsyncHttpClient(_Base):
             delay = self._retry_delay(attempt, req, path, outcome)
             if delay is None:
                 return _decode(outcome)  # type: ignore[arg-type]
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             attempt += 1
 
     async def stream_events(
