@@ -485,6 +485,41 @@ def _tool(name: Any) -> dict[str, Any]:
             "relative path",
         ),
         (
+            _bad(runtime_profile={"files": [{"path": "a//b"}]}),
+            "$.runtime_profile.files[0].path",
+            "relative path",
+        ),
+        (
+            _bad(runtime_profile={"files": [{"path": "a\\b"}]}),
+            "$.runtime_profile.files[0].path",
+            "relative path",
+        ),
+        (
+            _bad(runtime_profile={"files": [{"path": "a/./b"}]}),
+            "$.runtime_profile.files[0].path",
+            "relative path",
+        ),
+        (
+            _bad(runtime_profile={"files": [{"path": "a\x00b"}]}),
+            "$.runtime_profile.files[0].path",
+            "relative path",
+        ),
+        (
+            _bad(runtime_profile={"files": [{"path": "x" * 1025}]}),
+            "$.runtime_profile.files[0].path",
+            "relative path",
+        ),
+        (
+            _bad(runtime_profile={"files": [{"path": "a.txt"}, {"path": "a.txt"}]}),
+            "$.runtime_profile.files[1].path",
+            "is also files[0]",
+        ),
+        (
+            _bad(runtime_profile={"files": [{"path": "x"}, {"path": "x/y"}]}),
+            "$.runtime_profile.files[1].path",
+            "needs 'x' to be a directory",
+        ),
+        (
             _bad(interfaces={"fastapi_endpoints": [{"method": "GET"}]}),
             "$.interfaces.fastapi_endpoints[0]",
             "missing required field `label`",

@@ -41,6 +41,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 _PATH_IN_MSG = re.compile(r" - at `\$([^`]*)`$")
+_MAX_PATH_BYTES = 1024
+_MAX_SEGMENT_BYTES = 255
 _SANDBOX_POLICIES = ("dedicated", "ephemeral", "inherited", "shared")
 _MANIFEST_DECODER = msgspec.json.Decoder(Manifest)
 _ENCODER = msgspec.json.Encoder()
@@ -205,7 +207,8 @@ def validate_manifest(obj: JsonObject | str | bytes, *, require_slug: bool = Fal
     * a sandbox `policy` is `shared`, `dedicated`, `ephemeral` or `inherited`, `max_concurrency` >= 1;
     * runtime `env` keys are valid, unreserved names (not `ARA_*`, `MODAL_*`, `SESSION_ID`,
       `USER_ID`, `APP_ID`) with string values;
-    * `runtime_profile.files[i].path` is a relative path that stays inside the working directory.
+    * `runtime_profile.files[i].path` is a normalised relative path (no `.`, `..` or empty segment,
+      no NUL or backslash, at most 1024 bytes), unique, and never a parent of another file's path.
 
     Args:
         obj: A manifest dict, or its JSON text (str or UTF-8 bytes).
@@ -454,12 +457,28 @@ class _Checker:
                 self.cron(schedule, f"{path}.schedule")
 
     def _files(self, runtime: RuntimeSettings) -> None:
+        seen: dict[str, int] = {}
         for i, item in enumerate(_items(runtime.files)):
-            parts = item.path.replace("\\", "/").split("/")
-            if not item.path.strip() or item.path.startswith(("/", "\\")) or ".." in parts:
+            where = f"$.runtime_profile.files[{i}].path"
+            if not _relative_path(item.path):
+                self.add(
+                    where,
+                    f"{item.path!r} must be a normalised relative path inside the app's working directory "
+                    "(segments separated by single '/', no '.', '..', NUL or backslash; at most 1024 bytes)",
+                )
+            elif item.path in seen:
+                self.add(where, f"{item.path!r} is also files[{seen[item.path]}]")
+            else:
+                seen[item.path] = i
+        for path, i in seen.items():
+            parts = path.split("/")
+            parent = next(
+                ("/".join(parts[:cut]) for cut in range(1, len(parts)) if "/".join(parts[:cut]) in seen), None
+            )
+            if parent is not None:
                 self.add(
                     f"$.runtime_profile.files[{i}].path",
-                    f"{item.path!r} must be a relative path inside the app's working directory",
+                    f"{path!r} needs {parent!r} to be a directory, but files[{seen[parent]}] is a file there",
                 )
 
     def cron(self, expr: str, path: str) -> None:
@@ -483,6 +502,18 @@ class _Checker:
             datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             self.add(path, f"must be an ISO-8601 date-time such as 2030-01-02T03:04:05Z, got {text!r}")
+
+
+def _relative_path(path: str) -> bool:
+    """Whether `path` is a normalised relative path (the rules of `runtime_profile.files[i].path`)."""
+    if not path or "\0" in path or "\\" in path or path.startswith("/"):
+        return False
+    if len(path.encode("utf-8", "surrogatepass")) > _MAX_PATH_BYTES:
+        return False
+    return all(
+        part not in ("", ".", "..") and len(part.encode("utf-8", "surrogatepass")) <= _MAX_SEGMENT_BYTES
+        for part in path.split("/")
+    )
 
 
 def manifest_json_schema() -> dict[str, Any]:
