@@ -358,7 +358,7 @@ def test_async_from_env_resolves_the_token_per_request(tmp_path, monkeypatch):
     [
         {"apps": 3},
         {"apps": "demo"},
-        {"apps": [1, None, "x", {"slug": "demo"}, {"slug": "demo", "id": 7}]},
+        {"apps": [1, None, "x", {"slug": "demo"}, {"slug": "demo", "id": ""}, {"slug": "demo", "id": [7]}]},
         ["not", "an", "object"],
         "plain text",
     ],

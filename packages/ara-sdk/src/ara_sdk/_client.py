@@ -284,8 +284,9 @@ class _ClientBase:
         listing: AppList = yield CALLS.list_apps()
         rows: list[AppRow] = []
         for row in _rows(listing, "apps"):
-            if row.get("slug") == self.slug and isinstance(row.get("id"), str) and row.get("id"):
-                rows.append(cast(AppRow, row))
+            app_id = row.get("id")
+            if row.get("slug") == self.slug and isinstance(app_id, str | int) and str(app_id):
+                rows.append(cast(AppRow, {**row, "id": str(app_id)}))
         found = next((r for r in rows if r.get("role", "owner") == "owner"), rows[0] if rows else None)
         self._app = found
         return found
