@@ -628,3 +628,38 @@ def test_manifest_struct_rejects_nothing_a_newer_sdk_adds() -> None:
     assert doc.raw["future_block"] == {"x": 1}
     assert doc.raw["agent"]["agents"][0]["future_key"] == [1, 2]
     assert isinstance(doc.manifest, Manifest)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "path", "fragment"),
+    [
+        (
+            _bad(interfaces={"fastapi_endpoints": [{"label": "x", "method": "FETCH"}]}),
+            "$.interfaces.fastapi_endpoints[0].method",
+            "must be one of: GET",
+        ),
+        (
+            _bad(interfaces={"fastapi_endpoints": [{"label": "x"}, {"label": "x"}]}),
+            "$.interfaces.fastapi_endpoints[1].label",
+            "duplicate endpoint label 'x'",
+        ),
+        (
+            _bad(
+                agent={"agents": [{"id": "a", "fastapi_endpoint": {"label": "a", "auth": {"mode": "oauth"}}}]}
+            ),
+            "$.agent.agents[0].fastapi_endpoint.auth.mode",
+            "must be one of: none, header, bearer, hmac",
+        ),
+        (
+            _bad(agent={"agents": [{"id": "a", "fastapi_endpoint": {"label": " "}}]}),
+            "$.agent.agents[0].fastapi_endpoint.label",
+            "non-empty",
+        ),
+    ],
+)
+def test_endpoints_are_checked(manifest: dict[str, Any], path: str, fragment: str) -> None:
+    with pytest.raises(ManifestError) as info:
+        validate_manifest(manifest)
+    paths = dict(info.value.errors)
+    assert path in paths, info.value.errors
+    assert fragment in paths[path]

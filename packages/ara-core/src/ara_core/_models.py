@@ -43,6 +43,8 @@ _T = TypeVar("_T")
 _PATH_IN_MSG = re.compile(r" - at `\$([^`]*)`$")
 _MAX_PATH_BYTES = 1024
 _MAX_SEGMENT_BYTES = 255
+_ENDPOINT_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+_ENDPOINT_AUTH_MODES = ("none", "header", "bearer", "hmac")
 _SANDBOX_POLICIES = ("dedicated", "ephemeral", "inherited", "shared")
 _MANIFEST_DECODER = msgspec.json.Decoder(Manifest)
 _ENCODER = msgspec.json.Encoder()
@@ -204,6 +206,8 @@ def validate_manifest(obj: JsonObject | str | bytes, *, require_slug: bool = Fal
     * cron expressions have 5 valid fields; time zones are IANA names; `one_shot_at` is an ISO-8601
       date-time; `every_seconds` is at least 60;
     * run-mode workflows have `run.command`; a hook has a task or a command, not both;
+    * an endpoint has a label, an HTTP method (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `OPTIONS`,
+      `HEAD`) and an auth mode (`none`, `header`, `bearer`, `hmac`); listed labels are unique;
     * a sandbox `policy` is `shared`, `dedicated`, `ephemeral` or `inherited`, `max_concurrency` >= 1;
     * runtime `env` keys are valid, unreserved names (not `ARA_*`, `MODAL_*`, `SESSION_ID`,
       `USER_ID`, `APP_ID`) with string values;
@@ -295,8 +299,27 @@ class _Checker:
         runtime = self.block(model.runtime_profile, RuntimeSettings, "$.runtime_profile")
         if runtime is not None:
             self._files(runtime)
-        self.block(model.interfaces, InterfacesSettings, "$.interfaces")
+        interfaces = self.block(model.interfaces, InterfacesSettings, "$.interfaces")
+        if interfaces is not None:
+            labels: dict[str, int] = {}
+            for i, entry in enumerate(_items(interfaces.fastapi_endpoints)):
+                where = f"$.interfaces.fastapi_endpoints[{i}]"
+                self.endpoint(entry.label, entry.method, entry.auth.mode, where)
+                if entry.label in labels:
+                    self.add(
+                        f"{where}.label",
+                        f"duplicate endpoint label {entry.label!r} (also [{labels[entry.label]}])",
+                    )
+                labels.setdefault(entry.label, i)
         return self.errors
+
+    def endpoint(self, label: str, method: str, mode: str, path: str) -> None:
+        if not label.strip():
+            self.add(f"{path}.label", "must be a non-empty string")
+        if method not in _ENDPOINT_METHODS:
+            self.add(f"{path}.method", f"must be one of: {', '.join(_ENDPOINT_METHODS)}; got {method!r}")
+        if mode not in _ENDPOINT_AUTH_MODES:
+            self.add(f"{path}.auth.mode", f"must be one of: {', '.join(_ENDPOINT_AUTH_MODES)}; got {mode!r}")
 
     def block(self, value: JsonObject | UnsetType, kind: type[_T], path: str) -> _T | None:
         if isinstance(value, UnsetType):
@@ -346,6 +369,8 @@ class _Checker:
             self._schedules(_items(row.schedules), f"{path}.schedules")
             self.block(row.runtime, RuntimeSettings, f"{path}.runtime")
             self._sandbox(row.sandbox, f"{path}.sandbox")
+            if (spec := _set(row.fastapi_endpoint)) is not None:
+                self.endpoint(spec.label, spec.method, spec.auth.mode, f"{path}.fastapi_endpoint")
         block = _set(self.model.agent)
         default = _set(block.default_agent_id) if block else None
         if default and self.agent_ids and default not in self.agent_ids:
