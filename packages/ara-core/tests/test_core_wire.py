@@ -663,3 +663,13 @@ def test_endpoints_are_checked(manifest: dict[str, Any], path: str, fragment: st
     paths = dict(info.value.errors)
     assert path in paths, info.value.errors
     assert fragment in paths[path]
+
+
+def test_references_in_a_profile_only_manifest_name_profiles() -> None:
+    manifest = json.loads((HERE / "data" / "legacy_g0_app.manifest.json").read_bytes())
+    validate_manifest(manifest)
+    manifest["workflows"][0]["agent_id"] = "nobody"
+    with pytest.raises(
+        ManifestError, match=r"at `\$\.workflows\[0\]\.agent_id`: names no agent; agents are coordinator"
+    ):
+        validate_manifest(manifest)

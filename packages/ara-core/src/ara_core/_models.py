@@ -280,7 +280,9 @@ class _Checker:
         self.agents = _items(block.agents) if block else ()
         self.tools = _items(block.tools) if block else ()
         self.subagents = _items(block.subagents) if block else ()
-        self.agent_ids = [row.id for row in self.agents]
+        profiles = _items(block.profiles) if block else ()
+        # The oldest SDKs declared agents only as profiles; references name those then.
+        self.agent_ids = [row.id for row in self.agents] or [p.id for p in profiles]
         self.tool_names = [tool.name for tool in self.tools]
 
     def add(self, path: str, message: str) -> None:
