@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -18,8 +17,16 @@ __all__ = ["ServerThread", "serve"]
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    """A listening TCP socket on `(host, port)`.
+
+    Created with `proto=IPPROTO_TCP` (asyncio sets `TCP_NODELAY` on connections accepted from such
+    a socket) and with `TCP_NODELAY` set on it (Linux copies it to accepted connections; uvloop sets
+    it itself): without it, a keep-alive response waits for the peer's delayed ACK (~40 ms).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(128)
     return sock
@@ -61,15 +68,25 @@ class ServerThread:
         port = sock.getsockname()[1]
         host = self.settings.host
         self.base_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        # loop/http "auto": uvloop and httptools when installed (they are dependencies of
+        # ara-server where wheels exist), else asyncio and h11.
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+            loop="auto",
+            http="auto",
         )
         self._server = uvicorn.Server(config)
         server = self._server
 
         def run() -> None:
             try:
-                asyncio.run(server.serve(sockets=[sock]))
+                # Server.run picks the configured event loop (uvloop when installed); signal
+                # handlers are only installed in the main thread, so none here.
+                server.run(sockets=[sock])
             except BaseException as exc:  # reported by start()
                 self._error = exc
             finally:
