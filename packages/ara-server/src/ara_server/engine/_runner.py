@@ -18,11 +18,7 @@ Only the standard library is used here.
 
 import json
 import os
-import shutil
-import signal
-import struct
 import sys
-import time
 
 
 def call(request):  # type: ignore[no-untyped-def]
@@ -82,6 +78,8 @@ def _listing(directory: str) -> set[str]:
 def _remove_new(directory: str, before: set[str]) -> None:
     """Remove what a call created in `directory` (entries not in `before`; those include the
     mount points of the workspace, which are never touched). Symbolic links are not followed."""
+    import shutil
+
     for name in _listing(directory) - before:
         path = os.path.join(directory, name)
         try:
@@ -114,17 +112,25 @@ def _read_exact(stream, n):  # type: ignore[no-untyped-def]
     return data
 
 
+_libc = None
+
+
 def _set_dumpable(flag: int) -> None:
     """prctl(PR_SET_DUMPABLE): a non-dumpable fork server cannot be ptraced by the calls it forks."""
+    global _libc
     try:
-        import ctypes
+        if _libc is None:
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, flag, 0, 0, 0)
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(4, flag, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
 
 def _child(request, reply_path, log_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
     _set_dumpable(1)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
@@ -148,6 +154,8 @@ def _child(request, reply_path, log_path) -> None:  # type: ignore[no-untyped-de
 
 def _wait_for_the_killed() -> None:
     """Wait (at most a second) until no process but the namespace's init and this one is alive."""
+    import time
+
     me = os.getpid()
     for _ in range(1000):
         alive = False
@@ -196,9 +204,20 @@ def _prefork(keep_closed):  # type: ignore[no-untyped-def]
 
 
 def serve() -> None:
-    # Killing "every process but me" is only safe inside the sandbox's own PID namespace.
-    if os.getpid() > 8:
-        sys.stderr.write("the fork server runs only as an early process of its own PID namespace\n")
+    # Imported here, not at the top: a cold call needs none of them.
+    import shutil
+    import signal
+    import struct
+
+    # Killing "every process but me" and emptying /tmp are only safe inside a sandbox: its own PID
+    # namespace (bubblewrap is its init) and its private /tmp.
+    try:
+        with open("/proc/1/cmdline", "rb") as f:
+            init = f.read().split(b"\0")[0]
+    except OSError:
+        init = b""
+    if os.getpid() > 8 or not init.endswith(b"bwrap"):
+        sys.stderr.write("the fork server runs only inside a bubblewrap sandbox\n")
         sys.exit(2)
     _set_dumpable(0)
     requests = sys.stdin.buffer
