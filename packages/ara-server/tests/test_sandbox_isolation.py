@@ -9,17 +9,21 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pytest
 from ara_server.engine import (
     IsolationUnavailable,
     SandboxPolicy,
     _isolation,
+    close_warm_sandboxes,
     isolation_status,
     require_isolation,
     run_command,
@@ -313,3 +317,47 @@ def test_isolation_status_is_complete_with_bubblewrap() -> None:
 async def test_a_workspace_containing_the_data_dir_is_refused(server: FakeServer) -> None:
     with pytest.raises(ValueError, match="must not contain"):
         await run_command("true", workdir=server.data.parent, policy=server.policy)
+
+
+@needs_isolation
+async def test_an_app_environment_inside_the_hidden_data_dir_is_usable(server: FakeServer) -> None:
+    env_dir = server.data / "envs" / "app-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    site = next((env_dir / "lib").glob("python*/site-packages"))
+    (site / "only_in_app_env.py").write_text("VALUE = 'from the app environment'\n")
+    source = "def use():\n    import sys, only_in_app_env\n    return [only_in_app_env.VALUE, sys.prefix]\n"
+    for policy in (server.policy, msgspec.structs.replace(server.policy, warm_per_app=1)):
+        res = await run_function(
+            source=source,
+            function_name="use",
+            mode="tool",
+            payload={},
+            workdir=server.workdir,
+            timeout_seconds=60,
+            python=str(env_dir / "bin" / "python"),
+            policy=policy,
+        )
+        assert res.ok, res.error
+        assert res.result == ["from the app environment", str(env_dir)]
+    await close_warm_sandboxes()
+    # The environment is readable, never writable, and the rest of the data dir stays hidden.
+    probe = await run_function(
+        source=(
+            "def probe(site, key):\n"
+            "    import os\n"
+            "    try:\n"
+            "        open(os.path.join(site, 'planted.py'), 'w')\n"
+            "        wrote = True\n"
+            "    except OSError:\n"
+            "        wrote = False\n"
+            "    return [wrote, os.path.exists(key)]\n"
+        ),
+        function_name="probe",
+        mode="tool",
+        payload={"site": str(site), "key": str(server.data / "secrets.key")},
+        workdir=server.workdir,
+        timeout_seconds=60,
+        python=str(env_dir / "bin" / "python"),
+        policy=server.policy,
+    )
+    assert probe.ok and probe.result == [False, False]
