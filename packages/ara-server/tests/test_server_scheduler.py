@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from ara_server import Settings
-from ara_server.services.runs import RunService
+from ara_server.services.execution import Execution
+from ara_server.services.logbus import LogBus
 from ara_server.services.scheduler import Scheduler, due_firings
 from ara_server.store import Store, accounts, apps
 from ara_server.store import runs as runs_store
@@ -166,10 +167,10 @@ async def test_two_nodes_fire_each_schedule_once_and_the_pipeline_runs(store, tm
     assert (run["kind"], run["status"]) == ("pipeline", "queued")
     assert (runs["pulse"]["kind"], runs["pulse"]["input"]["tool_name"]) == ("tool", "stamp")
 
-    service = RunService(Settings(data_dir=tmp_path), s)
-    done = await service.execute(await s.run(apps.get_app, app["id"]), run)
-    assert done["status"] == "completed", done["error"]
-    assert done["result"]["tool_calls"] == [
+    execution = Execution(Settings(data_dir=tmp_path), s, LogBus(s))
+    done = await execution.outcome(await s.run(apps.get_app, app["id"]), run)
+    assert done.status == "completed", done.error
+    assert done.result["tool_calls"] == [
         {
             "name": "stamp",
             "arguments": {"label": "x", "n": 21},
@@ -177,8 +178,8 @@ async def test_two_nodes_fire_each_schedule_once_and_the_pipeline_runs(store, tm
             "error": None,
         }
     ]
-    pulse = await service.execute(await s.run(apps.get_app, app["id"]), runs["pulse"])
-    assert pulse["status"] == "completed" and pulse["result"]["tool_calls"][0]["result"] == {
+    pulse = await execution.outcome(await s.run(apps.get_app, app["id"]), runs["pulse"])
+    assert pulse.status == "completed" and pulse.result["tool_calls"][0]["result"] == {
         "label": "pulse",
         "n": 2,
     }

@@ -1,8 +1,21 @@
 """The run engine of ara-server: sandboxed prompt functions and tools, and the agent loop."""
 
+from ._artifacts import ArtifactError, ensure_artifact
+from ._envs import AppEnvironment, PackageInstallError, ensure_environment, environment_key
+from ._executors import (
+    ExecutionContext,
+    Executor,
+    RunSink,
+    RunSpec,
+    command_path,
+    execute_run,
+    executor_for,
+    handler_row,
+    run_startup,
+)
 from ._isolation import PROTECTIONS, IsolationStatus, IsolationUnavailable
 from ._limits import SandboxLimits, SandboxPolicy
-from ._loop import MAX_MODEL_TURNS, RunOutcome, execute_agent_run
+from ._loop import MAX_MODEL_TURNS, RunOutcome, Toolbox, ToolResult, Trace, agent_loop, execute_agent_run
 from ._providers import (
     ModelError,
     ModelProvider,
@@ -30,6 +43,25 @@ from ._sandbox import (
 from ._warm import WarmPool, WarmPoolStats
 
 __all__ = [
+    "AppEnvironment",
+    "ArtifactError",
+    "ExecutionContext",
+    "Executor",
+    "PackageInstallError",
+    "RunSink",
+    "RunSpec",
+    "ToolResult",
+    "Toolbox",
+    "Trace",
+    "agent_loop",
+    "command_path",
+    "ensure_artifact",
+    "ensure_environment",
+    "environment_key",
+    "execute_run",
+    "executor_for",
+    "handler_row",
+    "run_startup",
     "MAX_MODEL_TURNS",
     "PROTECTIONS",
     "IsolationStatus",

@@ -1,18 +1,96 @@
-"""Dispatch: events and schedule firings become runs."""
+"""Dispatch: what a request, an event or a schedule firing runs, and the queued runs they become.
+
+One rule for all three: a workflow runs what `ara_core.dispatch` says (mode ``run`` → a command,
+``pipeline`` → its steps, ``task`` → its agent), whatever started it. `run_fields` turns that
+target into the columns of a run.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ara_core import new_run_id
+from ara_core import RunTarget, new_run_id
 
+from ..engine import handler_row
 from ..errors import ApiProblem
-from ..store import Store, events, new_id, now, runs, schedules
+from ..store import Store, apps, events, new_id, now, runs, schedules
 from .logbus import LogBus
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "RequestTarget", "resolve_request", "run_fields"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTarget:
+    """What a run request names.
+
+    Attributes:
+        kind: ``agent``, ``pipeline``, ``command`` or ``handler``.
+        agent_id: The agent (``""`` for commands and handlers).
+        workflow_id: The workflow (or hook or handler) id the run is recorded under.
+        task: The workflow's task text (``""`` when none).
+    """
+
+    kind: str
+    agent_id: str
+    workflow_id: str
+    task: str = ""
+
+
+def resolve_request(app: dict[str, Any], requested: str) -> RequestTarget:
+    """The run a request for `requested` (an ``agent_id`` or ``workflow_id``) means.
+
+    In order: empty → the default agent; an agent id → that agent; a workflow id → what the
+    workflow runs (its agent, its command or its pipeline); a subagent hook id → its command or
+    task; a handler id → the handler.
+
+    Raises:
+        ApiProblem: 404 `agent_not_found` when it names none of these.
+    """
+    view = apps.app_view(app)
+    if not requested or view.agent(requested) is not None:
+        agent_id = view.resolve_agent(requested)
+        if agent_id is not None:
+            return RequestTarget("agent", agent_id, requested or agent_id)
+    elif (target := view.target(requested)) is not None and target.kind != "tool":
+        if target.kind != "agent" or view.agent(target.agent_id) is not None:
+            return RequestTarget(target.kind, target.agent_id, target.workflow_id, target.task)
+    elif handler_row(view, requested) is not None:
+        return RequestTarget("handler", "", requested)
+    agents = ", ".join(view.agent_ids()) or "none"
+    workflows = ", ".join(w.id for w in view.workflows()) or "none"
+    raise ApiProblem(
+        404,
+        "agent_not_found",
+        f"agent {requested!r} not found in app {app['slug']!r}; agents: {agents}; workflows: {workflows}",
+    )
+
+
+def run_fields(target: RunTarget, base_input: dict[str, Any]) -> dict[str, Any]:
+    """The run columns (``kind``, ``agent_id``, ``workflow_id``, ``input``) for a dispatch target.
+
+    Agent runs get the workflow's ``task`` in their input; a schedule's own input is merged in; a
+    tool call carries ``tool_name`` and ``args``.
+    """
+    fields: dict[str, Any] = {"workflow_id": target.workflow_id, "kind": target.kind}
+    data = dict(base_input)
+    if target.kind == "tool":
+        fields["agent_id"] = target.agent_id
+        data = {"tool_name": target.tool_name, "args": dict(target.args), **data}
+    elif target.kind == "command":
+        fields["agent_id"] = ""
+    else:
+        fields["agent_id"] = target.agent_id
+        if isinstance(target.input, dict):
+            data = {**target.input, **data}  # pyright: ignore[reportUnknownMemberType]
+        elif target.input is not None:
+            data = {"input": target.input, **data}
+        if target.kind == "agent" or target.task:
+            data = {"task": target.task, **data}
+    fields["input"] = data
+    return fields
 
 
 class Dispatcher:
@@ -31,8 +109,9 @@ class Dispatcher:
     async def event(
         self, app: dict[str, Any], body: dict[str, Any], key: str | None
     ) -> tuple[dict[str, Any], bool]:
-        """Record an event and queue a run for every `task` or `run` workflow whose trigger is this
-        event type. Idempotent per `key`.
+        """Record an event and queue a run for everything its type triggers: every workflow whose
+        trigger names the event (any mode: task, run or pipeline), then every subagent hook for it
+        that no workflow already covers. Idempotent per `key`.
 
         Returns:
             `(response, new)`: the event response (the stored one on a replay) and whether it is new.
@@ -40,24 +119,19 @@ class Dispatcher:
         Raises:
             ApiProblem: 422 `invalid_event` (no `event_type`); 409 `idempotency_conflict`.
         """
-        event_type = str(body.get("event_type") or "").strip()
+        raw_type = body.get("event_type")
+        event_type = raw_type.strip() if isinstance(raw_type, str) else ""
         if not event_type:
             raise ApiProblem(422, "invalid_event", "at `$.event_type`: must be a non-empty string")
         event_id = new_id("evt")
-        manifest = app["manifest"]
-        hooks = [
-            w
-            for w in manifest.get("workflows") or []
-            if (w.get("trigger") or {}).get("event") == event_type and w.get("mode") in ("task", "run")
-        ]
-        default_agent = (manifest.get("agent") or {}).get("default_agent_id") or ""
-        planned = [(w, new_run_id()) for w in hooks]
+        targets = apps.app_view(app).event_targets(event_type)
+        planned = [(target, new_run_id()) for target in targets]
         response = {
             "ok": True,
             "event_id": event_id,
             "event_type": event_type,
             "accepted_at": now().isoformat(),
-            "matched_workflows": [w.get("id") for w in hooks],
+            "matched_workflows": [t.workflow_id for t in targets],
             "runs": [rid for _, rid in planned],
         }
         stored, outcome = await events.record_event(self.store, app["id"], key, body, response)
@@ -79,21 +153,16 @@ class Dispatcher:
             "metadata": body.get("metadata") or {},
             "event_id": event_id,
         }
-        for workflow, run_id in planned:
-            command = workflow.get("mode") == "run"
-            agent_id = str(workflow.get("agent_id") or default_agent)
+        for target, run_id in planned:
             await runs.insert_run(
                 self.store,
                 {
                     "run_id": run_id,
                     "app_id": app["id"],
-                    "agent_id": "" if command else agent_id,
-                    "workflow_id": workflow.get("id"),
-                    "kind": "command" if command else "agent",
                     "mode": "async",
                     "status": "queued",
-                    "idempotency_key": f"{key or event_id}:{workflow.get('id')}",
-                    "input": event_input if command else {**event_input, "task": workflow.get("task") or ""},
+                    "idempotency_key": f"{key or event_id}:{target.workflow_id}",
+                    **run_fields(target, event_input),
                 },
             )
         if planned:

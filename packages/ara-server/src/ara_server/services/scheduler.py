@@ -5,17 +5,17 @@ nodes sharing a database never double-fire."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from ara_core import ScheduleSpec
 from cronsim import CronSim, CronSimError
 
 from ..store import Store, apps
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, run_fields
 from .logbus import LogBus
 
 __all__ = ["DueFiring", "Scheduler", "due_firings"]
@@ -48,83 +48,34 @@ def _latest_cron(expr: str, tz: str, since: datetime, now: datetime) -> datetime
     return latest
 
 
-def _due_time(spec: dict[str, Any], since: datetime, now: datetime) -> datetime | None:
+def _due_time(spec: ScheduleSpec, since: datetime, now: datetime) -> datetime | None:
     """The latest fire time of `spec` in (since, now], or None. Later misses are skipped (fire latest only)."""
-    if spec.get("one_shot_at"):
-        try:
-            at = datetime.fromisoformat(str(spec["one_shot_at"]).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        return at if since < at <= now else None
-    if spec.get("every_seconds"):
-        step = int(spec["every_seconds"])
+    if spec.kind == "at":
+        return spec.at if spec.at is not None and since < spec.at <= now else None
+    if spec.kind == "every":
+        step = spec.every_seconds or 0
         if step <= 0:
             return None
         moment = datetime.fromtimestamp((int(now.timestamp()) // step) * step, UTC)
         return moment if since < moment <= now else None
-    expr = str(spec.get("cron") or spec.get("schedule") or "").strip()
-    return _latest_cron(expr, str(spec.get("timezone") or "UTC"), since, now) if expr else None
-
-
-def _schedules(app: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """`(key, timing spec, run)` for every schedule of an app's manifest."""
-    manifest = app["manifest"]
-    default_agent = str((manifest.get("agent") or {}).get("default_agent_id") or "")
-    for wf in manifest.get("workflows") or []:
-        trigger = wf.get("trigger") or {}
-        expr = str(trigger.get("cron") or trigger.get("schedule") or wf.get("schedule") or "").strip()
-        if not expr:
-            continue
-        spec = {
-            "cron": expr,
-            "timezone": trigger.get("timezone") or "UTC",
-            "one_shot_at": trigger.get("one_shot_at"),
-        }
-        mode = wf.get("mode") or "task"
-        base = {"workflow_id": wf.get("id"), "input": {"task": wf.get("task") or "", "scheduled": True}}
-        if mode == "run":
-            run = {**base, "kind": "command", "agent_id": ""}
-        elif mode == "pipeline":
-            run = {**base, "kind": "pipeline", "agent_id": str(wf.get("agent_id") or default_agent)}
-        else:
-            run = {**base, "kind": "agent", "agent_id": str(wf.get("agent_id") or default_agent)}
-        yield f"workflow:{wf.get('id')}", spec, run
-    for agent in (manifest.get("agent") or {}).get("agents") or []:
-        for sched in agent.get("schedules") or []:
-            if sched.get("kind") != "every":
-                continue
-            target = sched.get("run") or {}
-            spec = {"every_seconds": sched.get("every_seconds")}
-            if target.get("type") == "tool":
-                run = {
-                    "kind": "tool",
-                    "agent_id": str(agent.get("id")),
-                    "workflow_id": sched.get("id"),
-                    "input": {
-                        "tool_name": target.get("tool_name"),
-                        "args": target.get("args") or {},
-                        "scheduled": True,
-                    },
-                }
-            else:
-                run = {
-                    "kind": "agent",
-                    "agent_id": str(target.get("agent_id") or agent.get("id")),
-                    "workflow_id": sched.get("id"),
-                    "input": {**(target.get("input") or {}), "scheduled": True},
-                }
-            yield f"every:{agent.get('id')}:{sched.get('id')}", spec, run
+    return _latest_cron(spec.expr, spec.timezone, since, now) if spec.expr else None
 
 
 def due_firings(app: dict[str, Any], since: datetime, now: datetime) -> list[DueFiring]:
-    """The schedules of `app` due in (since, now], each at its latest due time."""
-    out = []
-    for key, spec, run in _schedules(app):
+    """The schedules of `app` due in (since, now], each at its latest due time.
+
+    The schedules and what each runs come from the app's manifest view (`ManifestView.schedules`),
+    mapped to runs by the same rule as events and requests (`run_fields`).
+    """
+    out: list[DueFiring] = []
+    for spec in apps.app_view(app).schedules():
         moment = _due_time(spec, since, now)
-        if moment is not None:
-            run = {**run, "input": {**run["input"], "schedule_key": key, "fire_time": moment.isoformat()}}
-            out.append(DueFiring(key, moment, run))
+        if moment is None:
+            continue
+        run = run_fields(
+            spec.target, {"scheduled": True, "schedule_key": spec.key, "fire_time": moment.isoformat()}
+        )
+        out.append(DueFiring(spec.key, moment, run))
     return out
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from ara_core import ManifestView, view_of
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,7 +17,62 @@ from . import Store
 from . import schema as t
 from ._common import new_id, now, row_dict
 
-__all__ = ["active_apps", "app_for", "create_app", "get_app", "list_apps", "update_app"]
+__all__ = [
+    "active_apps",
+    "app_for",
+    "app_view",
+    "create_app",
+    "get_app",
+    "list_apps",
+    "manifest_version",
+    "update_app",
+]
+
+#: Deployed versions whose view stays decoded.
+VIEW_CACHE_SIZE = 512
+_views: OrderedDict[tuple[str, str], tuple[str, ManifestView]] = OrderedDict()
+
+
+def _key(app: dict[str, Any]) -> tuple[str, str]:
+    stamp: Any = app.get("updated_at")
+    return str(app.get("id") or ""), stamp.isoformat() if isinstance(stamp, datetime) else str(stamp)
+
+
+def _decode(app: dict[str, Any]) -> tuple[str, ManifestView]:
+    key = _key(app)
+    if not key[0] or app.get("updated_at") is None:  # not a stored row: no identity to cache by
+        manifest = app["manifest"]
+        digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return digest, view_of(manifest)
+    hit = _views.get(key)
+    if hit is not None:
+        _views.move_to_end(key)
+        return hit
+    manifest = app["manifest"]
+    version = hashlib.sha256(json.dumps(manifest, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    entry = (version, view_of(manifest))
+    _views[key] = entry
+    while len(_views) > VIEW_CACHE_SIZE:
+        _views.popitem(last=False)
+    return entry
+
+
+def app_view(app: dict[str, Any]) -> ManifestView:
+    """The typed view of an app row's manifest, decoded once per deployed version and cached.
+
+    A version is identified by the app id and its `updated_at` (every deploy sets it).
+
+    Raises:
+        ara_core.ManifestError: The stored manifest does not decode (it was validated at deploy,
+            so only a manual database edit can cause this).
+    """
+    return _decode(app)[1]
+
+
+def manifest_version(app: dict[str, Any]) -> str:
+    """The content hash of an app row's manifest (16 hex characters): equal manifests, equal
+    versions. Startup commands run once per version."""
+    return _decode(app)[0]
 
 
 async def list_apps(conn: AsyncConnection, account_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,343 @@
+"""Execution: turn a stored run into an `ExecutionContext`, execute it with the engine's executor for
+its kind, and persist the outcome.
+
+Before a run executes, the app's deployed version is made ready on this node (once per version):
+its files are written, its ``python_packages`` environment is built (shared by identical apps),
+its artifacts are fetched, and its ``startup`` entrypoint has run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from ara_core import ManifestView, StartupSpec
+
+from ..engine import (
+    AppEnvironment,
+    ArtifactError,
+    ExecutionContext,
+    ModelProvider,
+    PackageInstallError,
+    RunOutcome,
+    RunSpec,
+    ensure_artifact,
+    ensure_environment,
+    execute_run,
+    handler_row,
+    run_startup,
+)
+from ..settings import Settings
+from ..store import Store, apps, now, runs, secrets
+from .deploy import materialize_files
+from .logbus import LogBus
+
+__all__ = ["Execution", "Prepared", "declared_packages"]
+
+log = structlog.get_logger("ara_server.execution")
+
+
+def declared_packages(view: ManifestView) -> list[tuple[str, str]]:
+    """Every declared Python package with the JSON path that declares it: the app's
+    ``runtime_profile.python_packages``, then each subagent's and agent's ``runtime``."""
+    out: list[tuple[str, str]] = []
+    runtime = view.runtime()
+    for i, pkg in enumerate(
+        () if not isinstance(runtime.python_packages, tuple) else runtime.python_packages
+    ):
+        out.append((f"$.runtime_profile.python_packages[{i}]", pkg))
+    block = view.manifest.agent
+    rows = getattr(block, "subagents", None)
+    for i, row in enumerate(rows if isinstance(rows, tuple) else ()):
+        packages = row.runtime.get("python_packages") if isinstance(row.runtime, dict) else None
+        for j, pkg in enumerate(packages if isinstance(packages, list) else []):
+            out.append((f"$.agent.subagents[{i}].runtime.python_packages[{j}]", str(pkg)))
+    for i, agent in enumerate(view.agents()):
+        packages = agent.runtime.get("python_packages") if isinstance(agent.runtime, dict) else None
+        for j, pkg in enumerate(packages if isinstance(packages, list) else []):
+            out.append((f"$.agent.agents[{i}].runtime.python_packages[{j}]", str(pkg)))
+    return out
+
+
+def declared_artifacts(view: ManifestView) -> list[tuple[str, dict[str, Any]]]:
+    """Every declared artifact with its JSON path: ``runtime_profile.artifacts`` and the adapters'."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    runtime = view.runtime()
+    for i, spec in enumerate(runtime.artifacts if isinstance(runtime.artifacts, tuple) else ()):
+        out.append((f"$.runtime_profile.artifacts[{i}]", dict(spec)))
+    if isinstance(runtime.adapter, dict) and isinstance(runtime.adapter.get("artifact"), dict):
+        out.append(("$.runtime_profile.adapter.artifact", dict(runtime.adapter["artifact"])))
+    block = view.manifest.agent
+    rows = getattr(block, "subagents", None)
+    for i, row in enumerate(rows if isinstance(rows, tuple) else ()):
+        adapter = row.runtime.get("adapter") if isinstance(row.runtime, dict) else None
+        if isinstance(adapter, dict) and isinstance(adapter.get("artifact"), dict):
+            out.append((f"$.agent.subagents[{i}].runtime.adapter.artifact", dict(adapter["artifact"])))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A deployed version made ready on this node.
+
+    Attributes:
+        view: The manifest view.
+        version: The manifest's content hash.
+        workdir: The app's working directory.
+        environment: The app's Python environment (``None``: the server's interpreter).
+        artifact_dirs: Directories of the fetched ``runtime_profile.artifacts``, in order.
+    """
+
+    view: ManifestView
+    version: str
+    workdir: Path
+    environment: AppEnvironment | None
+    artifact_dirs: tuple[Path, ...] = ()
+
+
+class _LogSink:
+    """Sends trace entries of a run to the app log: tool calls, and what each tool printed."""
+
+    def __init__(self, logbus: LogBus, app_id: str, run_id: str | None) -> None:
+        self.logbus, self.app_id, self.run_id = logbus, app_id, run_id
+
+    async def log(self, level: str, event_type: str, message: str) -> None:
+        await self.logbus.log(self.app_id, self.run_id, level, event_type, message)
+
+    async def trace(self, entry: dict[str, Any]) -> None:
+        if entry.get("type") != "tool_call":
+            return
+        error = entry.get("error")
+        text = f"tool {entry['tool']} {'failed: ' + str(error) if error else 'ok'} ({entry.get('duration_ms', 0):.0f} ms)"
+        await self.log("error" if error else "info", "tool.call", text)
+        for line in str(entry.get("logs") or "").splitlines()[-200:]:
+            await self.log("info", "tool.output", f"{entry['tool']}: {line[:2000]}")
+
+
+class Execution:
+    """Executes runs of this node.
+
+    Args:
+        settings: Server settings (data dir, timeouts).
+        store: The store.
+        logbus: Where run log lines go.
+        provider: Model provider (default: from the environment, per run).
+    """
+
+    def __init__(
+        self, settings: Settings, store: Store, logbus: LogBus, provider: ModelProvider | None = None
+    ) -> None:
+        self.settings, self.store, self.logbus, self.provider = settings, store, logbus, provider
+        self._ready: dict[tuple[str, str], asyncio.Future[Prepared]] = {}
+
+    @property
+    def envs_dir(self) -> Path:
+        """Where app Python environments live: ``<data_dir>/envs``."""
+        return self.settings.data_dir / "envs"
+
+    # -------------------------------------------------------------------------- preparation
+
+    async def prepare(self, app: dict[str, Any], *, fail_fast: bool = False) -> Prepared:
+        """Make the app's deployed version ready on this node (once per version; concurrent
+        callers share one preparation).
+
+        Writes the files, builds the Python environment, fetches artifacts, and runs the
+        ``startup`` entrypoint (its output goes to the app log; a failing startup is logged, runs
+        still proceed).
+
+        Raises:
+            PackageInstallError: A declared package cannot be installed.
+            ArtifactError: An artifact cannot be fetched.
+        """
+        key = (str(app["id"]), apps.manifest_version(app))
+        fut = self._ready.get(key)
+        if fut is None or (fut.done() and fut.exception() is not None):
+            fut = asyncio.get_running_loop().create_future()
+            self._ready[key] = fut
+            try:
+                fut.set_result(await self._prepare(app, key[1]))
+            except BaseException as exc:
+                fut.set_exception(exc)
+                self._ready.pop(key, None)
+                fut.exception()  # retrieved: no "never retrieved" warning
+                raise
+        return await asyncio.shield(fut)
+
+    async def _prepare(self, app: dict[str, Any], version: str) -> Prepared:
+        view = apps.app_view(app)
+        workdir = self.settings.app_dir(app["id"])
+        await asyncio.to_thread(materialize_files, workdir, app["manifest"])
+        packages = [pkg for _, pkg in declared_packages(view)]
+        environment = await ensure_environment(self.envs_dir, packages)
+        artifact_dirs: list[Path] = []
+        for _, spec in declared_artifacts(view):
+            artifact_dirs.append(await ensure_artifact(spec, workdir))
+        prepared = Prepared(view, version, workdir, environment, tuple(artifact_dirs))
+        await self._startup(app, prepared)
+        return prepared
+
+    async def _startup(self, app: dict[str, Any], prepared: Prepared) -> None:
+        startup = prepared.view.runtime().startup
+        if not isinstance(startup, StartupSpec) or not startup.entrypoint.strip():
+            return
+        stamp = prepared.workdir / ".ara" / f"startup-{prepared.version}.done"
+        if stamp.exists():
+            return
+        app_id = str(app["id"])
+        sink = _LogSink(self.logbus, app_id, None)
+        await sink.log(
+            "info", "startup.started", f"startup {startup.entrypoint} (version {prepared.version})"
+        )
+        ctx = ExecutionContext(
+            view=prepared.view,
+            run=RunSpec(
+                run_id=f"startup-{prepared.version}",
+                app_id=app_id,
+                app_slug=str(app["slug"]),
+                kind="command",
+                workflow_id="startup",
+                agent_id="",
+                input={},
+            ),
+            workdir=prepared.workdir,
+            env=await self._env(app, prepared, run_id=f"startup-{prepared.version}", attempt=1, key=""),
+            sink=sink,
+            timeout_seconds=self.settings.run_timeout_seconds,
+            python=prepared.environment.python if prepared.environment else None,
+        )
+        outcome = await run_startup(ctx, startup)
+        if outcome.status == "completed":
+            await sink.log("info", "startup.completed", f"startup completed (version {prepared.version})")
+        else:
+            await sink.log("error", "startup.failed", f"startup failed: {outcome.error}")
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(outcome.status)
+
+    # ------------------------------------------------------------------------------ running
+
+    async def _env(
+        self, app: dict[str, Any], prepared: Prepared, *, run_id: str, attempt: int, key: str
+    ) -> dict[str, str]:
+        runtime_env = prepared.view.runtime().env
+        env: dict[str, str] = {
+            **(runtime_env if isinstance(runtime_env, dict) else {}),
+            **await self.store.run(secrets.secret_env, self.store.box, app["id"]),
+            "ARA_APP_ID": str(app["id"]),
+            "ARA_APP_SLUG": str(app["slug"]),
+            "ARA_RUN_ID": run_id,
+            "ARA_ATTEMPT": str(attempt),
+            "ARA_IDEMPOTENCY_KEY": key or run_id,
+        }
+        if prepared.artifact_dirs:
+            env["ARA_ARTIFACT_DIRS"] = os.pathsep.join(str(p) for p in prepared.artifact_dirs)
+        return env
+
+    async def context(
+        self, app: dict[str, Any], run: dict[str, Any], sink: Any | None = None
+    ) -> ExecutionContext:
+        """The execution context of a stored run (prepares the app's version first).
+
+        Raises:
+            PackageInstallError: As `prepare`.
+            ArtifactError: As `prepare`.
+        """
+        prepared = await self.prepare(app)
+        run_input = run.get("input") or {}
+        attempt = max(1, int(run.get("attempt") or run.get("attempts") or 0))
+        key = str(run.get("idempotency_key") or run_input.get("idempotency_key") or run["run_id"])
+        spec = RunSpec(
+            run_id=str(run["run_id"]),
+            app_id=str(app["id"]),
+            app_slug=str(app["slug"]),
+            kind=str(run.get("kind") or "agent"),
+            workflow_id=str(run.get("workflow_id") or run.get("agent_id") or ""),
+            agent_id=str(run.get("agent_id") or ""),
+            input=run_input,
+            attempt=attempt,
+            idempotency_key=key,
+        )
+        settings = prepared.view.subagent(spec.agent_id) if spec.agent_id else None
+        timeout = (settings.timeout_seconds if settings else None) or self.settings.run_timeout_seconds
+        return ExecutionContext(
+            view=prepared.view,
+            run=spec,
+            workdir=prepared.workdir,
+            env=await self._env(app, prepared, run_id=spec.run_id, attempt=attempt, key=key),
+            sink=sink or _LogSink(self.logbus, spec.app_id, spec.run_id),
+            timeout_seconds=timeout,
+            tool_timeout_seconds=self.settings.tool_timeout_seconds,
+            provider=self.provider,
+            python=prepared.environment.python if prepared.environment else None,
+        )
+
+    async def outcome(self, app: dict[str, Any], run: dict[str, Any]) -> RunOutcome:
+        """Execute a stored run and return its outcome (nothing persisted)."""
+        try:
+            ctx = await self.context(app, run)
+        except (PackageInstallError, ArtifactError) as exc:
+            return RunOutcome("failed", "", [], f"the app's environment is not ready: {exc}")
+        if ctx.run.kind in ("agent", "handler") and not _declared(ctx):
+            outcome = await execute_run(ctx)
+            outcome.retryable = False  # another attempt cannot find it either
+            return outcome
+        return await execute_run(ctx)
+
+    async def execute(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """Mark the run running, execute it, persist the outcome and log it.
+
+        Returns:
+            The updated run row.
+        """
+        app_id, run_id = app["id"], run["run_id"]
+        what = _describe(run)
+        started = now()
+        await self.store.run(runs.update_run, run_id, status="running", started_at=started)
+        await self.logbus.log(app_id, run_id, "info", "run.started", f"{what} started")
+        outcome = await self.outcome(app, run)
+        result = outcome.result if outcome.status == "completed" or outcome.trace else None
+        finished = now()
+        await self.store.run(
+            runs.update_run,
+            run_id,
+            status=outcome.status,
+            result=result,
+            error=outcome.error,
+            trace=outcome.trace,
+            finished_at=finished,
+        )
+        await self.logbus.log(
+            app_id,
+            run_id,
+            "error" if outcome.status == "failed" else "info",
+            f"run.{outcome.status}",
+            outcome.error or f"{what} {outcome.status}",
+        )
+        return {
+            **run,
+            "status": outcome.status,
+            "result": result,
+            "error": outcome.error,
+            "trace": outcome.trace,
+            "started_at": run.get("started_at") or started,
+            "finished_at": finished,
+        }
+
+
+def _declared(ctx: ExecutionContext) -> bool:
+    """The run's agent or handler exists in the manifest."""
+    run = ctx.run
+    return (
+        ctx.view.agent(run.agent_id) is not None
+        or handler_row(ctx.view, run.workflow_id or run.agent_id) is not None
+    )
+
+
+def _describe(run: dict[str, Any]) -> str:
+    kind = str(run.get("kind") or "agent")
+    if kind == "agent":
+        return f"agent {run.get('agent_id')}"
+    return f"{kind} {run.get('workflow_id') or run.get('agent_id')}"
