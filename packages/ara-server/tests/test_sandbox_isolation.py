@@ -361,3 +361,25 @@ async def test_an_app_environment_inside_the_hidden_data_dir_is_usable(server: F
         policy=server.policy,
     )
     assert probe.ok and probe.result == [False, False]
+
+
+@needs_isolation
+async def test_handing_the_workspace_over_never_follows_links(server: FakeServer) -> None:
+    outside = server.data.parent / "outside"
+    outside.mkdir()
+    (outside / "root-file").write_text("root's")
+    (server.workdir / "link-to-dir").symlink_to(outside)
+    (server.workdir / "link-to-file").symlink_to(outside / "root-file")
+    (server.workdir / "sub" / "deeper").mkdir(parents=True)
+    (server.workdir / "sub" / "deeper" / "server-written.txt").write_text("written by the server")
+    res = await run_command(
+        "echo changed > sub/deeper/server-written.txt && cat sub/deeper/server-written.txt",
+        workdir=server.workdir,
+        policy=server.policy,
+    )
+    assert res.exit_code == 0 and res.stdout == b"changed\n"
+    assert outside.stat().st_uid == os.geteuid()
+    assert (outside / "root-file").stat().st_uid == os.geteuid()
+    if os.geteuid() == 0:
+        uid = (server.workdir / "sub" / "deeper" / "server-written.txt").stat().st_uid
+        assert uid != 0 and (server.workdir / "link-to-dir").lstat().st_uid == uid

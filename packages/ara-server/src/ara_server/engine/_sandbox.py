@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -188,28 +189,60 @@ def _base_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def _own_tree(root: Path, uid: int) -> None:
-    """Give the workspace (and everything in it, symlinks not followed) to the sandbox's uid."""
-    st = root.lstat()
+#: Deepest directory level of a workspace handed to the sandbox's uid (deeper levels keep their owner).
+MAX_OWN_DEPTH = 64
+#: Workspace entries handed over on the event loop before the rest moves to a thread.
+INLINE_OWN_ENTRIES = 256
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _own_tree(root: Path, uid: int, budget: int | None = None) -> bool:
+    """Give the workspace and everything in it to the sandbox's uid (mode 0700 on the top).
+
+    Walks with directory file descriptors opened `O_NOFOLLOW` and changes owners relative to them
+    without following symbolic links, so code racing the walk (a concurrent run of the same app
+    swapping a directory for a link) cannot redirect it outside the workspace.
+
+    Returns:
+        False when it stopped after `budget` entries (call again without a budget), else True.
+    """
+    top = os.open(root, _DIR_FLAGS)
+    st = os.fstat(top)
     if st.st_uid != uid or st.st_gid != uid:
-        os.chown(root, uid, uid)
-    os.chmod(root, 0o700)
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue
-        for entry in entries:
+        os.fchown(top, uid, uid)
+    os.fchmod(top, 0o700)
+    stack = [top]
+    seen = 0
+    try:
+        while stack:
+            fd = stack.pop()
             try:
-                est = entry.stat(follow_symlinks=False)
-                if est.st_uid != uid or est.st_gid != uid:
-                    os.lchown(entry.path, uid, uid)
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                with os.scandir(fd) as it:
+                    entries = list(it)
             except OSError:
-                continue
+                entries = []
+            for entry in entries:
+                seen += 1
+                if budget is not None and seen > budget:
+                    if fd != top:
+                        os.close(fd)
+                    return False
+                try:
+                    est = entry.stat(follow_symlinks=False)
+                    if est.st_uid != uid or est.st_gid != uid:
+                        os.chown(entry.name, uid, uid, dir_fd=fd, follow_symlinks=False)
+                    if stat.S_ISDIR(est.st_mode) and len(stack) < MAX_OWN_DEPTH:
+                        stack.append(os.open(entry.name, _DIR_FLAGS, dir_fd=fd))
+                except OSError:
+                    continue
+            if fd != top:
+                os.close(fd)
+    finally:
+        for fd in stack:
+            if fd != top:
+                os.close(fd)
+        os.close(top)
+    return True
 
 
 def _kill_tree(proc: asyncio.subprocess.Process) -> None:
@@ -236,10 +269,13 @@ async def _mechanism(policy: SandboxPolicy) -> Mechanism:
     return await asyncio.to_thread(detect, policy.mechanism)
 
 
-def _prepare_workdir(workdir: Path, uid: int | None) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    if uid is not None:
-        _own_tree(workdir, uid)
+async def _prepare_workdir(workdir: Path, uid: int | None) -> None:
+    """Create the workspace and hand it to the sandbox's uid: small trees on the event loop, the
+    rest in a thread."""
+    if not workdir.is_dir():
+        await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    if uid is not None and not _own_tree(workdir, uid, INLINE_OWN_ENTRIES):
+        await asyncio.to_thread(_own_tree, workdir, uid)
 
 
 async def run_sandboxed(
@@ -317,7 +353,7 @@ async def run_sandboxed(
     full_env = _base_env(workdir)
     full_env.update({str(k): str(v) for k, v in (env or {}).items()})
     try:
-        await asyncio.to_thread(_prepare_workdir, workdir, uid)
+        await _prepare_workdir(workdir, uid)
         proc = await asyncio.create_subprocess_exec(
             *full_argv,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
@@ -588,7 +624,10 @@ async def _run_warm(
     full_env = _base_env(workdir)
     full_env.update({str(k): str(v) for k, v in (env or {}).items()})
     uid = sandbox_uid(policy, workdir) if mech.as_root and mech.setpriv else None
-    await asyncio.to_thread(_prepare_workdir, workdir, uid)
+    try:
+        await _prepare_workdir(workdir, uid)
+    except OSError:
+        return None  # the cold path reports it
     return await warm_pool_for_loop(policy).call(
         mech,
         request,
