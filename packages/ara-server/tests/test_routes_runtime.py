@@ -26,7 +26,7 @@ async def _wait_finished(server, app_id: str, run_id: str, key: str) -> dict:
     raise AssertionError(f"run {run_id} did not finish: {run}")
 
 
-async def test_sync_run_calls_the_tool_and_a_reused_run_id_is_409(server):
+async def test_sync_run_calls_the_tool_and_a_reused_run_id_answers_that_run(server):
     c = server.client
     app_id = await server.deploy()
     key = await server.runtime_key(app_id)
@@ -37,7 +37,14 @@ async def test_sync_run_calls_the_tool_and_a_reused_run_id_is_409(server):
     assert (out["status"], out["run_id"], out["agent_id"]) == ("completed", "run_fixed_1", "shouter")
     assert out["result"]["tool_calls"][0]["result"] == {"reply": "HI"}
     again = await c.post(f"/v1/apps/{app_id}/run", json=body, headers=_bearer(key))
-    assert (again.status_code, _code(again)) == (409, "run_exists")
+    assert again.status_code == 200, again.text  # a retry of the same request: the same run, not a second one
+    assert (again.json()["run_id"], again.json()["status"]) == ("run_fixed_1", "completed")
+    status = (await c.get(f"/v1/apps/{app_id}/runs/run_fixed_1", headers=_bearer(key))).json()["run"]
+    assert status["attempt"] == 1
+    other = await c.post(
+        f"/v1/apps/{app_id}/run", json={**body, "agent_id": "nope"}, headers=_bearer(key)
+    )
+    assert other.status_code == 404
 
 
 async def test_runtime_auth_answers(server):

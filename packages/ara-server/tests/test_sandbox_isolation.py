@@ -266,6 +266,11 @@ async def test_network_is_allowed_by_default_and_off_when_asked(server: FakeServ
         assert allowed.exit_code == 0 and allowed.stdout == b"hello\n"
         cut = await run_command(connect, workdir=server.workdir, policy=server.policy, network=False)
         assert cut.exit_code != 0 and cut.stdout == b""
+        # Unix sockets on the filesystem are out of reach too: /run is empty without the network.
+        runs = await run_command(
+            "ls -A /run | wc -l", workdir=server.workdir, policy=server.policy, network=False
+        )
+        assert runs.stdout.strip() == b"0"
     finally:
         listener.close()
 

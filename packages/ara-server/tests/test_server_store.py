@@ -79,10 +79,9 @@ async def test_apps_keys_secrets_runs_events(store):
         },
     )
     assert not created and again["run_id"] == "r1"
-    claimed = await store.run(runs.claim_queued_run)
-    assert claimed and claimed["run_id"] == "r1"
-    assert await store.run(runs.claim_queued_run) is None
-    assert await store.run(runs.requeue_running) == 1
+    claimed = await store.run(runs.claim_run, "node-a", 30.0)
+    assert claimed and (claimed["run_id"], claimed["attempt"], claimed["lease_owner"]) == ("r1", 1, "node-a")
+    assert await store.run(runs.claim_run, "node-b", 30.0) is None
 
     first, outcome = await events.record_event(
         store, app["id"], "e1", {"a": 1}, {"event_id": "evt_1", "ok": True}

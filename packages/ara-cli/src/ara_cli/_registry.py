@@ -47,6 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", f"{_APP}:run", "run an agent and print the result", "app"),
     Command("run-async", f"{_APP}:run_async", "submit a run without waiting (poll or webhook)", "app"),
     Command("run-status", f"{_APP}:run_status", "show (or --wait for) a run's status", "app"),
+    Command("cancel", f"{_APP}:cancel", "cancel a queued or running run", "app"),
     Command("logs", f"{_APP}:logs", "stream the app's run logs", "app"),
     Command("events", f"{_APP}:events", "send an event (idempotent by key)", "app"),
     Command("setup", f"{_APP}:setup", "show the app's setup information", "app"),
@@ -54,6 +55,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("invite", f"{_APP}:invite", "invite a viewer or member to the app", "app"),
     Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
+    Command("server", f"{_SERVER}:server", "run one ara-server node (JSON logs; nodes share a database)", "server"),
     Command("demo", f"{_SERVER}:demo", "deploy and run an example app on a throwaway local server", "server"),
     Command(
         "auth",

@@ -460,6 +460,10 @@ class _Calls:
         return Call("GET", f"/v1/apps/{_q(app_id)}/runs/{_q(run_id)}", auth=auth)
 
     @staticmethod
+    def cancel_run(app_id: str, run_id: str, auth: Any) -> Call:
+        return Call("POST", f"/v1/apps/{_q(app_id)}/runs/{_q(run_id)}/cancel", {}, auth)
+
+    @staticmethod
     def send_event(app_id: str, body: EventRequest, auth: Any, idempotency_key: str | None) -> Call:
         headers = {"X-Idempotency-Key": idempotency_key} if idempotency_key else None
         return Call("POST", f"/v1/apps/{_q(app_id)}/events", body, auth, headers)

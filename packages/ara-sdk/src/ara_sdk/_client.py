@@ -482,6 +482,14 @@ class _ClientBase:
         app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
         return (yield from self._app_call(CALLS.get_async_run_status(app_id, run_id.strip(), auth)))
 
+    def _cancel_flow(
+        self, run_id: str, runtime_key: str | None, app_header_key: str | None
+    ) -> Flow[RunStatusResponse]:
+        if not str(run_id or "").strip():
+            raise ClientError("cancel requires run_id")
+        app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
+        return (yield from self._app_call(CALLS.cancel_run(app_id, run_id.strip(), auth)))
+
     def _logs_call(self, runtime_key: str | None, app_header_key: str | None) -> Flow[Any]:
         app_id, auth = yield from self._runtime_target(runtime_key, app_header_key)
         return CALLS.stream_logs(app_id, auth)
@@ -794,6 +802,21 @@ class AraClient(_ClientBase):
         """
         return self._api.drive(self._run_status_flow(run_id, runtime_key, app_header_key))
 
+    def cancel(
+        self, *, run_id: str, runtime_key: str | None = None, app_header_key: str | None = None
+    ) -> RunStatusResponse:
+        """Cancel a run (`POST /v1/apps/{app_id}/runs/{run_id}/cancel`): a queued run ends at once;
+        a running run is stopped and its sandbox process tree killed. The response's `run` is the
+        run after the cancel (`status` `cancelled`, or still `running` with `cancel_requested` when
+        its node has not stopped it yet; the response is then 202).
+
+        Raises:
+            ClientError: Empty run id (`cancel requires run_id`).
+            AppNotDeployedError, MissingRuntimeKeyError: As `run`.
+            ara_http.ApiError: 404 `not_found`; 409 `run_finished` (it had already completed or failed).
+        """
+        return self._api.drive(self._cancel_flow(run_id, runtime_key, app_header_key))
+
     def logs(self, *, runtime_key: str | None = None, app_header_key: str | None = None) -> Iterator[LogRow]:
         """Yield the app's log rows from `GET /v1/apps/{app_id}/logs/stream` as they arrive (SSE)."""
         call = self._api.drive(self._logs_call(runtime_key, app_header_key))
@@ -980,6 +1003,12 @@ class AsyncAraClient(_ClientBase):
     ) -> RunStatusResponse:
         """As `AraClient.run_status`."""
         return await self._api.drive(self._run_status_flow(run_id, runtime_key, app_header_key))
+
+    async def cancel(
+        self, *, run_id: str, runtime_key: str | None = None, app_header_key: str | None = None
+    ) -> RunStatusResponse:
+        """As `AraClient.cancel`."""
+        return await self._api.drive(self._cancel_flow(run_id, runtime_key, app_header_key))
 
     async def logs(
         self, *, runtime_key: str | None = None, app_header_key: str | None = None

@@ -15,6 +15,7 @@ from .services import Services
 from .services.access import AccessService
 from .services.deploy import DeployService
 from .services.dispatch import Dispatcher
+from .services.lifecycle import Lifecycle
 from .services.logbus import LogBus
 from .services.outbox import Outbox
 from .services.runs import RunService
@@ -43,7 +44,11 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
     store = Store(settings)
     wakeup = Wakeup()
     logbus = LogBus(store)
+    outbox = Outbox(settings, store, logbus)
     runs = RunService(settings, store, logbus, provider, wakeup.notify)
+    # the seam to the engine: one call runs one attempt of any run kind
+    lifecycle = Lifecycle(settings, store, logbus, outbox, runs.execute)
+    runs.lifecycle = lifecycle
     dispatch = Dispatcher(store, logbus, wakeup.notify)
     services = Services(
         settings=settings,
@@ -54,7 +59,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
         logbus=logbus,
         sessions=SessionService(store, settings.data_dir, provider),
     )
-    workers = Workers(store, runs, Outbox(logbus), wakeup, settings.workers)
+    workers = Workers(lifecycle, wakeup, settings.workers, settings.poll_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,6 +68,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
             accounts.ensure_owner, settings.owner_email, settings.owner_api_key
         )
         await workers.start()
+        outbox.start()
         scheduler: asyncio.Task[None] | None = None
         if settings.scheduler_interval_seconds > 0:
             scheduler = asyncio.create_task(
@@ -76,6 +82,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
                 scheduler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
+            await outbox.stop()
             await workers.stop()
             await store.close()
 

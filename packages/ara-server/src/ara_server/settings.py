@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import secrets
+import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-__all__ = ["SecretBox", "Settings"]
+__all__ = ["SecretBox", "SecretsKeyError", "Settings", "key_encryption_key"]
 
 
 @dataclass(slots=True)
@@ -28,11 +30,35 @@ class Settings:
         host: Interface to listen on.
         port: TCP port; 0 picks a free one.
         tool_timeout_seconds: Limit per tool or prompt-function call, in seconds.
-        run_timeout_seconds: Limit per run, in seconds.
-        workers: Async-run workers per node.
+        run_timeout_seconds: Limit of one attempt of a run whose subagent declares no
+            `runtime.timeout_seconds`, in seconds. Default 600.
+        workers: Run workers per node (runs this node executes at once). Default 2.
+        node_id: This node's id in run leases; default `<hostname>-<pid>-<random>`.
+        lease_seconds: How long a node holds a run without a heartbeat, in seconds; a run whose
+            lease expired (its node died) is reclaimed by any node. Heartbeats come every third
+            of it. Default 30.
+        poll_seconds: How often an idle worker looks for runs queued by other nodes, in seconds.
+            Default 1.
+        retry_backoff_cap_seconds: Longest delay between two attempts of a run, in seconds.
+            Default 300.
+        secrets_key: Key that wraps the database's secrets key (a Fernet key: 32 url-safe base64
+            bytes; `ARA_SECRETS_KEY`). Every node of one database needs the same one; default the
+            key in `<data_dir>/secrets.key` (created on first start), which suits one node.
+        webhook_attempts: Delivery attempts of one webhook before it is given up. Default 8.
+        webhook_backoff_seconds: Base of the backoff between webhook attempts, in seconds. Default 1.
         log_heartbeat_seconds: Interval of `: heartbeat` comments on log streams, in seconds.
         scheduler_interval_seconds: How often the scheduler looks for due schedules, in seconds;
             0 turns the scheduler off on this node.
+        max_manifest_bytes: Largest body of `POST /apps` and `PATCH /apps/{app_id}` (the manifest
+            with its inline runtime files), in bytes; larger bodies get 413. Default 8 MiB.
+        max_run_bytes: Largest body of a run, async run or event request, in bytes. Default 1 MiB.
+        max_body_bytes: Largest body of every other request (keys, secrets, invites, session
+            tools, chat), in bytes. Default 1 MiB.
+        max_json_depth: Deepest nesting of arrays and objects accepted in a JSON body; deeper
+            bodies get 400. Default 64.
+        allow_private_callbacks: Accept webhook callback URLs on loopback, private, link-local and
+            other non-public addresses (`ara dev` sets it; off by default so a runtime key cannot
+            make the server call into its own network).
     """
 
     data_dir: Path
@@ -44,11 +70,25 @@ class Settings:
     tool_timeout_seconds: float = 30.0
     run_timeout_seconds: float = 600.0
     workers: int = 2
+    node_id: str = ""
+    lease_seconds: float = 30.0
+    poll_seconds: float = 1.0
+    retry_backoff_cap_seconds: float = 300.0
+    secrets_key: str | None = field(default=None, repr=False)
+    webhook_attempts: int = 8
+    webhook_backoff_seconds: float = 1.0
     log_heartbeat_seconds: float = 15.0
     scheduler_interval_seconds: float = 1.0
+    max_manifest_bytes: int = 8 * 1024 * 1024
+    max_run_bytes: int = 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 64
+    allow_private_callbacks: bool = False
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
+        if not self.node_id:
+            self.node_id = f"{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(3)}"
 
     @property
     def url(self) -> str:
@@ -60,30 +100,66 @@ class Settings:
         return self.data_dir / "apps" / app_id / "work"
 
 
-class SecretBox:
-    """Encrypts app secret values with a Fernet key kept in `<data_dir>/secrets.key` (mode 0600,
-    created on first use; docs/decisions.md).
+class SecretsKeyError(Exception):
+    """The secrets key of this node cannot open the secrets of its database (or is malformed)."""
 
-    Args:
-        data_dir: The server's data directory.
+
+def key_encryption_key(settings: Settings) -> bytes:
+    """The key that wraps the database's secrets key: `settings.secrets_key`, else the key in
+    `<data_dir>/secrets.key` (mode 0600, created on first use).
+
+    Raises:
+        SecretsKeyError: `secrets_key` is not a Fernet key.
     """
-
-    def __init__(self, data_dir: Path) -> None:
-        path = data_dir / "secrets.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+    if settings.secrets_key:
+        key = settings.secrets_key.strip().encode()
+        try:
+            Fernet(key)
+        except ValueError:
+            raise SecretsKeyError(
+                "ARA_SECRETS_KEY must be a Fernet key (32 url-safe base64-encoded bytes), e.g. the output of "
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+            ) from None
+        return key
+    path = settings.data_dir / "secrets.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())
-        self._fernet = Fernet(path.read_bytes().strip())
+    return path.read_bytes().strip()
+
+
+class SecretBox:
+    """Encrypts app secret values with the database's data key (Fernet).
+
+    The data key lives in the database wrapped by the key-encryption key (`key_encryption_key`), so
+    every node that has the same key-encryption key opens the same secrets (see `store.secrets`).
+
+    Args:
+        key: The data key (a Fernet key).
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
 
     def seal(self, values: dict[str, str]) -> str:
         """Encrypt a values dict into a text token."""
         return self._fernet.encrypt(json.dumps(values).encode()).decode()
 
     def open(self, token: str) -> dict[str, Any]:
-        """Decrypt a token; `{}` when the key changed (the secret must be deployed again)."""
+        """Decrypt a token.
+
+        Raises:
+            SecretsKeyError: The token was sealed with another key (or is damaged).
+        """
         try:
             return json.loads(self._fernet.decrypt(token.encode()))
         except (InvalidToken, ValueError):
-            return {}
+            raise SecretsKeyError(
+                "a secret cannot be decrypted with this server's secrets key; deploy the secret again"
+            ) from None

@@ -352,6 +352,37 @@ def run_status(
     return 1 if wait and status == "failed" else 0
 
 
+@guarded
+def cancel(
+    app_script: Path, /, *, run_id: str = "", runtime_key: str = "", app_header_key: str = ""
+) -> int:
+    """Cancel a run: a queued run ends at once; a running run is stopped and its sandbox process
+    tree killed. Prints the run after the cancel (`cancelled`, or still `running` with
+    `cancel_requested` when its node has not stopped it yet); exits 1 when the run had already ended.
+
+    Args:
+        app_script: Path of the Python file that defines the `App`.
+        run_id: The run id (required).
+        runtime_key: Runtime key.
+        app_header_key: App header key.
+    """
+    from ara_http import ApiError
+
+    from ..errors import CliError
+
+    if not run_id.strip():
+        raise CliError("cancel requires --run-id")
+    client = _client(app_script)
+    try:
+        response = client.cancel(run_id=run_id.strip(), **_key_kwargs(runtime_key, app_header_key))
+    except ApiError as exc:
+        if exc.status == 409:
+            raise CliError(f"run {run_id.strip()} already ended; nothing to cancel") from None
+        raise
+    emit(response)
+    return 0
+
+
 def _run_state(response: Any) -> str:
     if not isinstance(response, dict):
         return ""

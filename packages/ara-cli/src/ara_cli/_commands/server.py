@@ -15,7 +15,16 @@ from typing import Any
 from .._output import guarded, render_run
 from ..errors import CliError
 
-__all__ = ["DEFAULT_DEMO_APP", "DEFAULT_DEV_PORT", "demo", "dev", "find_demo_app", "update_stored_owner_key"]
+__all__ = [
+    "DEFAULT_DEMO_APP",
+    "DEFAULT_DEV_PORT",
+    "database_url_setting",
+    "demo",
+    "dev",
+    "find_demo_app",
+    "server",
+    "update_stored_owner_key",
+]
 
 #: Port of `ara dev` unless `--port` is given (docs/decisions.md).
 DEFAULT_DEV_PORT = 8780
@@ -25,6 +34,51 @@ DEFAULT_DEMO_APP = "investor-meeting-bot"
 
 def _default_data_dir() -> Path:
     return Path.home() / ".ara" / "dev"
+
+
+def database_url_setting(url: str) -> str | None:
+    """The SQLAlchemy async URL for `--database-url` (`None`: SQLite in the data dir).
+
+    `postgresql://`, `postgres://` and `postgresql+asyncpg://` URLs use asyncpg; `sqlite:///path`
+    and `sqlite+aiosqlite:///path` use aiosqlite.
+
+    Raises:
+        CliError: Another scheme.
+    """
+    url = url.strip()
+    if not url:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return f"postgresql+asyncpg://{rest}"
+    if sep and scheme in ("sqlite", "sqlite+aiosqlite"):
+        return f"sqlite+aiosqlite://{rest}"
+    shown = f"{scheme}://..." if sep else url
+    raise CliError(
+        f"--database-url: unsupported URL {shown!r}; use postgresql://user@host:port/db "
+        "or sqlite:///path/to/ara.db"
+    )
+
+
+def _secrets_key(secrets_key_file: Path | None) -> str | None:
+    """`ARA_SECRETS_KEY`, or the content of `--secrets-key-file`."""
+    if secrets_key_file is not None:
+        try:
+            return secrets_key_file.expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CliError(
+                f"--secrets-key-file: cannot read {secrets_key_file} ({exc.strerror or exc})"
+            ) from None
+    return os.environ.get("ARA_SECRETS_KEY", "").strip() or None
+
+
+def _start(server: Any, host: str, port: int) -> None:
+    try:
+        server.start()
+    except OSError as exc:
+        raise CliError(f"could not listen on {host}:{port} ({exc.strerror or exc}); try --port N") from None
+    except RuntimeError as exc:  # the server thread failed to start (database, migrations, secrets key)
+        raise CliError(str(exc)) from None
 
 
 def _owner_key_file(data_dir: Path) -> Path:
@@ -81,7 +135,13 @@ def update_stored_owner_key(data_dir: Path, *, old_key: str, new_key: str) -> Pa
 
 
 @guarded
-def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path | None = None) -> int:
+def dev(
+    *,
+    port: int = DEFAULT_DEV_PORT,
+    host: str = "127.0.0.1",
+    data_dir: Path | None = None,
+    database_url: str = "",
+) -> int:
     """Run ara-server in the foreground for local development (SQLite under the data dir).
 
     While it runs, `ara deploy` and `ara run` in another shell use it with nothing exported: the
@@ -97,6 +157,8 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
         port: TCP port on `--host`; 0 picks a free one.
         host: Interface to listen on; keep the default loopback address unless you know why not.
         data_dir: Where the database, app files and logs live (default `~/.ara/dev`).
+        database_url: Database to use instead of SQLite in the data dir, e.g.
+            `postgresql://user@host:5432/ara` (several nodes can share one; see `ara server`).
     """
     from ara_http import DevServerInfo, clear_dev_server, write_dev_server
 
@@ -111,14 +173,16 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
     directory.mkdir(parents=True, exist_ok=True)
     env_key = os.environ.get("ARA_API_KEY", "").strip()
     owner_key = env_key or _stored_owner_key(directory)
-    settings = Settings(data_dir=directory, host=host, port=port, owner_api_key=owner_key)
+    settings = Settings(
+        data_dir=directory,
+        host=host,
+        port=port,
+        owner_api_key=owner_key,
+        database_url=database_url_setting(database_url),
+        secrets_key=_secrets_key(None),
+    )
     server = ServerThread(settings)
-    try:
-        server.start()
-    except OSError as exc:
-        raise CliError(f"could not listen on {host}:{port} ({exc.strerror or exc}); try --port N") from None
-    except RuntimeError as exc:  # the server thread failed to start (database, migrations)
-        raise CliError(str(exc)) from None
+    _start(server, host, port)
     key = server.owner_api_key or owner_key or ""
     generated = not env_key and owner_key is None and bool(key)
     if generated:
@@ -161,6 +225,123 @@ def dev(*, port: int = DEFAULT_DEV_PORT, host: str = "127.0.0.1", data_dir: Path
     finally:
         clear_dev_server(os.getpid())
         server.stop()
+    return code
+
+
+#: Port of `ara server` unless `--port` is given.
+DEFAULT_SERVER_PORT = 8780
+
+
+@guarded
+def server(
+    *,
+    database_url: str = "",
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_SERVER_PORT,
+    workers: int = 2,
+    data_dir: Path | None = None,
+    node_id: str = "",
+    lease_seconds: float = 30.0,
+    run_timeout_seconds: float = 600.0,
+    secrets_key_file: Path | None = None,
+    scheduler: bool = True,
+) -> int:
+    """Run one ara-server node in the foreground, logging JSON lines to stderr.
+
+    Several nodes started with the same `--database-url` (PostgreSQL) share the work: any node
+    takes API requests, every node's workers claim runs with a lease, and a run whose node dies is
+    taken over by another once its lease expires. Every node of one database needs the same
+    secrets key (`ARA_SECRETS_KEY` or `--secrets-key-file`; a node with another key refuses to
+    start) and the same `keys.pepper` file in its data dir (copy it to every node).
+
+    The owner's API key is `ARA_API_KEY` when set; otherwise one is generated on the first start of
+    a database and printed once (kept in `<data-dir>/dev-credentials.json`, mode 0600).
+
+    Args:
+        database_url: `postgresql://user@host:5432/db` (several nodes) or `sqlite:///path` (one
+            node); default SQLite in the data dir.
+        host: Interface to listen on.
+        port: TCP port; 0 picks a free one.
+        workers: Runs this node executes at once.
+        data_dir: App working dirs, the SQLite database and the local key files (default
+            `~/.ara/server`).
+        node_id: This node's name in run leases (default `<hostname>-<pid>-<random>`).
+        lease_seconds: How long a run stays with a node that stopped sending heartbeats, in seconds.
+        run_timeout_seconds: Limit of one attempt of a run whose subagent declares no timeout, in
+            seconds.
+        secrets_key_file: File holding the secrets key (instead of `ARA_SECRETS_KEY`).
+        scheduler: Fire schedules from this node (`--no-scheduler` leaves them to the other nodes).
+    """
+    import structlog
+
+    from .._logging import redact_secrets
+
+    server_module = _server_module()
+    ServerThread, Settings = server_module.ServerThread, server_module.Settings  # noqa: N806
+    if workers < 1:
+        raise CliError("--workers must be at least 1")
+    if lease_seconds <= 0 or run_timeout_seconds <= 0:
+        raise CliError("--lease-seconds and --run-timeout-seconds must be positive")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    log = structlog.get_logger("ara.server")
+    directory = (data_dir or Path.home() / ".ara" / "server").expanduser().resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    env_key = os.environ.get("ARA_API_KEY", "").strip()
+    owner_key = env_key or _stored_owner_key(directory)
+    settings = Settings(
+        data_dir=directory,
+        database_url=database_url_setting(database_url),
+        host=host,
+        port=port,
+        owner_api_key=owner_key,
+        workers=workers,
+        node_id=node_id.strip(),
+        lease_seconds=lease_seconds,
+        run_timeout_seconds=run_timeout_seconds,
+        secrets_key=_secrets_key(secrets_key_file),
+        scheduler_interval_seconds=1.0 if scheduler else 0.0,
+    )
+    node = ServerThread(settings)
+    _start(node, host, port)
+    key = node.owner_api_key or owner_key or ""
+    generated = not env_key and owner_key is None and bool(node.owner_api_key)
+    if generated:
+        _store_owner_key(directory, key)
+    log.info(
+        "listening",
+        url=node.base_url,
+        node_id=settings.node_id,
+        workers=workers,
+        database="postgresql" if settings.url.startswith("postgresql") else "sqlite",
+        data_dir=str(directory),
+    )
+    if generated:
+        sys.stdout.write(f"owner API key (shown once; kept in {_owner_key_file(directory)}): {key}\n")
+        sys.stdout.flush()
+    stop = threading.Event()
+    code = 0
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if not node.is_alive():
+                code = 1
+                log.error("server stopped unexpectedly", node_id=settings.node_id)
+                break
+    finally:
+        node.stop()
+        log.info("stopped", node_id=settings.node_id)
     return code
 
 

@@ -353,6 +353,12 @@ def build_argv(
     # then the hidden data directories. What the code needs is bound again on top of them.
     tmpfs(Path("/tmp"), "1777", limits.tmp_bytes)
     tmpfs(Path("/dev/shm"), "1777", limits.tmp_bytes)
+    if not network:
+        # Unix sockets on the filesystem (a local database's, the D-Bus system bus) would still be
+        # reachable without a network namespace's help: hide where they live.
+        for run_dir in (Path("/run"), Path("/var/run")):
+            if run_dir.is_dir() and not run_dir.is_symlink():
+                tmpfs(run_dir, "0755")
     homes = {_abs(Path.home())}
     if mech.as_root:
         homes.add(Path("/root"))

@@ -263,6 +263,14 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> None:
             transport.close()
 
 
+def _hidden(policy: SandboxPolicy, hidden_paths: Sequence[Path] | None) -> tuple[Path, ...]:
+    """The paths to hide: the given ones (default the policy's) and the policy's state directory."""
+    paths = tuple(policy.hidden_paths if hidden_paths is None else hidden_paths)
+    if policy.state_dir is not None:
+        paths += (policy.state_dir,)
+    return paths
+
+
 async def _mechanism(policy: SandboxPolicy) -> Mechanism:
     if is_detected(policy.mechanism):
         return detect(policy.mechanism)
@@ -345,7 +353,7 @@ async def run_sandboxed(
         limits=lim,
         policy=pol,
         network=pol.network if network is None else network,
-        hidden_paths=pol.hidden_paths if hidden_paths is None else hidden_paths,
+        hidden_paths=_hidden(pol, hidden_paths),
         ro_paths=ro_paths,
         uid=uid,
         interpreter=python,

@@ -255,7 +255,10 @@ class WarmPool:
             asyncio.CancelledError: The calling task was cancelled (its sandbox is killed first).
         """
         started = time.monotonic()
-        hidden = tuple(Path(os.path.abspath(p)) for p in policy.hidden_paths)
+        hidden = tuple(
+            Path(os.path.abspath(p))
+            for p in (*policy.hidden_paths, *((policy.state_dir,) if policy.state_dir is not None else ()))
+        )
         uid = sandbox_uid(policy, workdir) if mech.as_root and mech.setpriv else None
         key = (python, str(workdir), network, hidden, limits, policy.uid_base, policy.uid_count)
         sandbox = await self._acquire(

@@ -106,10 +106,27 @@ def routes(services: Services, auth: Auth) -> list[Route]:
             raise ApiProblem(404, "not_found", f"run {request.path_params['run_id']!r} not found")
         return JSONResponse({"ok": True, "run": public_run(row)})
 
+    async def cancel_run(request: Request) -> Response:
+        app = await auth.runtime_app(request)
+        run_id = request.path_params["run_id"]
+        state, row = await runs.cancel(app["id"], run_id)
+        if row is None:
+            raise ApiProblem(404, "not_found", f"run {run_id!r} not found")
+        if state == "finished" and row["status"] != "cancelled":
+            raise ApiProblem(409, "run_finished", f"run {run_id!r} already ended ({row['status']}); nothing to cancel")
+        ended = row["status"] == "cancelled"
+        return JSONResponse({"ok": True, "run": public_run(row), "cancelled": ended}, 200 if ended else 202)
+
     async def events(request: Request) -> Response:
         app = await auth.runtime_app(request)
-        body = await json_body(request)
+        body = await run_body(request)
         key = request.headers.get("x-idempotency-key", "").strip() or None
+        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+            raise ApiProblem(
+                422,
+                "invalid_body",
+                f"X-Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters",
+            )
         response, new = await services.dispatch.event(app, body, key)
         return JSONResponse(response, 202 if new else 200)
 
@@ -156,6 +173,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         Route("/v1/apps/{app_id}/run", run, methods=["POST"]),
         Route("/v1/apps/{app_id}/runs", submit_run, methods=["POST"]),
         Route("/v1/apps/{app_id}/runs/{run_id}", run_status, methods=["GET"]),
+        Route("/v1/apps/{app_id}/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/v1/apps/{app_id}/events", events, methods=["POST"]),
         Route("/v1/apps/{app_id}/logs/stream", logs_stream, methods=["GET"]),
     ]

@@ -1,24 +1,37 @@
-"""Webhook deliveries of finished runs: signed POSTs to the run's callback URL, retried with backoff."""
+"""Webhook deliveries of finished runs: a durable outbox (stored with the run's final status, in the
+same transaction), delivered by any node, signed over the exact bytes sent, retried with backoff
+across restarts."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
-import random
 import time
-import uuid
+from datetime import timedelta
 from typing import Any
 
+import structlog
 from ara_http import ApiError, AsyncHttpClient
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..settings import Settings
+from ..store import Store, now
+from ..store import outbox as outbox_store
 from .logbus import LogBus
+from .policy import backoff_seconds
 from .runs import public_run
 
-__all__ = ["Outbox", "sign_delivery"]
+__all__ = ["Outbox", "delivery_body", "sign_delivery"]
 
-WEBHOOK_ATTEMPTS = 5
+log = structlog.get_logger("ara_server.outbox")
+
+#: Longest wait for one webhook POST, in seconds.
+DELIVERY_TIMEOUT_SECONDS = 10.0
+#: Longest delay between two attempts of a delivery, in seconds.
+DELIVERY_BACKOFF_CAP_SECONDS = 600.0
 
 
 def sign_delivery(secret: str, timestamp: str, delivery_id: str, body: bytes) -> str:
@@ -27,62 +40,139 @@ def sign_delivery(secret: str, timestamp: str, delivery_id: str, body: bytes) ->
     return "sha256=" + mac.hexdigest()
 
 
+def delivery_body(app_id: str, run: dict[str, Any]) -> tuple[str, bytes] | None:
+    """The event name and the exact body bytes of the webhook of a finished run, or `None` when the
+    run has no callback or its callback does not subscribe to that event."""
+    callback = run.get("callback") or {}
+    if not callback.get("url"):
+        return None
+    event = f"run.{run['status']}"
+    if event not in (callback.get("events") or ["run.completed", "run.failed"]):
+        return None
+    body = json.dumps(
+        {"event": event, "app_id": app_id, "run": public_run(run)}, default=str, separators=(",", ":")
+    ).encode()
+    return event, body
+
+
 class Outbox:
-    """Sends webhook deliveries for this node (in memory: a delivery in flight is lost on a crash).
+    """The webhook outbox of one node.
 
     Args:
+        settings: Server settings (node id, lease, attempts, backoff).
+        store: The store.
         logbus: Where delivery outcomes are logged.
     """
 
-    def __init__(self, logbus: LogBus) -> None:
-        self.logbus = logbus
-        self._tasks: set[asyncio.Task[bool]] = set()
+    def __init__(self, settings: Settings, store: Store, logbus: LogBus) -> None:
+        self.settings, self.store, self.logbus = settings, store, logbus
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
-    def enqueue(self, app: dict[str, Any], run: dict[str, Any]) -> None:
-        """Deliver the finished `run` to its callback in the background."""
-        task = asyncio.create_task(self.deliver(app, run))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def deliver(self, app: dict[str, Any], run: dict[str, Any]) -> bool:
-        """POST the finished run to its callback URL, signed, retried with backoff
-        (`WEBHOOK_ATTEMPTS` tries). Returns success."""
+    async def enqueue(self, conn: AsyncConnection, app_id: str, run: dict[str, Any]) -> str | None:
+        """Store the delivery of a finished run on `conn` (the transaction that ends the run).
+        Returns the delivery id, or `None` when nothing is to be sent."""
+        built = delivery_body(app_id, run)
+        if built is None:
+            return None
+        event, body = built
         callback = run.get("callback") or {}
-        event = "run.completed" if run["status"] == "completed" else "run.failed"
-        if event not in (callback.get("events") or ["run.completed", "run.failed"]):
+        return await outbox_store.enqueue_delivery(
+            conn,
+            app_id=app_id,
+            run_id=run["run_id"],
+            event=event,
+            url=str(callback["url"]),
+            secret=str(callback.get("secret") or ""),
+            body=body,
+        )
+
+    def notify(self) -> None:
+        """A delivery was stored (wake this node's sender)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start delivering (one sender task per node)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="ara-outbox")
+
+    async def stop(self) -> None:
+        """Stop delivering (pending deliveries stay stored for the next start or another node)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                sent = await self.deliver_one()
+            except Exception:  # the database went away for a moment: try again later
+                log.exception("outbox delivery failed")
+                sent = False
+            if not sent:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+
+    async def deliver_one(self) -> bool:
+        """Claim one due delivery and attempt it. Returns whether there was one."""
+        s = self.settings
+        row = await self.store.run(outbox_store.claim_delivery, s.node_id, max(30.0, DELIVERY_TIMEOUT_SECONDS * 3))
+        if row is None:
+            return False
+        stamp = str(int(time.time()))
+        body: bytes = bytes(row["body"])
+        headers = {
+            "Content-Type": "application/json",
+            "X-Ara-Timestamp": stamp,
+            "X-Ara-Delivery-Id": row["id"],
+            "X-Ara-Event": row["event"],
+            "X-Ara-Attempt": str(row["attempt"]),
+            "X-Ara-Signature": sign_delivery(row["secret"], stamp, row["id"], body),
+        }
+        error: str | None = None
+        try:
+            async with AsyncHttpClient(row["url"], timeout=DELIVERY_TIMEOUT_SECONDS) as client:
+                await client.request("POST", "", content=body, headers=headers, auth=None)
+        except ApiError as exc:
+            error = str(exc)
+        if error is None:
+            await self.store.run(
+                outbox_store.settle_delivery, row["id"], s.node_id, row["attempt"], status="delivered"
+            )
+            await self.logbus.log(
+                row["app_id"], row["run_id"], "info", "webhook.delivered", f"{row['event']} delivered to callback"
+            )
             return True
-        body = json.dumps(
-            {"event": event, "app_id": app["id"], "run": public_run(run)}, default=str, separators=(",", ":")
-        ).encode()
-        delivery_id = f"dlv_{uuid.uuid4().hex[:16]}"
-        async with AsyncHttpClient(str(callback["url"]), timeout=10.0) as client:
-            for attempt in range(WEBHOOK_ATTEMPTS):
-                stamp = str(int(time.time()))
-                headers = {
-                    "X-Ara-Timestamp": stamp,
-                    "X-Ara-Delivery-Id": delivery_id,
-                    "X-Ara-Event": event,
-                    "X-Ara-Signature": sign_delivery(
-                        str(callback.get("secret") or ""), stamp, delivery_id, body
-                    ),
-                }
-                try:
-                    await client.request("POST", "", json=json.loads(body), headers=headers, auth=None)
-                    await self.logbus.log(
-                        app["id"],
-                        run["run_id"],
-                        "info",
-                        "webhook.delivered",
-                        f"{event} delivered to callback",
-                    )
-                    return True
-                except ApiError as exc:
-                    await self.logbus.log(
-                        app["id"],
-                        run["run_id"],
-                        "warning",
-                        "webhook.retry",
-                        f"delivery attempt {attempt + 1} failed: {exc}",
-                    )
-                await asyncio.sleep(min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
-        return False
+        if row["attempt"] >= s.webhook_attempts:
+            await self.store.run(
+                outbox_store.settle_delivery, row["id"], s.node_id, row["attempt"], status="failed", error=error
+            )
+            await self.logbus.log(
+                row["app_id"],
+                row["run_id"],
+                "error",
+                "webhook.failed",
+                f"{row['event']} not delivered after {row['attempt']} attempts: {error}",
+            )
+            return True
+        delay = backoff_seconds(row["attempt"], s.webhook_backoff_seconds, DELIVERY_BACKOFF_CAP_SECONDS)
+        await self.store.run(
+            outbox_store.settle_delivery,
+            row["id"],
+            s.node_id,
+            row["attempt"],
+            status="pending",
+            error=error,
+            not_before=now() + timedelta(seconds=delay),
+        )
+        await self.logbus.log(
+            row["app_id"],
+            row["run_id"],
+            "warning",
+            "webhook.retry",
+            f"delivery attempt {row['attempt']} failed: {error}; next attempt in {delay:.1f} s",
+        )
+        return True

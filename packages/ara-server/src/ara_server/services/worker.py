@@ -1,4 +1,4 @@
-"""Queue workers: claim queued runs from the shared database and execute them."""
+"""Run workers: claim runnable runs from the shared database and execute them (see `Lifecycle`)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,16 @@ from typing import Any
 
 import structlog
 
-from ..store import Store, apps, now
-from ..store import runs as runs_store
-from .outbox import Outbox
-from .runs import RunService
+from .lifecycle import Lifecycle
 
 __all__ = ["Wakeup", "Workers"]
 
 log = structlog.get_logger("ara_server.worker")
 
-#: A worker with nothing to do polls the queue at least this often, in seconds (runs queued by
-#: other nodes do not wake it).
-IDLE_POLL_SECONDS = 1.0
-
 
 class Wakeup:
-    """Wakes this node's workers when a run was queued on it."""
+    """Wakes this node's workers when a run was queued on it (runs queued by other nodes are found
+    by polling)."""
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
@@ -34,31 +28,31 @@ class Wakeup:
 
 
 class Workers:
-    """The async-run workers of one node.
+    """The run workers of one node: `count` tasks, each executing one run at a time.
 
     Args:
-        store: The store.
-        runs: Executes runs.
-        outbox: Delivers webhooks of finished runs that have a callback.
-        wakeup: The signal that a run was queued.
-        count: Number of concurrent workers (at least 1).
+        lifecycle: Claims and executes runs.
+        wakeup: The signal that a run was queued on this node.
+        count: Number of workers (at least 1).
+        poll_seconds: How often an idle worker looks for runs, in seconds.
     """
 
-    def __init__(self, store: Store, runs: RunService, outbox: Outbox, wakeup: Wakeup, count: int) -> None:
-        self.store, self.runs, self.outbox, self.wakeup = store, runs, outbox, wakeup
+    def __init__(self, lifecycle: Lifecycle, wakeup: Wakeup, count: int, poll_seconds: float = 1.0) -> None:
+        self.lifecycle, self.wakeup = lifecycle, wakeup
         self.count = max(1, count)
+        self.poll_seconds = poll_seconds
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
-        """Re-queue async runs a crash left running and start the workers."""
-        requeued = await self.store.run(runs_store.requeue_running)
-        if requeued:
-            log.info("requeued interrupted runs", count=requeued)
+        """Start the lifecycle's heartbeat and the workers. Runs a dead node left running are not
+        touched here: any node reclaims them once their lease has expired."""
+        self.lifecycle.start()
         for n in range(self.count):
             self._tasks.append(asyncio.create_task(self._work(), name=f"ara-run-worker-{n}"))
 
     async def stop(self) -> None:
-        """Stop the workers (queued runs stay queued for the next start)."""
+        """Stop the workers; runs they were executing go back to the queue."""
+        await self.lifecycle.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -66,28 +60,26 @@ class Workers:
                 await task
         self._tasks.clear()
 
+    async def _idle(self) -> None:
+        events = [self.wakeup.event, self.lifecycle.wakeup]
+        waiters = [asyncio.create_task(e.wait()) for e in events]
+        try:
+            await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
     async def _work(self) -> None:
         while True:
-            run = await self.store.run(runs_store.claim_queued_run)
-            if run is None:
-                self.wakeup.event.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.event.wait(), timeout=IDLE_POLL_SECONDS)
-                continue
-            app = await self.store.run(apps.get_app, run["app_id"])
-            if app is None:
-                continue
+            # clear before claiming: a run queued after the claim found nothing still wakes us
+            self.wakeup.event.clear()
+            self.lifecycle.wakeup.clear()
             try:
-                done = await self.runs.execute(app, run)
-            except Exception as exc:  # a bug must not kill the worker; the run records it
-                log.exception("run crashed", run_id=run["run_id"])
-                await self.store.run(
-                    runs_store.update_run,
-                    run["run_id"],
-                    status="failed",
-                    error=f"internal error: {exc}",
-                    finished_at=now(),
-                )
-                done = {**run, "status": "failed", "error": f"internal error: {exc}"}
-            if run.get("callback"):
-                self.outbox.enqueue(app, done)
+                claimed = await self.lifecycle.claim_and_run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database went away for a moment: try again after a pause
+                log.exception("worker could not claim a run")
+                claimed = False
+            if not claimed:
+                await self._idle()

@@ -23,8 +23,10 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..settings import SecretBox, Settings
+from ..settings import SecretBox, Settings, key_encryption_key
 from ._common import new_id, now
+from .keys import HASHER_INFO_KEY, PEPPER_FILE, KeyHasher
+from .readcache import ReadCache
 
 __all__ = ["Store", "new_id", "now"]
 
@@ -35,11 +37,30 @@ T = TypeVar("T")
 
 
 def run_migrations(connection: sa.Connection) -> None:
-    """Apply the Alembic migrations (`upgrade head`) on a synchronous connection."""
+    """Apply the Alembic migrations (`upgrade head`) on a synchronous connection (one opened by
+    `Store`, which carries the key hasher that data migrations need)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(files("ara_server.store") / "migrations"))
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if missing, and set 0600 on it (SQLite gives its WAL and
+    shared-memory files the database file's mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+
+
+def secure_data_dir(data_dir: Path) -> None:
+    """Create the data directory with mode 0700 (and set it when it exists), and set 0600 on the
+    secrets key and key pepper files."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for name in ("secrets.key", PEPPER_FILE):
+        if (data_dir / name).exists():
+            (data_dir / name).chmod(0o600)
 
 
 class Store:
@@ -50,19 +71,42 @@ class Store:
 
     Attributes:
         box: Encrypts and decrypts secret values (`SecretBox`).
+        hasher: Hashes key material with the server's pepper (`KeyHasher`); every connection of
+            the store carries it (`keys.hasher_of(conn)`).
         engine: The SQLAlchemy async engine, after `open()`.
+        cache: Short-lived cache of the request path's reads (`ReadCache`), emptied by every
+            committed write to the key, account, app and role tables.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine: AsyncEngine | None = None
-        self.box = SecretBox(settings.data_dir)
+        self.cache = ReadCache()
+        secure_data_dir(settings.data_dir)
+        self._box: SecretBox | None = None
+        self.hasher = KeyHasher.load(settings.data_dir)
+        secure_data_dir(settings.data_dir)
+
+    @property
+    def box(self) -> SecretBox:
+        """The secrets box: the database's data key (after `open()`; see `store.keyring`)."""
+        assert self._box is not None, "Store.open() first"
+        return self._box
 
     async def open(self) -> None:
-        """Connect and apply the Alembic migrations (`upgrade head`)."""
+        """Connect, apply the Alembic migrations (`upgrade head`) and open the secrets key.
+
+        Raises:
+            ara_server.settings.SecretsKeyError: This node's secrets key does not open the
+                database's secrets (the engine is disposed first).
+        """
         url = self.settings.url
+        hasher = self.hasher
         if url.startswith("sqlite"):
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            secure_data_dir(self.settings.data_dir)
+            default_db = self.settings.data_dir / "ara.db"
+            if self.settings.database_url is None:
+                _private_file(default_db)
             engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
             @event.listens_for(engine.sync_engine, "connect")
@@ -75,9 +119,28 @@ class Store:
                 cur.close()
         else:
             engine = create_async_engine(url, pool_pre_ping=True)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _attach_hasher(_dbapi_conn: Any, record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
+            record.info[HASHER_INFO_KEY] = hasher
+
         self.engine = engine
+        self.cache.watch(engine)
         async with engine.begin() as conn:
             await conn.run_sync(run_migrations)
+        from .keyring import open_box_retrying
+
+        try:
+            self._box = await open_box_retrying(self.begin, key_encryption_key(self.settings))
+        except BaseException:
+            await engine.dispose()
+            self.engine = None
+            raise
+        if url.startswith("sqlite") and self.settings.database_url is None:
+            for suffix in ("", "-wal", "-shm"):
+                path = self.settings.data_dir / f"ara.db{suffix}"
+                if path.exists():
+                    path.chmod(0o600)
 
     async def close(self) -> None:
         """Dispose of the connection pool."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,14 +13,32 @@ from sqlalchemy.exc import IntegrityError
 from . import Store
 from . import schema as t
 from ._common import now, row_dict
+from .runs import insert_runs
 
 __all__ = ["record_event"]
 
 
 async def record_event(
-    store: Store, app_id: str, key: str | None, body: dict[str, Any], response: dict[str, Any]
+    store: Store,
+    app_id: str,
+    key: str | None,
+    body: dict[str, Any],
+    response: dict[str, Any],
+    runs: Sequence[dict[str, Any]] = (),
+    *,
+    _retried: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """Store an event (its own transactions).
+    """Store an event and queue the runs it starts, in one transaction (a crash never keeps one
+    without the other; a replay never lists runs that do not exist).
+
+    Args:
+        store: The store.
+        app_id: The app.
+        key: The idempotency key, or `None`.
+        body: The event body.
+        response: The response to store (and replay); `response["event_id"]` is the event's id.
+        runs: The runs rows to insert with it (see `runs.new_run_values`); not inserted on a
+            replay or conflict.
 
     Returns:
         `(response, outcome)`: outcome `new`; `replay` (same key and body: the stored response);
@@ -52,6 +71,9 @@ async def record_event(
                     created_at=now(),
                 )
             )
+            await insert_runs(conn, runs)
     except IntegrityError:
-        return await record_event(store, app_id, key, body, response)
+        if not key or _retried:  # not a race on the event's key: a run id or key is taken
+            raise
+        return await record_event(store, app_id, key, body, response, runs, _retried=True)
     return response, "new"
