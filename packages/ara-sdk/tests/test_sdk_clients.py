@@ -440,3 +440,22 @@ def test_a_404_forgets_the_cached_app_id(tmp_path):
         client.setup()
     assert client.setup()["path"] == "/apps/new/setup"
     assert served["n"] == 1
+
+
+def test_runtime_client_from_env_resolves_the_token_per_request(tmp_path, monkeypatch):
+    from ara_sdk import AraRuntimeClient
+
+    monkeypatch.setenv("ARA_API_BASE_URL", "https://api.test")
+    monkeypatch.setenv("ARA_API_KEY", "one")
+    seen: list[str] = []
+
+    def handler(request):
+        seen.append(request.headers["authorization"])
+        return httpx.Response(200, json={"ok": True})
+
+    rt = AraRuntimeClient.from_env(cwd=tmp_path, transport=httpx.MockTransport(handler))
+    rt.session_status()
+    monkeypatch.setenv("ARA_API_KEY", "two")
+    rt.session_status()
+    rt.close()
+    assert seen == ["Bearer one", "Bearer two"]

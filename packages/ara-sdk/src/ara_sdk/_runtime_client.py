@@ -6,7 +6,15 @@ import os
 from typing import Any
 from urllib.parse import urlencode
 
-from ara_http import ApiError, BearerAuth, HttpClient, load_dotenv, resolve_base_url, resolve_control_token
+from ara_http import (
+    ApiError,
+    BearerAuth,
+    ControlPlaneAuth,
+    HttpClient,
+    load_dotenv,
+    resolve_base_url,
+    resolve_control_token,
+)
 
 from .errors import ChatError
 
@@ -19,13 +27,16 @@ class AraRuntimeClient:
     Args:
         api_key: The user's API key or JWT.
         base_url: API base URL (default: resolved like `AraClient`'s).
+        auth: An `httpx.Auth` for every call (default: `Authorization: Bearer <api_key>`).
         transport: httpx transport for tests.
     """
 
-    def __init__(self, *, api_key: str, base_url: str | None = None, transport: Any = None) -> None:
+    def __init__(
+        self, *, api_key: str, base_url: str | None = None, auth: Any = None, transport: Any = None
+    ) -> None:
         self.api_key = api_key
         self.base_url = (base_url or resolve_base_url()).rstrip("/")
-        self._http = HttpClient(self.base_url, auth=BearerAuth(api_key), transport=transport)
+        self._http = HttpClient(self.base_url, auth=auth or BearerAuth(api_key), transport=transport)
 
     @classmethod
     def from_env(cls, *, cwd: str | os.PathLike[str] | None = None, **kwargs: Any) -> AraRuntimeClient:
@@ -37,7 +48,9 @@ class AraRuntimeClient:
         """
         load_dotenv(cwd)
         base = resolve_base_url()
-        return cls(api_key=resolve_control_token(base_url=base), base_url=base, **kwargs)
+        token = resolve_control_token(base_url=base)
+        # The token is resolved again per request, so a stored JWT is refreshed when it nears expiry.
+        return cls(**{"api_key": token, "base_url": base, "auth": ControlPlaneAuth(base), **kwargs})
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
