@@ -22,6 +22,7 @@ from ara_server.engine import (
     reap_orphans,
     run_command,
     run_function,
+    run_sandboxed,
 )
 
 ISOLATED = isolation_status(SandboxPolicy()).isolated
@@ -370,3 +371,27 @@ def test_reap_orphans_ignores_a_missing_or_corrupt_state_dir(tmp_path: Path) -> 
     (tmp_path / "sandboxes" / "123.json").write_text("{not json")
     report = reap_orphans(tmp_path)
     assert report.removed == 1 and report.killed == ()
+
+
+async def test_bad_calls_are_values_not_exceptions(tmp_path: Path) -> None:
+    empty = await run_sandboxed([], workdir=tmp_path)
+    assert empty.exit_code is None and empty.error == "no command to run"
+    missing = await run_sandboxed(["/nonexistent/program"], workdir=tmp_path)
+    assert missing.exit_code not in (None, 0) or missing.error is not None
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    res = await run_command("true", workdir=not_a_dir)
+    assert res.exit_code is None and res.error is not None and "could not start" in res.error
+    fn = await run_function(
+        source="def f(:\n", function_name="f", mode="tool", payload={}, workdir=tmp_path, timeout_seconds=30
+    )
+    assert not fn.ok and fn.error is not None and fn.error.startswith("SyntaxError")
+    gone = await run_function(
+        source="def f():\n    return 1\n",
+        function_name="g",
+        mode="tool",
+        payload={},
+        workdir=tmp_path,
+        timeout_seconds=30,
+    )
+    assert not gone.ok and gone.error is not None and gone.error.startswith("KeyError")

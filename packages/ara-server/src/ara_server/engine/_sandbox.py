@@ -344,6 +344,8 @@ async def run_sandboxed(
     status = status_of(mech)
     if pol.mechanism == "bubblewrap" and mech.bwrap is None:
         return ProcessResult(None, error=f"sandbox unavailable: {mech.reason}")
+    if not argv or not argv[0]:
+        return ProcessResult(None, error="no command to run", isolated=status.isolated)
     workdir = Path(os.path.abspath(workdir))
     uid = sandbox_uid(pol, workdir) if mech.bwrap and mech.as_root and mech.setpriv else None
     full_argv = build_argv(
