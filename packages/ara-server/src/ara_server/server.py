@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -11,7 +12,8 @@ import uvicorn
 
 from .app import create_app
 from .engine import ModelProvider
-from .settings import Settings
+from .settings import SecretsKeyError, Settings
+from .store import Store
 
 __all__ = ["ServerThread", "serve"]
 
@@ -30,6 +32,38 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(128)
     return sock
+
+
+def _preflight(settings: Settings) -> None:
+    """Open the store once before serving (migrations, the secrets key), so that a node that cannot
+    start says why in one line instead of a lifespan traceback.
+
+    Raises:
+        RuntimeError: The store cannot be opened.
+    """
+    failure: list[BaseException] = []
+
+    async def check() -> None:
+        store = Store(settings)
+        try:
+            await store.open()
+        finally:
+            await store.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(check())
+        except BaseException as exc:  # reported below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="ara-server-preflight")
+    thread.start()
+    thread.join()
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, SecretsKeyError):
+            raise RuntimeError(f"ara-server failed to start: {exc}") from None
+        raise RuntimeError(f"ara-server failed to start: {type(exc).__name__}: {exc}") from exc
 
 
 class ServerThread:
@@ -62,8 +96,10 @@ class ServerThread:
 
         Raises:
             OSError: The port cannot be bound.
-            RuntimeError: The server failed to start (e.g. the database cannot be opened).
+            RuntimeError: The server failed to start (e.g. the database cannot be opened, or this
+                node's secrets key does not open the database's secrets).
         """
+        _preflight(self.settings)
         sock = _bind(self.settings.host, self.settings.port)
         port = sock.getsockname()[1]
         host = self.settings.host

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+import os
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -31,6 +33,8 @@ from .readcache import ReadCache
 __all__ = ["Store", "new_id", "now"]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL advisory lock held while migrating (any constant).
+MIGRATION_LOCK_KEY = 0x6172616D  # "aram"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -127,6 +131,8 @@ class Store:
         self.engine = engine
         self.cache.watch(engine)
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # nodes starting together migrate one at a time
+                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
             await conn.run_sync(run_migrations)
         from .keyring import open_box_retrying
 
