@@ -225,3 +225,34 @@ async def test_max_concurrency_one_never_overlaps_across_two_nodes(tmp_path: Pat
     spans.sort()
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert start >= end, f"two runs overlapped: {spans}"
+
+
+async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(tmp_path: Path, database_url: str | None):
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    manifest = small_manifest("secretive")
+    manifest["agent"]["tools"][0] = {
+        **ECHO_TOOL,
+        "source": "def echo(text: str) -> dict:\n    import os\n    return {'reply': os.environ.get('TOKEN', 'missing')}\n",
+    }
+    owner = "ara_owner_test_key_0123456789"
+    with _node(tmp_path / "a", url, "node-a", owner) as a:
+        pepper = tmp_path / "a" / "keys.pepper"
+        (tmp_path / "b").mkdir(mode=0o700)
+        if pepper.exists():  # API keys are hashed with the pepper: every node needs the same file
+            (tmp_path / "b" / "keys.pepper").write_bytes(pepper.read_bytes())
+        with _node(tmp_path / "b", url, "node-b", owner) as b:
+            async with httpx.AsyncClient(base_url=a.base_url, timeout=30) as ca, httpx.AsyncClient(
+                base_url=b.base_url, timeout=30
+            ) as cb:
+                created = await ca.post("/apps", json=manifest, headers=_bearer(owner))
+                assert created.status_code == 201, created.text
+                app_id = created.json()["app"]["id"]
+                put = await cb.post(
+                    f"/apps/{app_id}/secrets", json={"name": "api", "values": {"TOKEN": "s3cret"}}, headers=_bearer(owner)
+                )
+                assert put.status_code in (200, 201), put.text
+                key = (await ca.post(f"/apps/{app_id}/keys", json={}, headers=_bearer(owner))).json()["key"]
+                for client in (ca, cb):
+                    done = await client.post(f"/v1/apps/{app_id}/run", json={"input": {"text": "x"}}, headers=_bearer(key))
+                    assert done.status_code == 200, done.text
+                    assert done.json()["result"]["output_text"] == "s3cret", done.text
