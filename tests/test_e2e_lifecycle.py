@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-
 from e2e_support import base_env
 
 OWNER_KEY = "ara_owner_lifecycle_test_0123456789abcdef"
@@ -33,7 +32,8 @@ def _backends() -> list[Any]:
             "postgresql",
             id="postgresql",
             marks=pytest.mark.skipif(
-                not os.environ.get("ARA_TEST_POSTGRES_URL"), reason="set ARA_TEST_POSTGRES_URL (scripts/start-postgres.sh)"
+                not os.environ.get("ARA_TEST_POSTGRES_URL"),
+                reason="set ARA_TEST_POSTGRES_URL (scripts/start-postgres.sh)",
             ),
         ),
     ]
@@ -62,7 +62,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     name = f"f_{uuid.uuid4().hex[:10]}"
     _admin(f'CREATE DATABASE "{name}"')
-    yield os.environ["ARA_TEST_POSTGRES_URL"].rsplit("/", 1)[0].replace("postgresql+asyncpg://", "postgresql://") + f"/{name}"
+    yield (
+        os.environ["ARA_TEST_POSTGRES_URL"]
+        .rsplit("/", 1)[0]
+        .replace("postgresql+asyncpg://", "postgresql://")
+        + f"/{name}"
+    )
     _admin(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
@@ -108,9 +113,13 @@ class Node:
                     self.url = json.loads(line)["url"]
                     return self.url
             if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited: {self.stderr_path.read_text(errors='replace')[-3000:]}")
+                raise AssertionError(
+                    f"{self.name} exited: {self.stderr_path.read_text(errors='replace')[-3000:]}"
+                )
             time.sleep(0.05)
-        raise AssertionError(f"{self.name} did not start: {self.stderr_path.read_text(errors='replace')[-3000:]}")
+        raise AssertionError(
+            f"{self.name} did not start: {self.stderr_path.read_text(errors='replace')[-3000:]}"
+        )
 
     def kill9(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -147,7 +156,13 @@ def _manifest() -> dict[str, Any]:
             ],
         },
         "workflows": [
-            {"id": "echoer", "mode": "task", "agent_id": "echoer", "task": "Echo.", "trigger": {"type": "api"}},
+            {
+                "id": "echoer",
+                "mode": "task",
+                "agent_id": "echoer",
+                "task": "Echo.",
+                "trigger": {"type": "api"},
+            },
             {"id": "job", "mode": "run", "run": {"command": command}, "trigger": {"type": "api"}},
         ],
     }
@@ -174,13 +189,15 @@ def test_kill_9_of_one_of_two_nodes_loses_no_run_and_repeats_only_the_interrupte
         created = ca.post("/apps", json=_manifest(), headers=_bearer(OWNER_KEY))
         assert created.status_code == 201, created.text
         app_id = created.json()["app"]["id"]
-        key = ca.post(f"/apps/{app_id}/keys", json={"requests_per_minute": 100000}, headers=_bearer(OWNER_KEY)).json()[
-            "key"
-        ]
+        key = ca.post(
+            f"/apps/{app_id}/keys", json={"requests_per_minute": 100000}, headers=_bearer(OWNER_KEY)
+        ).json()["key"]
         async_ids = []
         for n in range(200):
             client = ca if n % 2 else cb
-            resp = client.post(f"/v1/apps/{app_id}/runs", json={"workflow_id": "job", "input": {}}, headers=_bearer(key))
+            resp = client.post(
+                f"/v1/apps/{app_id}/runs", json={"workflow_id": "job", "input": {}}, headers=_bearer(key)
+            )
             assert resp.status_code == 202, resp.text
             async_ids.append(resp.json()["run_id"])
 
@@ -198,14 +215,18 @@ def test_kill_9_of_one_of_two_nodes_loses_no_run_and_repeats_only_the_interrupte
             sync_results[run_id] = resp.json()
 
         threads = [
-            threading.Thread(target=sync_call, args=(rid, a.url if n % 2 else b.url)) for n, rid in enumerate(sync_ids)
+            threading.Thread(target=sync_call, args=(rid, a.url if n % 2 else b.url))
+            for n, rid in enumerate(sync_ids)
         ]
         for t in threads:
             t.start()
         # kill node A while it is executing runs
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            status = [cb.get(f"/v1/apps/{app_id}/runs/{r}", headers=_bearer(key)).json()["run"]["status"] for r in async_ids[:40]]
+            status = [
+                cb.get(f"/v1/apps/{app_id}/runs/{r}", headers=_bearer(key)).json()["run"]["status"]
+                for r in async_ids[:40]
+            ]
             if status.count("completed") >= 10:
                 break
             time.sleep(0.1)
@@ -235,7 +256,9 @@ def test_kill_9_of_one_of_two_nodes_loses_no_run_and_repeats_only_the_interrupte
         a.stop()
         b.stop()
     assert len(runs) == 210
-    assert all(r["status"] == "completed" or (r["status"] == "failed" and r.get("error")) for r in runs.values())
+    assert all(
+        r["status"] == "completed" or (r["status"] == "failed" and r.get("error")) for r in runs.values()
+    )
     assert sorted(sync_results) == sorted(sync_ids)
     assert all(res.get("status") == "completed" for res in sync_results.values()), sync_results
     ledgers = list(data_dir.glob("apps/**/executions.log"))
@@ -249,7 +272,9 @@ def test_kill_9_of_one_of_two_nodes_loses_no_run_and_repeats_only_the_interrupte
     # a second attempt only for the runs node A held when it died (it may have died before their
     # command started: then the ledger has attempt 2 alone)
     held_by_a = {
-        row["run_id"] for row in logs if row["event_type"] == "run.attempt" and row["message"].endswith("on node node-a")
+        row["run_id"]
+        for row in logs
+        if row["event_type"] == "run.attempt" and row["message"].endswith("on node node-a")
     }
     finished_on_a = {row["run_id"] for row in logs if row["event_type"] == "run.completed"} - {
         row["run_id"] for row in logs if row["event_type"] == "run.attempt" and "attempt 2" in row["message"]
@@ -279,7 +304,18 @@ def test_a_node_with_another_secrets_key_refuses_to_start(tmp_path: Path, databa
         first.stop()
     env = {**base_env(home), "ARA_API_KEY": OWNER_KEY, "ARA_SECRETS_KEY": Fernet.generate_key().decode()}
     refused = subprocess.run(
-        [sys.executable, "-m", "ara_cli", "server", "--database-url", database_url, "--port", "0", "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "ara_cli",
+            "server",
+            "--database-url",
+            database_url,
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -39,12 +39,20 @@ def small_manifest(slug: str) -> dict[str, Any]:
             "tools": [ECHO_TOOL],
         },
         "workflows": [
-            {"id": "echoer", "mode": "task", "agent_id": "echoer", "task": "Echo.", "trigger": {"type": "api"}}
+            {
+                "id": "echoer",
+                "mode": "task",
+                "agent_id": "echoer",
+                "task": "Echo.",
+                "trigger": {"type": "api"},
+            }
         ],
     }
 
 
-def job_manifest(slug: str, command: str, *, runtime: dict[str, Any], sandbox: dict[str, Any] | None = None) -> dict[str, Any]:
+def job_manifest(
+    slug: str, command: str, *, runtime: dict[str, Any], sandbox: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The small app plus a `job` command workflow governed by a `job` subagent."""
     manifest = small_manifest(slug)
     manifest["workflows"].append(
@@ -68,7 +76,9 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 async def _submit(c: httpx.AsyncClient, app_id: str, key: str, **body: Any) -> str:
-    resp = await c.post(f"/v1/apps/{app_id}/runs", json={"workflow_id": "job", "input": {}, **body}, headers=_bearer(key))
+    resp = await c.post(
+        f"/v1/apps/{app_id}/runs", json={"workflow_id": "job", "input": {}, **body}, headers=_bearer(key)
+    )
     assert resp.status_code == 202, resp.text
     return str(resp.json()["run_id"])
 
@@ -79,7 +89,9 @@ async def _status(c: httpx.AsyncClient, app_id: str, key: str, run_id: str) -> d
     return resp.json()["run"]
 
 
-async def _until(c: httpx.AsyncClient, app_id: str, key: str, run_id: str, statuses: tuple[str, ...]) -> dict[str, Any]:
+async def _until(
+    c: httpx.AsyncClient, app_id: str, key: str, run_id: str, statuses: tuple[str, ...]
+) -> dict[str, Any]:
     run: dict[str, Any] = {}
     for _ in range(1200):
         run = await _status(c, app_id, key, run_id)
@@ -107,7 +119,9 @@ def _stamp(value: Any) -> float:
 async def test_max_retries_gives_three_attempts_with_the_documented_backoff(server: InProcessServer):
     base = 0.4
     manifest = job_manifest(
-        "flaky", 'echo "attempt=$ARA_ATTEMPT run=$ARA_RUN_ID"; exit 3', runtime={"max_retries": 2, "retry_backoff_seconds": base}
+        "flaky",
+        'echo "attempt=$ARA_ATTEMPT run=$ARA_RUN_ID"; exit 3',
+        runtime={"max_retries": 2, "retry_backoff_seconds": base},
     )
     app_id = await server.deploy(manifest)
     key = await server.runtime_key(app_id)
@@ -118,7 +132,11 @@ async def test_max_retries_gives_three_attempts_with_the_documented_backoff(serv
     logs = await _logs(server, app_id, run_id)
     attempts = [r for r in logs if r["event_type"] == "run.attempt"]
     retries = [r for r in logs if r["event_type"] == "run.retry"]
-    assert [a["message"].split(" on node")[0] for a in attempts] == ["attempt 1 of 3", "attempt 2 of 3", "attempt 3 of 3"]
+    assert [a["message"].split(" on node")[0] for a in attempts] == [
+        "attempt 1 of 3",
+        "attempt 2 of 3",
+        "attempt 3 of 3",
+    ]
     assert len(retries) == 2
     for n, (retry, following) in enumerate(zip(retries, attempts[1:], strict=True), start=1):
         delay = float(re.search(r"in ([0-9.]+) s$", retry["message"]).group(1))  # type: ignore[union-attr]
@@ -164,7 +182,10 @@ async def _wait_for(predicate: Any, what: str) -> None:
 async def test_cancel_ends_a_running_command_and_a_queued_run(server: InProcessServer):
     marker = f"98{os.getpid() % 1000}.25"
     manifest = job_manifest(
-        "cancellable", f"echo up; sleep {marker}", runtime={}, sandbox={"policy": "shared", "max_concurrency": 1}
+        "cancellable",
+        f"echo up; sleep {marker}",
+        runtime={},
+        sandbox={"policy": "shared", "max_concurrency": 1},
     )
     app_id = await server.deploy(manifest)
     key = await server.runtime_key(app_id)
@@ -206,12 +227,20 @@ async def test_max_concurrency_one_never_overlaps_across_two_nodes(tmp_path: Pat
     command = 'echo "start $(date +%s.%N)"; sleep 0.3; echo "end $(date +%s.%N)"'
     manifest = job_manifest("serial", command, runtime={}, sandbox={"policy": "shared", "max_concurrency": 1})
     owner = "ara_owner_test_key_0123456789"
-    with _node(data_dir, database_url, "node-a", owner) as a, _node(data_dir, database_url, "node-b", owner) as b:
-        async with httpx.AsyncClient(base_url=a.base_url, timeout=30) as ca, httpx.AsyncClient(base_url=b.base_url, timeout=30) as cb:
+    with (
+        _node(data_dir, database_url, "node-a", owner) as a,
+        _node(data_dir, database_url, "node-b", owner) as b,
+    ):
+        async with (
+            httpx.AsyncClient(base_url=a.base_url, timeout=30) as ca,
+            httpx.AsyncClient(base_url=b.base_url, timeout=30) as cb,
+        ):
             created = await ca.post("/apps", json=manifest, headers=_bearer(owner))
             assert created.status_code == 201, created.text
             app_id = created.json()["app"]["id"]
-            minted = await ca.post(f"/apps/{app_id}/keys", json={"requests_per_minute": 1000}, headers=_bearer(owner))
+            minted = await ca.post(
+                f"/apps/{app_id}/keys", json={"requests_per_minute": 1000}, headers=_bearer(owner)
+            )
             key = minted.json()["key"]
             run_ids = [await _submit(ca if n % 2 else cb, app_id, key) for n in range(6)]
             done = [await _until(ca, app_id, key, r, ("completed", "failed", "cancelled")) for r in run_ids]
@@ -227,7 +256,9 @@ async def test_max_concurrency_one_never_overlaps_across_two_nodes(tmp_path: Pat
         assert start >= end, f"two runs overlapped: {spans}"
 
 
-async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(tmp_path: Path, database_url: str | None):
+async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(
+    tmp_path: Path, database_url: str | None
+):
     url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     manifest = small_manifest("secretive")
     manifest["agent"]["tools"][0] = {
@@ -241,18 +272,23 @@ async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(tmp_
         if pepper.exists():  # API keys are hashed with the pepper: every node needs the same file
             (tmp_path / "b" / "keys.pepper").write_bytes(pepper.read_bytes())
         with _node(tmp_path / "b", url, "node-b", owner) as b:
-            async with httpx.AsyncClient(base_url=a.base_url, timeout=30) as ca, httpx.AsyncClient(
-                base_url=b.base_url, timeout=30
-            ) as cb:
+            async with (
+                httpx.AsyncClient(base_url=a.base_url, timeout=30) as ca,
+                httpx.AsyncClient(base_url=b.base_url, timeout=30) as cb,
+            ):
                 created = await ca.post("/apps", json=manifest, headers=_bearer(owner))
                 assert created.status_code == 201, created.text
                 app_id = created.json()["app"]["id"]
                 put = await cb.post(
-                    f"/apps/{app_id}/secrets", json={"name": "api", "values": {"TOKEN": "s3cret"}}, headers=_bearer(owner)
+                    f"/apps/{app_id}/secrets",
+                    json={"name": "api", "values": {"TOKEN": "s3cret"}},
+                    headers=_bearer(owner),
                 )
                 assert put.status_code in (200, 201), put.text
                 key = (await ca.post(f"/apps/{app_id}/keys", json={}, headers=_bearer(owner))).json()["key"]
                 for client in (ca, cb):
-                    done = await client.post(f"/v1/apps/{app_id}/run", json={"input": {"text": "x"}}, headers=_bearer(key))
+                    done = await client.post(
+                        f"/v1/apps/{app_id}/run", json={"input": {"text": "x"}}, headers=_bearer(key)
+                    )
                     assert done.status_code == 200, done.text
                     assert done.json()["result"]["output_text"] == "s3cret", done.text

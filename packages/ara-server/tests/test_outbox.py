@@ -29,7 +29,9 @@ MANIFEST: dict[str, Any] = {
         "default_agent_id": "echoer",
         "tools": [],
     },
-    "workflows": [{"id": "echoer", "mode": "task", "agent_id": "echoer", "task": "Echo.", "trigger": {"type": "api"}}],
+    "workflows": [
+        {"id": "echoer", "mode": "task", "agent_id": "echoer", "task": "Echo.", "trigger": {"type": "api"}}
+    ],
 }
 
 
@@ -60,7 +62,7 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
     rec.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -127,17 +129,19 @@ async def test_failed_deliveries_are_retried_and_the_signed_bytes_are_the_sent_b
 ):
     receiver.fail = 2
     app = create_app(_settings(tmp_path, database_url), provider=OfflineProvider())
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            app_id, key = await _deploy(c)
-            run_id = await _submit(c, app_id, key, receiver.url)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        app_id, key = await _deploy(c)
+        run_id = await _submit(c, app_id, key, receiver.url)
 
-            async def delivered() -> bool:
-                rows = await app.state.store.run(outbox_store.deliveries_of, run_id)
-                return bool(rows) and rows[0]["status"] == "delivered"
-
-            await _until(delivered, "the delivery")
+        async def delivered() -> bool:
             rows = await app.state.store.run(outbox_store.deliveries_of, run_id)
+            return bool(rows) and rows[0]["status"] == "delivered"
+
+        await _until(delivered, "the delivery")
+        rows = await app.state.store.run(outbox_store.deliveries_of, run_id)
     assert [status for _, _, status in receiver.received] == [500, 500, 200]
     assert rows[0]["attempt"] == 3 and len(rows) == 1
     ids = {headers["x-ara-delivery-id"] for headers, _, _ in receiver.received}
@@ -154,21 +158,25 @@ async def test_failed_deliveries_are_retried_and_the_signed_bytes_are_the_sent_b
     )
 
 
-async def test_a_pending_delivery_survives_a_restart(tmp_path: Path, database_url: str | None, receiver: Receiver):
+async def test_a_pending_delivery_survives_a_restart(
+    tmp_path: Path, database_url: str | None, receiver: Receiver
+):
     receiver.fail = 10**6  # the receiver is down while the first server runs
     settings = _settings(tmp_path, database_url)
     settings.webhook_backoff_seconds = 0.2
     settings.webhook_attempts = 100
     app = create_app(settings, provider=OfflineProvider())
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            app_id, key = await _deploy(c)
-            run_id = await _submit(c, app_id, key, receiver.url)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        app_id, key = await _deploy(c)
+        run_id = await _submit(c, app_id, key, receiver.url)
 
-            async def tried() -> bool:
-                return len(receiver.received) >= 1
+        async def tried() -> bool:
+            return len(receiver.received) >= 1
 
-            await _until(tried, "a first attempt")
+        await _until(tried, "a first attempt")
     rows = []
     receiver.fail = 0  # it is back up
     again = create_app(_settings(tmp_path, database_url), provider=OfflineProvider())

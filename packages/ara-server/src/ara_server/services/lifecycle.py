@@ -257,7 +257,11 @@ class Lifecycle:
                 await self._end(run, Outcome("failed", error="cancelled by request"), status="cancelled")
             elif held.reason == "lost":
                 await self.logbus.log(
-                    app["id"], run_id, "warning", "run.lost", f"attempt {attempt} lost its lease; another node has the run"
+                    app["id"],
+                    run_id,
+                    "warning",
+                    "run.lost",
+                    f"attempt {attempt} lost its lease; another node has the run",
                 )
             else:
                 await self._release(run)
@@ -268,7 +272,9 @@ class Lifecycle:
         if self._attempts.get(run_id) is held:
             self._attempts.pop(run_id, None)
 
-    async def _attempt(self, app: dict[str, Any], run: dict[str, Any], policy: ExecutionPolicy) -> Outcome | None:
+    async def _attempt(
+        self, app: dict[str, Any], run: dict[str, Any], policy: ExecutionPolicy
+    ) -> Outcome | None:
         """The attempt task: the executor under the run's timeout. `None` when it was cancelled."""
         try:
             async with asyncio.timeout(policy.timeout_seconds):
@@ -315,6 +321,7 @@ class Lifecycle:
     async def _end(self, run: dict[str, Any], outcome: Outcome, *, status: str | None = None) -> None:
         final = status or outcome.status
         at = now()
+        queued: str | None = None
         async with self.store.begin() as conn:
             ended = await runs_store.finish_run(
                 conn,
@@ -355,9 +362,7 @@ class Lifecycle:
     async def _release(self, run: dict[str, Any]) -> None:
         """Hand a run this node holds back to the queue (same attempt number next time)."""
         with contextlib.suppress(Exception):
-            await self.store.run(
-                runs_store.release_run, run["run_id"], self.node_id, int(run["attempt"])
-            )
+            await self.store.run(runs_store.release_run, run["run_id"], self.node_id, int(run["attempt"]))
 
     # ---------------------------------------------------------------------------------- waiting
     def _signal_done(self, run_id: str) -> None:
@@ -402,7 +407,9 @@ class Lifecycle:
         return await self.wait(app_id, run_id)
 
     # ------------------------------------------------------------------------------- cancelling
-    async def cancel(self, app_id: str, run_id: str, *, wait_seconds: float = 10.0) -> runs_store.CancelOutcome:
+    async def cancel(
+        self, app_id: str, run_id: str, *, wait_seconds: float = 10.0
+    ) -> runs_store.CancelOutcome:
         """Cancel a run: a queued run ends now; a running run is stopped by the node that runs it
         (this one at once, another one at its next heartbeat), which kills its sandbox process tree.
 
@@ -421,7 +428,9 @@ class Lifecycle:
                 if queued:
                     self.outbox.notify()
         if outcome.state == "cancelled":
-            await self.logbus.log(app_id, run_id, "info", "run.cancelled", "cancelled by request before it started")
+            await self.logbus.log(
+                app_id, run_id, "info", "run.cancelled", "cancelled by request before it started"
+            )
             self._signal_done(run_id)
         if outcome.state != "requested":
             return outcome

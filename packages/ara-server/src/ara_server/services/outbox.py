@@ -119,7 +119,9 @@ class Outbox:
     async def deliver_one(self) -> bool:
         """Claim one due delivery and attempt it. Returns whether there was one."""
         s = self.settings
-        row = await self.store.run(outbox_store.claim_delivery, s.node_id, max(30.0, DELIVERY_TIMEOUT_SECONDS * 3))
+        row = await self.store.run(
+            outbox_store.claim_delivery, s.node_id, max(30.0, DELIVERY_TIMEOUT_SECONDS * 3)
+        )
         if row is None:
             return False
         stamp = str(int(time.time()))
@@ -143,12 +145,21 @@ class Outbox:
                 outbox_store.settle_delivery, row["id"], s.node_id, row["attempt"], status="delivered"
             )
             await self.logbus.log(
-                row["app_id"], row["run_id"], "info", "webhook.delivered", f"{row['event']} delivered to callback"
+                row["app_id"],
+                row["run_id"],
+                "info",
+                "webhook.delivered",
+                f"{row['event']} delivered to callback",
             )
             return True
         if row["attempt"] >= s.webhook_attempts:
             await self.store.run(
-                outbox_store.settle_delivery, row["id"], s.node_id, row["attempt"], status="failed", error=error
+                outbox_store.settle_delivery,
+                row["id"],
+                s.node_id,
+                row["attempt"],
+                status="failed",
+                error=error,
             )
             await self.logbus.log(
                 row["app_id"],

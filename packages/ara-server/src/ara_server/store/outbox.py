@@ -96,7 +96,12 @@ async def settle_delivery(
     """Record an attempt of a delivery this node holds: `delivered`, `failed` (given up), or
     `pending` again from `not_before`. Returns `False` when the node no longer holds it."""
     at = at or now()
-    values: dict[str, Any] = {"status": status, "last_error": error, "lease_owner": None, "lease_expires_at": None}
+    values: dict[str, Any] = {
+        "status": status,
+        "last_error": error,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
     if status == "delivered":
         values["delivered_at"] = at
     if not_before is not None:
@@ -117,6 +122,8 @@ async def settle_delivery(
 async def deliveries_of(conn: AsyncConnection, run_id: str) -> list[dict[str, Any]]:
     """The deliveries of a run, oldest first."""
     rows = (
-        await conn.execute(sa.select(t.outbox).where(t.outbox.c.run_id == run_id).order_by(t.outbox.c.created_at))
+        await conn.execute(
+            sa.select(t.outbox).where(t.outbox.c.run_id == run_id).order_by(t.outbox.c.created_at)
+        )
     ).all()
     return [dict(r._mapping) for r in rows]

@@ -228,7 +228,11 @@ async def end_lost_runs(conn: AsyncConnection, *, at: datetime | None = None) ->
     lost = sa.and_(t.runs.c.status == "running", t.runs.c.lease_expires_at < at)
     ended: list[dict[str, Any]] = []
     for where, status, error in (
-        (t.runs.c.cancel_requested == sa.true(), "cancelled", "cancelled by request (its node stopped responding)"),
+        (
+            t.runs.c.cancel_requested == sa.true(),
+            "cancelled",
+            "cancelled by request (its node stopped responding)",
+        ),
         (
             t.runs.c.attempt > t.runs.c.max_attempts,
             "failed",

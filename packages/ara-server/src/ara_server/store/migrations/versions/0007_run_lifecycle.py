@@ -19,7 +19,9 @@ TS = sa.DateTime(timezone=True)
 def upgrade() -> None:
     op.drop_index("ix_runs_status", "runs")
     with op.batch_alter_table("runs") as batch:
-        batch.alter_column("attempts", new_column_name="attempt", existing_type=sa.Integer, existing_nullable=False)
+        batch.alter_column(
+            "attempts", new_column_name="attempt", existing_type=sa.Integer, existing_nullable=False
+        )
         batch.add_column(sa.Column("max_attempts", sa.Integer, nullable=False, server_default="1"))
         batch.add_column(sa.Column("not_before", TS))
         batch.add_column(sa.Column("lease_owner", sa.String(64)))
@@ -82,5 +84,7 @@ def downgrade() -> None:
             "max_attempts",
         ):
             batch.drop_column(name)
-        batch.alter_column("attempt", new_column_name="attempts", existing_type=sa.Integer, existing_nullable=False)
+        batch.alter_column(
+            "attempt", new_column_name="attempts", existing_type=sa.Integer, existing_nullable=False
+        )
     op.create_index("ix_runs_status", "runs", ["status"])
