@@ -244,7 +244,7 @@ def server(
     lease_seconds: float = 30.0,
     run_timeout_seconds: float = 600.0,
     secrets_key_file: Path | None = None,
-    scheduler: bool = True,
+    without_scheduler: bool = False,
 ) -> int:
     """Run one ara-server node in the foreground, logging JSON lines to stderr.
 
@@ -270,7 +270,7 @@ def server(
         run_timeout_seconds: Limit of one attempt of a run whose subagent declares no timeout, in
             seconds.
         secrets_key_file: File holding the secrets key (instead of `ARA_SECRETS_KEY`).
-        scheduler: Fire schedules from this node (`--no-scheduler` leaves them to the other nodes).
+        without_scheduler: Fire no schedules from this node (the other nodes fire them).
     """
     import structlog
 
@@ -310,7 +310,7 @@ def server(
         lease_seconds=lease_seconds,
         run_timeout_seconds=run_timeout_seconds,
         secrets_key=_secrets_key(secrets_key_file),
-        scheduler_interval_seconds=1.0 if scheduler else 0.0,
+        scheduler_interval_seconds=0.0 if without_scheduler else 1.0,
     )
     node = ServerThread(settings)
     _start(node, host, port)
