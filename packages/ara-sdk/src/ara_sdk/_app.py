@@ -124,7 +124,7 @@ def fastapi_endpoint(
     auth_secret_env: str = "",
     docs: bool = False,
 ) -> Callable[[F], F]:
-    """Expose an agent behind `/v1/apps/{app_id}/endpoints/{label}` (spec §2.7); either decorator order.
+    """Expose an agent behind `/v1/apps/{app_id}/endpoints/{label}`; either decorator order.
 
     Args:
         method: HTTP method (GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD).
@@ -180,9 +180,9 @@ def _endpoint_path(path: str, label: str) -> str:
 
 
 class App:
-    """An Ara app: identity, defaults and the agents, tools and schedules declared on it (spec §1).
+    """An Ara app: identity, defaults and the agents, tools and schedules declared on it.
 
-    Two modes (spec §1.15 C1):
+    Two modes:
 
     * **strict** — `App("my-app")` or `App(project_name="my-app")`: the project name must be a DNS
       label (1-63 of `[a-z0-9-]`, no leading/trailing hyphen); `name == slug == project_name`.
@@ -272,7 +272,7 @@ class App:
         sandbox: Mapping[str, Any] | None = None,
         always_on: bool = True,
     ) -> Callable[[F], F]:
-        """Register an agent (spec §1.3, C4).
+        """Register an agent.
 
         Two forms: a *prompt function* of one parameter returning `str` (the run input in, the
         instructions out; emitted as `prompt_factory`), used in strict mode when neither `task` nor
@@ -280,13 +280,13 @@ class App:
         text with any signature. The decorated function is returned unchanged.
 
         Args:
-            id: Agent id (default: the function name; slugified in legacy mode, C3).
+            id: Agent id (default: the function name; slugified in legacy mode).
             task: Task text.
             instructions: Instructions (default: `task`).
             prompt_factory: Force the prompt-function form.
             entrypoint: Make this the app's default agent.
             skills: Skill names.
-            schedules: Schedule specs (spec §2.8).
+            schedules: Schedule specs.
             handoff_to: Agent ids this agent may hand off to.
             runtime: Agent runtime overrides.
             sandbox: `sandbox(...)` policy.
@@ -350,15 +350,15 @@ class App:
         description: str | None = None,
         handler: str | None = None,
     ) -> Callable[[F], F]:
-        """Register a tool the model can call; its source runs in the app's sandbox (spec §1.8).
+        """Register a tool the model can call; its source runs in the app's sandbox.
 
         The source is shipped alone: import what the tool needs inside the function.
 
         Args:
             id: Tool name (default: the function name; slugified in legacy mode).
-            parameters: Explicit JSON schema (default: derived from the signature, spec §2.10).
+            parameters: Explicit JSON schema (default: derived from the signature).
             description: Description (default: the docstring).
-            handler: 0.1.5 style: the handler id; adds `id`, `handler_id`, `description`, `parameters` (C6).
+            handler: 0.1.5 style: the handler id; adds `id`, `handler_id`, `description`, `parameters`.
 
         Raises:
             DeclarationError: Source not retrievable or not a plain `def`.
@@ -397,7 +397,7 @@ class App:
         timezone: str = "UTC",
         run: Mapping[str, Any] | None = None,
     ) -> Callable[[F], F]:
-        """Attach schedules to an agent or tool; either decorator order (spec §1.9).
+        """Attach schedules to an agent or tool; either decorator order.
 
         Args:
             id: Base schedule id (default: the slugified function name).
@@ -445,7 +445,7 @@ class App:
 
         return decorate
 
-    # ------------------------------------------------------------------ workflows (seed 001, G0)
+    # ------------------------------------------------------------------ workflows (the original 0.1.0 – 0.1.5 surface)
     def workflow(
         self,
         *,
@@ -458,7 +458,7 @@ class App:
         trigger: Mapping[str, Any] | None = None,
         schedule: Any = None,
     ) -> Callable[[F], F]:
-        """The workflow primitive behind `task`, `run` and `pipeline` (spec §1.14).
+        """The workflow primitive behind `task`, `run` and `pipeline`.
 
         Args:
             mode: `task` (agent loop), `run` (a shell command) or `pipeline` (ordered steps).
@@ -489,11 +489,11 @@ class App:
                 raise DeclarationError("@app.workflow requires a non-empty id")
             normalized, expr = _normalize_trigger(trigger, schedule)
             row: dict[str, Any] = {"id": wid, "mode": mode}
-            if mode == "run":  # spec §1.13 hook-command shape: schedule always present
+            if mode == "run":  # the original's hook-command shape: schedule always present
                 row.update(
                     task="", run={"command": str(command)}, pipeline=[], trigger=normalized, schedule=expr
                 )
-            else:  # spec §1.13 task shape: agent_id and schedule only when set
+            else:  # the original's task shape: agent_id and schedule only when set
                 text = task or _doc(fn) or f"Execute workflow {wid}"
                 row.update(task=text, trigger=normalized, run={}, pipeline=_pipeline(pipeline or [], wid))
                 if agent:
@@ -515,7 +515,7 @@ class App:
         trigger: Mapping[str, Any] | None = None,
         schedule: Any = None,
     ) -> Callable[[F], F]:
-        """A task-mode workflow: an agent works on `task` (spec §1.13). See `workflow`."""
+        """A task-mode workflow: an agent works on `task`. See `workflow`."""
         return self.workflow(mode="task", id=id, agent=agent, task=task, trigger=trigger, schedule=schedule)
 
     def run(
@@ -527,7 +527,7 @@ class App:
         trigger: Mapping[str, Any] | None = None,
         schedule: Any = None,
     ) -> Callable[[F], F]:
-        """A run-mode workflow: a shell command (spec §1.14). See `workflow`."""
+        """A run-mode workflow: a shell command. See `workflow`."""
         return self.workflow(
             mode="run", id=id, command=command, agent=agent, trigger=trigger, schedule=schedule
         )
@@ -542,7 +542,7 @@ class App:
         trigger: Mapping[str, Any] | None = None,
         schedule: Any = None,
     ) -> Callable[[F], F]:
-        """A pipeline workflow: ordered tool/agent steps (spec §1.14, PROPOSED step shape). See `workflow`."""
+        """A pipeline workflow: ordered tool/agent steps. See `workflow`."""
         return self.workflow(
             mode="pipeline", id=id, agent=agent, task=task, pipeline=steps, trigger=trigger, schedule=schedule
         )
@@ -558,10 +558,10 @@ class App:
         trigger: Mapping[str, Any] | None = None,
         schedule: Any = None,
     ) -> Callable[[F], F]:
-        """A workflow run when an event arrives (spec §1.13): `command` -> run mode, else task mode.
+        """A workflow run when an event arrives: `command` -> run mode, else task mode.
 
         Raises:
-            DeclarationError: Both `task` and `command` (C20), or an empty event.
+            DeclarationError: Both `task` and `command`, or an empty event.
         """
         if task and command:
             raise DeclarationError("@app.hook(...) accepts task or command, not both")
@@ -613,7 +613,7 @@ class App:
         channels: list[str] | None = None,
         hooks: list[Mapping[str, Any]] | None = None,
     ) -> Callable[[F], F]:
-        """An agent with its own workflow, runtime budget, shared-sandbox guardrails and hooks (spec §1.14).
+        """An agent with its own workflow, runtime budget, shared-sandbox guardrails and hooks.
 
         Runtime defaults: `working_dir = subagents/<id>`, `timeout_seconds = 120`, `max_retries = 2`,
         `retry_backoff_seconds = 5`; sandbox `{"policy": "shared", "max_concurrency": 4}`. The task
@@ -704,7 +704,7 @@ class App:
         return decorate
 
     def handler(self, *, id: str | None = None, description: str = "") -> Callable[[F], F]:
-        """A 0.1.5-style handler (`agent.handlers[]`, spec §1.13)."""
+        """A 0.1.5-style handler (`agent.handlers[]`)."""
 
         def decorate(fn: F) -> F:
             hid = str(id).strip() if id else slugify(fn.__name__)
@@ -723,7 +723,7 @@ class App:
 
     # ------------------------------------------------------------------------- local entrypoint
     def local_entrypoint(self) -> Callable[[F], F]:
-        """Register the function `ara local` calls on this machine (spec §1.13)."""
+        """Register the function `ara local` calls on this machine."""
 
         def decorate(fn: F) -> F:
             self._local_entrypoint = fn
@@ -843,7 +843,7 @@ def _at_entry(token: str, timezone: str) -> dict[str, Any]:
 
 
 def _normalize_trigger(trigger: Mapping[str, Any] | None, schedule: Any) -> tuple[dict[str, Any], str]:
-    """Trigger normalisation of spec §1.13; returns `(trigger, cron expression or "")`."""
+    """Trigger normalisation as the original does it; returns `(trigger, cron expression or "")`."""
     from ara_core import validate_cron
 
     out = dict(trigger or {})
@@ -894,7 +894,7 @@ def _pipeline(steps: list[Mapping[str, Any]], wid: str) -> list[dict[str, Any]]:
 
 
 def define_app(spec: App | Mapping[str, Any]) -> dict[str, Any]:
-    """A manifest from an `App` or a manifest dict (spec §1.14 PROPOSED contract).
+    """A manifest from an `App` or a manifest dict.
 
     A dict gets `name` stripped (required), `slug = slugify(slug or project_name or project or name)`
     (fallback `workflow`) and the empty defaults of the other top-level keys; other keys are kept.
