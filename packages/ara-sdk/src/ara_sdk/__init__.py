@@ -63,6 +63,7 @@ if _typing.TYPE_CHECKING:
     from ._api import AraApi, AsyncAraApi
     from ._client import AraClient, AsyncAraClient
     from ._runtime_client import AraRuntimeClient
+    from ._webhooks import sign_webhook
     from .errors import (
         APIConnectionError,
         ApiError,
@@ -100,6 +101,7 @@ _LAZY = {
     "PermissionDeniedError": ".errors",
     "RateLimitError": ".errors",
     "UnprocessableEntityError": ".errors",
+    "sign_webhook": "._webhooks",
 }
 
 
@@ -187,6 +189,7 @@ __all__ = [
     "schedule",
     "scheduler",
     "secret",
+    "sign_webhook",
     "subagent_hook",
     "tarball_artifact",
     "tool",

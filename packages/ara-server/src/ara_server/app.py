@@ -13,13 +13,17 @@ from .engine import ModelProvider
 from .http import EXCEPTION_HANDLERS, all_routes
 from .services import Services
 from .services.access import AccessService
+from .services.automations import AutomationService
 from .services.deploy import DeployService
 from .services.dispatch import Dispatcher
+from .services.endpoints import EndpointService
 from .services.lifecycle import Lifecycle
 from .services.logbus import LogBus
 from .services.outbox import Outbox
+from .services.run_views import RunViews
 from .services.runs import RunService
 from .services.scheduler import Scheduler
+from .services.session_files import SessionFiles
 from .services.sessions import SessionService
 from .services.worker import Wakeup, Workers
 from .settings import Settings
@@ -50,6 +54,11 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
     lifecycle = Lifecycle(settings, store, logbus, outbox, runs.execute)
     runs.lifecycle = lifecycle
     dispatch = Dispatcher(store, logbus, wakeup.notify)
+    sessions = SessionService(store, settings.data_dir, provider)
+    automations = AutomationService(
+        store, default_timeout_seconds=settings.run_timeout_seconds, notify=wakeup.notify
+    )
+    sessions.automations = automations
     services = Services(
         settings=settings,
         access=AccessService(store),
@@ -57,7 +66,11 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
         runs=runs,
         dispatch=dispatch,
         logbus=logbus,
-        sessions=SessionService(store, settings.data_dir, provider),
+        sessions=sessions,
+        endpoints=EndpointService(store, runs),
+        automations=automations,
+        session_files=SessionFiles(sessions),
+        run_views=RunViews(store, logbus),
     )
     workers = Workers(lifecycle, wakeup, settings.workers, settings.poll_seconds)
 
@@ -72,7 +85,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
         scheduler: asyncio.Task[None] | None = None
         if settings.scheduler_interval_seconds > 0:
             scheduler = asyncio.create_task(
-                Scheduler(store, dispatch).run_forever(settings.scheduler_interval_seconds),
+                Scheduler(store, dispatch, automations=automations).run_forever(settings.scheduler_interval_seconds),
                 name="ara-scheduler",
             )
         try:

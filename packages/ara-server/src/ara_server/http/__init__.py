@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from ..services import Services
-from . import control, health, runtime, sessions
+from . import automations, control, endpoints, health, openapi, runs, runtime, session_files, sessions
 from .auth import Auth
 from .errors import EXCEPTION_HANDLERS
 
@@ -14,11 +14,17 @@ __all__ = ["EXCEPTION_HANDLERS", "all_routes"]
 
 
 def all_routes(services: Services) -> list[Route]:
-    """Every route of the server: health, control plane, runtime plane, sessions."""
+    """Every route of the server: health, control plane, runtime plane (runs, endpoints), sessions
+    (tools, files, terminal), automations, and `/openapi.json` describing them all."""
     auth = Auth(services.access)
-    return [
+    served = [
         *health.routes(services),
         *control.routes(services, auth),
         *runtime.routes(services, auth),
+        *runs.routes(services, auth, services.run_views),
+        *endpoints.routes(services, services.endpoints),
         *sessions.routes(services, auth),
+        *session_files.routes(services, auth, services.session_files),
+        *automations.routes(services, auth, services.automations),
     ]
+    return [*served, *openapi.routes(services, served)]

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 
 from ..settings import Settings
 from .access import AccessService
+from .automations import AutomationService
 from .deploy import DeployService
 from .dispatch import Dispatcher
+from .endpoints import EndpointService
 from .logbus import LogBus
+from .run_views import RunViews
 from .runs import RunService
+from .session_files import SessionFiles
 from .sessions import SessionService
 
 __all__ = ["Services"]
@@ -27,3 +31,7 @@ class Services:
     dispatch: Dispatcher
     logbus: LogBus
     sessions: SessionService
+    endpoints: EndpointService
+    automations: AutomationService
+    session_files: SessionFiles
+    run_views: RunViews

@@ -15,6 +15,7 @@ from ara_core import ScheduleSpec
 from cronsim import CronSim, CronSimError
 
 from ..store import Store, apps
+from .automations import AutomationService
 from .dispatch import Dispatcher, run_fields
 from .logbus import LogBus
 
@@ -86,6 +87,7 @@ class Scheduler:
         store: The store (shared by every node).
         dispatcher: Queues the runs of firings (default: a new one on `store`).
         catch_up_seconds: On the first tick, how far back due schedules still fire.
+        automations: Fires the accounts' automation jobs on each tick (default: none).
     """
 
     def __init__(
@@ -94,8 +96,10 @@ class Scheduler:
         dispatcher: Dispatcher | None = None,
         *,
         catch_up_seconds: float = CATCH_UP_SECONDS,
+        automations: AutomationService | None = None,
     ) -> None:
         self.store = store
+        self.automations = automations
         self.dispatcher = dispatcher or Dispatcher(store, LogBus(store))
         self.catch_up = timedelta(seconds=catch_up_seconds)
         self._since: datetime | None = None
@@ -116,6 +120,8 @@ class Scheduler:
                         schedule=firing.key,
                         fire_time=firing.fire_time.isoformat(),
                     )
+        if self.automations is not None:
+            queued += await self.automations.tick(current, catch_up_seconds=self.catch_up.total_seconds())
         self._since = current
         return queued
 

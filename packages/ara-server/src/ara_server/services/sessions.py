@@ -15,6 +15,7 @@ from ..engine import ModelError, ModelProvider, RunContext, provider_from_env
 from ..errors import ApiProblem
 from ..store import Store, apps
 from ..store import sessions as sessions_store
+from .automations import AutomationService
 
 __all__ = ["BUILTIN_TOOLS", "SessionService", "ToolFailure", "run_builtin"]
 
@@ -91,6 +92,10 @@ UNAVAILABLE = {
     "automation_update",
     "automation_delete",
 }
+
+
+#: Session tools served by the automation service (`/automations/*` as tools).
+AUTOMATION_TOOLS = frozenset({"automation_create", "automation_list", "automation_update", "automation_delete"})
 
 
 class ToolFailure(Exception):
@@ -226,6 +231,8 @@ class SessionService:
 
     def __init__(self, store: Store, data_dir: Path, provider: ModelProvider | None = None) -> None:
         self.store, self.data_dir, self.provider = store, data_dir, provider
+        #: Serves the `automation_*` tools (set by the composition root).
+        self.automations: AutomationService | None = None
 
     def workspace(self, account_id: str) -> Path:
         """The account's session workspace directory."""
@@ -310,6 +317,8 @@ class SessionService:
         Raises:
             ApiProblem: 422 `tool_failed`.
         """
+        if name in AUTOMATION_TOOLS and self.automations is not None:
+            return await self.automations.tool(account_id, name, args)
         try:
             return await run_builtin(self.workspace(account_id), name, args)
         except ToolFailure as exc:

@@ -258,3 +258,53 @@ webhook_ids = sa.Table(
     sa.Column("seen_at", Timestamp, nullable=False),
     sa.Index("ix_webhook_ids_seen", "seen_at"),
 )
+
+automation_jobs = sa.Table(
+    "automation_jobs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("schedule_kind", sa.String(8), nullable=False),  # every | cron
+    sa.Column("every_seconds", sa.Integer),
+    sa.Column("schedule_expr", sa.String(200)),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("execution_mode", sa.String(32), nullable=False),
+    sa.Column("misfire_policy", sa.String(32), nullable=False),
+    sa.Column("max_retries", sa.Integer, nullable=False),
+    sa.Column("retry_backoff_seconds", sa.Integer, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_automation_jobs_account", "account_id"),
+)
+
+automation_runs = sa.Table(
+    "automation_runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("job_id", sa.String(40), nullable=False),  # no foreign key: runs outlive their job
+    sa.Column("job_name", sa.String(200), nullable=False),
+    sa.Column("firing_key", sa.String(128), unique=True),  # job id + fire time; NULL for replays
+    sa.Column("state", sa.String(16), nullable=False),  # queued | skipped | failed (else: its run's)
+    sa.Column("scheduled_for", Timestamp, nullable=False),
+    sa.Column("app_id", sa.String(40)),
+    sa.Column("run_id", sa.String(128)),
+    sa.Column("error", sa.Text),
+    sa.Column("replay_of", sa.String(40)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_automation_runs_account", "account_id", "created_at"),
+)
+
+webhook_ids = sa.Table(
+    "webhook_ids",
+    metadata,
+    sa.Column("app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("label", sa.String(200), primary_key=True),
+    sa.Column("msg_id", sa.String(256), primary_key=True),
+    sa.Column("seen_at", Timestamp, nullable=False),
+    sa.Index("ix_webhook_ids_seen", "seen_at"),
+)

@@ -1,0 +1,462 @@
+"""`GET /openapi.json`: an OpenAPI 3.1 description of every route of the server, built from the
+msgspec Structs the routes decode and answer (`msgspec.json.schema_components`), plus the public
+endpoints of deployed apps that declare `docs: true`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .. import __name__ as _package
+from ..services import Services
+from ..services.automations import AutomationRun, Job, JobCreate, JobUpdate
+from ..services.run_views import RunQuery
+from ..services.session_files import FilesWrite, Heartbeat, TerminalExec
+from .schemas import InviteAccept, InviteCreate, KeyCreate, SecretPut, ToolExecute
+
+__all__ = ["OPERATIONS", "Operation", "openapi_document", "routes"]
+
+SERVER_VERSION = "0.1.0"
+
+
+# ----------------------------------------------------------------------------- response shapes
+class ErrorDetail(msgspec.Struct, kw_only=True):
+    """The error of a refused request: a stable `code` and a `message` naming the JSON path or flag."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """Every 4xx/5xx answer: `{"error": {"code", "message", "details"?}}`."""
+
+    error: ErrorDetail
+
+
+class Anything(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """A JSON object whose keys the route documents in its description (docs/server.md)."""
+
+
+class JobList(msgspec.Struct, kw_only=True):
+    """`GET /automations/jobs`: the caller's jobs, oldest first."""
+
+    jobs: list[Job]
+
+
+class JobAnswer(msgspec.Struct, kw_only=True):
+    """A created or changed job."""
+
+    job: Job
+
+
+class JobDeleted(msgspec.Struct, kw_only=True):
+    """`DELETE /automations/jobs/{job_id}`."""
+
+    ok: bool
+    id: str
+    deleted: bool
+
+
+class AutomationRunList(msgspec.Struct, kw_only=True):
+    """`GET /automations/runs`: newest first, at most 100."""
+
+    runs: list[AutomationRun]
+
+
+class ReplayAnswer(msgspec.Struct, kw_only=True):
+    """`POST /automations/runs/{run_id}/replay`: the new automation run (queued)."""
+
+    ok: bool
+    run: AutomationRun
+
+
+class FileEntry(msgspec.Struct, kw_only=True):
+    """One entry of a workspace directory (`size` in bytes)."""
+
+    name: str
+    path: str
+    type: Literal["file", "dir"]
+    size: int
+    modified_at: str
+
+
+class FileList(msgspec.Struct, kw_only=True):
+    """`GET /session/files`."""
+
+    ok: bool
+    path: str
+    entries: list[FileEntry]
+
+
+class FileText(msgspec.Struct, kw_only=True):
+    """`GET /session/files/read` (`size` in bytes)."""
+
+    ok: bool
+    path: str
+    content: str
+    size: int
+
+
+class Written(msgspec.Struct, kw_only=True):
+    """One written file (`bytes` written)."""
+
+    path: str
+    bytes: int
+
+
+class WriteAnswer(msgspec.Struct, kw_only=True):
+    """`POST /session/files/write`."""
+
+    ok: bool
+    written: list[Written]
+
+
+class UploadAnswer(msgspec.Struct, kw_only=True):
+    """`POST /session/files/upload` (`bytes` stored)."""
+
+    ok: bool
+    path: str
+    bytes: int
+
+
+class TerminalAnswer(msgspec.Struct, kw_only=True):
+    """`POST /session/terminal/exec` (`exit_code` null on timeout; output capped at 1 MiB each)."""
+
+    ok: bool
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    duration_seconds: float
+    truncated: bool
+
+
+class HeartbeatAnswer(msgspec.Struct, kw_only=True):
+    """`POST /session/heartbeat` (`expires_at` null: sessions do not expire while idle)."""
+
+    ok: bool
+    session_id: str
+    last_seen_at: str
+    expires_at: str | None
+
+
+class RunSummary(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """A run as listed (times ISO 8601 UTC)."""
+
+    run_id: str
+    agent_id: str
+    workflow_id: str
+    kind: str
+    status: str
+    attempt: int
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class RunPage(msgspec.Struct, kw_only=True):
+    """`GET /v1/apps/{app_id}/runs`: a page of runs, newest first, and the next page's cursor."""
+
+    ok: bool
+    runs: list[RunSummary]
+    next_cursor: str | None
+
+
+class EndpointAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """An endpoint's answer: the run's `result` (200), or `202` with the queued `run_id` when
+    the request said `Prefer: respond-async`."""
+
+    ok: bool
+    run_id: str
+    status: str
+    result: Any = None
+    error: str | None = None
+
+
+class EndpointInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """Any JSON object: its keys become the agent's input."""
+
+
+class OpenAPIDocument(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """This document."""
+
+    openapi: str
+
+
+# ----------------------------------------------------------------------------- operations
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the document says about one (method, path).
+
+    Attributes:
+        summary: One line.
+        response: The Struct of the success body (`None`: no JSON body, see `media`).
+        status: The success status.
+        request: The Struct of the JSON request body, if any.
+        query: The Struct whose fields are the query parameters, if any.
+        media: The success media type.
+        form: The request is `multipart/form-data` with `path` and `file`.
+        extra_query: Further query parameters (name, description).
+    """
+
+    summary: str
+    response: type[Any] | None = Anything
+    status: int = 200
+    request: type[Any] | None = None
+    query: type[Any] | None = None
+    media: str = "application/json"
+    form: bool = False
+    extra_query: tuple[tuple[str, str], ...] = ()
+
+
+#: Every documented (method, path). A route of the app missing here is documented generically.
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/healthz"): Operation("Liveness"),
+    ("GET", "/readyz"): Operation("Readiness (database, migrations, sandbox)"),
+    ("GET", "/openapi.json"): Operation("This document", response=OpenAPIDocument),
+    ("GET", "/auth/cli/whoami"): Operation("The caller's account"),
+    ("POST", "/auth/cli/invites/accept"): Operation("Accept an invite", request=InviteAccept),
+    ("GET", "/apps"): Operation("The caller's apps"),
+    ("POST", "/apps"): Operation("Deploy a new app (the body is its manifest)", status=201, request=Anything),
+    ("POST", "/apps/api-key/rotate"): Operation("Rotate the caller's API key"),
+    ("PATCH", "/apps/{app_id}"): Operation("Deploy a new manifest version", request=Anything),
+    ("GET", "/apps/{app_id}/keys"): Operation("Runtime keys of an app"),
+    ("POST", "/apps/{app_id}/keys"): Operation("Mint a runtime key", status=201, request=KeyCreate),
+    ("DELETE", "/apps/{app_id}/keys/{key_id}"): Operation("Revoke a runtime key"),
+    ("GET", "/apps/{app_id}/x-keys"): Operation("App header keys of an app"),
+    ("POST", "/apps/{app_id}/x-keys"): Operation("Mint an app header key", status=201, request=KeyCreate),
+    ("DELETE", "/apps/{app_id}/x-keys/{key_id}"): Operation("Revoke an app header key"),
+    ("GET", "/apps/{app_id}/secrets"): Operation("Secret names of an app (never values)"),
+    ("POST", "/apps/{app_id}/secrets"): Operation("Set a secret", request=SecretPut),
+    ("DELETE", "/apps/{app_id}/secrets/{name}"): Operation("Delete a secret"),
+    ("GET", "/apps/{app_id}/setup"): Operation("Setup state of an app"),
+    ("POST", "/apps/{app_id}/invites"): Operation("Invite someone", status=201, request=InviteCreate),
+    ("POST", "/v1/apps/{app_id}/run"): Operation("Run an agent and wait for its result", request=Anything),
+    ("POST", "/v1/apps/{app_id}/runs"): Operation("Queue an async run", status=202, request=Anything),
+    ("GET", "/v1/apps/{app_id}/runs"): Operation("List runs, newest first", response=RunPage, query=RunQuery),
+    ("GET", "/v1/apps/{app_id}/runs/{run_id}"): Operation("One run"),
+    ("POST", "/v1/apps/{app_id}/runs/{run_id}/cancel"): Operation("Cancel a run"),
+    ("GET", "/v1/apps/{app_id}/runs/{run_id}/events"): Operation(
+        "The run's events as Server-Sent Events (resumable with Last-Event-ID)",
+        response=None,
+        media="text/event-stream",
+    ),
+    ("POST", "/v1/apps/{app_id}/events"): Operation("Send an event", status=202, request=Anything),
+    ("GET", "/v1/apps/{app_id}/logs/stream"): Operation(
+        "The app's log lines as Server-Sent Events",
+        response=None,
+        media="text/event-stream",
+        extra_query=(("follow", "`false` to stop at the last line (default true)"),),
+    ),
+    ("POST", "/session/start"): Operation("Start (or get) the caller's session"),
+    ("GET", "/session/status"): Operation("The caller's session"),
+    ("POST", "/session/stop"): Operation("Stop the caller's session"),
+    ("GET", "/session/runtime/capabilities"): Operation("Tools, skills and agents of the session"),
+    ("GET", "/session/runtime/skills"): Operation("Skills of the session"),
+    ("GET", "/session/runtime/tools"): Operation(
+        "Tools of the session", extra_query=(("kind", "all, builtin, app or connector"),)
+    ),
+    ("POST", "/session/runtime/tools/execute"): Operation("Run a session tool", request=ToolExecute),
+    ("GET", "/session/runtime/control/actions"): Operation("UI control actions"),
+    ("POST", "/session/runtime/control/call"): Operation("Call a UI control action", request=Anything),
+    ("POST", "/chat"): Operation(
+        "Chat with the session agent (SSE)", request=Anything, response=None, media="text/event-stream"
+    ),
+    ("GET", "/session/files"): Operation(
+        "List a workspace directory",
+        response=FileList,
+        extra_query=(("path", "directory (default: the root)"),),
+    ),
+    ("GET", "/session/files/read"): Operation(
+        "Read a workspace text file", response=FileText, extra_query=(("path", "the file"),)
+    ),
+    ("POST", "/session/files/write"): Operation(
+        "Write workspace files", response=WriteAnswer, request=FilesWrite
+    ),
+    ("POST", "/session/files/upload"): Operation(
+        "Upload a file", response=UploadAnswer, status=201, form=True
+    ),
+    ("GET", "/session/files/download"): Operation(
+        "Download a workspace file",
+        response=None,
+        media="application/octet-stream",
+        extra_query=(("path", "the file"),),
+    ),
+    ("POST", "/session/terminal/exec"): Operation(
+        "Run a shell command in the workspace", response=TerminalAnswer, request=TerminalExec
+    ),
+    ("POST", "/session/heartbeat"): Operation(
+        "Keep the session alive", response=HeartbeatAnswer, request=Heartbeat
+    ),
+    ("GET", "/automations/jobs"): Operation("The caller's automation jobs", response=JobList),
+    ("POST", "/automations/jobs"): Operation(
+        "Create an automation job", response=JobAnswer, status=201, request=JobCreate
+    ),
+    ("PATCH", "/automations/jobs/{job_id}"): Operation("Change a job", response=JobAnswer, request=JobUpdate),
+    ("DELETE", "/automations/jobs/{job_id}"): Operation("Delete a job", response=JobDeleted),
+    ("GET", "/automations/runs"): Operation(
+        "Automation runs, newest first",
+        response=AutomationRunList,
+        extra_query=(("state", "queued, running, succeeded, failed, skipped or cancelled"),),
+    ),
+    ("POST", "/automations/runs/{run_id}/replay"): Operation(
+        "Run a job again now", response=ReplayAnswer, status=202, request=Anything
+    ),
+}
+
+_ENDPOINT_OPERATION = Operation(
+    "An app's public endpoint (the declared method; auth per endpoint)",
+    response=EndpointAnswer,
+    request=EndpointInput,
+)
+
+
+def _path_params(path: str) -> list[str]:
+    return re.findall(r"{([^}:]+)(?::[^}]*)?}", path)
+
+
+def _ref(schema: dict[str, Any]) -> dict[str, Any]:
+    return schema
+
+
+def openapi_document(
+    routes: list[BaseRoute], documented: list[tuple[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes` (every method of every `Route`), plus one path per
+    documented endpoint (`(app id, endpoint entry)` with `docs: true`)."""
+    ops: list[tuple[str, str, Operation]] = []
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            if route.path == "/v1/apps/{app_id}/endpoints/{label}":
+                op = _ENDPOINT_OPERATION
+            else:
+                op = OPERATIONS.get((method, route.path), Operation(f"{method} {route.path}"))
+            ops.append((method, route.path, op))
+    for app_id, entry in documented or []:
+        ops.append(
+            (
+                entry.method.upper(),
+                f"/v1/apps/{app_id}/endpoints/{entry.label}",
+                Operation(
+                    f"Endpoint {entry.label} (auth: {entry.auth.mode})",
+                    response=EndpointAnswer,
+                    request=EndpointInput,
+                ),
+            )
+        )
+    types: list[type[Any]] = [ErrorBody]
+    for _, _, op in ops:
+        types += [t for t in (op.response, op.request) if t is not None]
+    unique = list(dict.fromkeys(types))
+    schemas, components = msgspec.json.schema_components(unique, ref_template="#/components/schemas/{name}")
+    by_type = dict(zip(unique, schemas, strict=True))
+    error = {"description": "Refused", "content": {"application/json": {"schema": by_type[ErrorBody]}}}
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, op in ops:
+        params: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_params(path)
+        ]
+        if op.query is not None:
+            query_schema = msgspec.json.schema(op.query)
+            for name, field in (
+                query_schema.get("$defs", {}).get(op.query.__name__, {}).get("properties") or {}
+            ).items():
+                params.append({"name": name, "in": "query", "required": False, "schema": _scalar(field)})
+        for name, description in op.extra_query:
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": description,
+                    "schema": {"type": "string"},
+                }
+            )
+        success: dict[str, Any] = {"description": op.summary}
+        if op.response is not None:
+            success["content"] = {op.media: {"schema": by_type[op.response]}}
+        elif op.media != "application/json":
+            success["content"] = {op.media: {"schema": {"type": "string"}}}
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": f"{method.lower()}_{re.sub(r'[^A-Za-z0-9]+', '_', path).strip('_') or 'root'}",
+            "responses": {str(op.status): success, "4XX": error, "5XX": error},
+        }
+        if params:
+            operation["parameters"] = params
+        if op.request is not None:
+            operation["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": by_type[op.request]}},
+            }
+        elif op.form:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "path": {"type": "string"},
+                                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                            },
+                            "required": ["file"],
+                        }
+                    }
+                },
+            }
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ara-server",
+            "version": SERVER_VERSION,
+            "description": f"The HTTP API of {_package}: control plane, runtime plane, sessions, automations.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "API key, runtime key"},
+                "appKey": {"type": "apiKey", "in": "header", "name": "X-Ara-App-Key"},
+            },
+        },
+        "security": [{}, {"bearer": []}, {"appKey": []}],
+    }
+
+
+def _scalar(field: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: the field's schema without `null` alternatives or a null default."""
+    options: Any = field.get("anyOf")
+    out: dict[str, Any] = {k: v for k, v in field.items() if k not in ("title", "anyOf", "default")}
+    if isinstance(options, list):
+        kept: list[Any] = [o for o in options if isinstance(o, dict) and o.get("type") != "null"]  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+        if len(kept) == 1:
+            out.update(kept[0])
+        else:
+            out["anyOf"] = kept
+    if field.get("default") is not None:
+        out["default"] = field["default"]
+    return out
+
+
+def routes(services: Services, served: Sequence[BaseRoute]) -> list[Route]:
+    """`GET /openapi.json` describing `served` and itself."""
+
+    async def document(request: Request) -> Response:
+        documented = await services.endpoints.documented()
+        return JSONResponse(openapi_document([*served, *own], documented))
+
+    own: list[Route] = [Route("/openapi.json", document, methods=["GET"])]
+    return own
