@@ -230,3 +230,29 @@ def test_ara_local_converts_inputs_and_reports_mistakes(tmp_path, home):
     malformed = _ara(["local", "app.py", "--input", "count2"], cwd=app_dir, env=env)
     assert malformed.returncode == 1
     assert malformed.stderr == "error: --input expects key=value, got 'count2' (e.g. --input a=3)\n"
+
+
+def test_ara_dev_logs_one_json_line_per_request(tmp_path, home, workdir, devs):
+    import urllib.error
+    import urllib.request
+
+    env = base_env(home)
+    dev = DevServer(home, workdir, env, tmp_path / "data")
+    devs.append(dev)
+    base = str(dev.info["api_base_url"])
+    for _ in range(3):
+        with urllib.request.urlopen(f"{base}/healthz?probe=1", timeout=30) as response:
+            assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{base}/no-such-route", timeout=30)
+    assert missing.value.code == 404
+    _, err = dev.stop()
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("event") == "request"]
+    assert [(r["method"], r["path"], r["status"]) for r in requests] == [
+        ("GET", "/healthz", 200),
+        ("GET", "/healthz", 200),
+        ("GET", "/healthz", 200),
+        ("GET", "/no-such-route", 404),
+    ]
+    assert all(r["level"] == "info" and "timestamp" in r and r["duration_ms"] >= 0 for r in requests)

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -69,7 +70,8 @@ def _preflight(settings: Settings) -> None:
 class ServerThread:
     """ara-server under uvicorn in a background thread, on a loopback port (0 = a free one).
 
-    Use as a context manager, or call `start()` and `stop()`.
+    Use as a context manager, or call `start()` and `stop()`. `middleware`, when given, wraps the
+    ASGI app that uvicorn serves (e.g. `ara dev`'s access log); `app` stays the unwrapped app.
 
     Attributes:
         settings: The settings it runs with.
@@ -80,10 +82,16 @@ class ServerThread:
     """
 
     def __init__(
-        self, settings: Settings, *, provider: ModelProvider | None = None, startup_timeout: float = 30.0
+        self,
+        settings: Settings,
+        *,
+        provider: ModelProvider | None = None,
+        startup_timeout: float = 30.0,
+        middleware: Callable[[Any], Any] | None = None,
     ) -> None:
         self.settings = settings
         self.app = create_app(settings, provider=provider)
+        self.middleware = middleware
         self.startup_timeout = startup_timeout
         self.base_url = ""
         self.owner_api_key: str | None = None
@@ -107,7 +115,7 @@ class ServerThread:
         # loop/http "auto": uvloop and httptools when installed (they are dependencies of
         # ara-server where wheels exist), else asyncio and h11.
         config = uvicorn.Config(
-            self.app,
+            self.middleware(self.app) if self.middleware else self.app,
             log_level="warning",
             access_log=False,
             lifespan="on",

@@ -162,6 +162,7 @@ def dev(
     """
     from ara_http import DevServerInfo, clear_dev_server, write_dev_server
 
+    from .._access_log import AccessLog
     from .._logging import configure_logging
 
     server_module = _server_module()
@@ -181,7 +182,7 @@ def dev(
         database_url=database_url_setting(database_url),
         secrets_key=_secrets_key(None),
     )
-    server = ServerThread(settings)
+    server = ServerThread(settings, middleware=AccessLog)  # one log line per request on stderr
     _start(server, host, port)
     key = server.owner_api_key or owner_key or ""
     generated = not env_key and owner_key is None and bool(key)
