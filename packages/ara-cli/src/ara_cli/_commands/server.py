@@ -152,6 +152,8 @@ def dev(
     set when `ara dev` starts, it becomes the owner's API key; otherwise a key is generated on the
     first start, printed once, and kept in `<data-dir>/dev-credentials.json` (mode 0600) for restarts.
     Any other client works when pointed at the server with `ARA_API_BASE_URL` and `ARA_API_KEY`.
+    Every request is logged on stderr, one line each (method, path, status, duration in
+    milliseconds): readable on a terminal, JSON lines otherwise.
 
     Args:
         port: TCP port on `--host`; 0 picks a free one.
