@@ -170,7 +170,7 @@ def dev(
     server_module = _server_module()
     ServerThread, Settings = server_module.ServerThread, server_module.Settings  # noqa: N806
 
-    configure_logging("INFO")
+    configure_logging(os.environ.get("ARA_LOG_LEVEL") or "INFO")  # WARNING hides the access log
 
     directory = (data_dir or _default_data_dir()).expanduser().resolve()
     directory.mkdir(parents=True, exist_ok=True)
