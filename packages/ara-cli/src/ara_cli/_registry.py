@@ -46,6 +46,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("run", f"{_APP}:run", "run an agent and print the result", "app"),
     Command("run-async", f"{_APP}:run_async", "submit a run without waiting (poll or webhook)", "app"),
+    Command("runs", "ara_cli._commands.runs_commands:runs", "list the app's runs, newest first", "app"),
     Command("run-status", f"{_APP}:run_status", "show (or --wait for) a run's status", "app"),
     Command("cancel", f"{_APP}:cancel", "cancel a queued or running run", "app"),
     Command("logs", f"{_APP}:logs", "stream the app's run logs", "app"),
@@ -55,7 +56,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("invite", f"{_APP}:invite", "invite a viewer or member to the app", "app"),
     Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
-    Command("server", f"{_SERVER}:server", "run one ara-server node (JSON logs; nodes share a database)", "server"),
+    Command(
+        "server", f"{_SERVER}:server", "run one ara-server node (JSON logs; nodes share a database)", "server"
+    ),
     Command("demo", f"{_SERVER}:demo", "deploy and run an example app on a throwaway local server", "server"),
     Command(
         "auth",

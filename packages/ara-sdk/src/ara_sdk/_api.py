@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, TypeVar, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import msgspec
 from ara_http import (
@@ -472,6 +472,16 @@ class _Calls:
     def stream_logs(app_id: str, auth: Any) -> Call:
         return Call("GET", f"/v1/apps/{_q(app_id)}/logs/stream", auth=auth)
 
+    @staticmethod
+    def list_runs(app_id: str, query: Mapping[str, Any], auth: Any) -> Call:
+        params = urlencode({k: v for k, v in query.items() if v not in (None, "")})
+        return Call("GET", f"/v1/apps/{_q(app_id)}/runs" + (f"?{params}" if params else ""), auth=auth)
+
+    @staticmethod
+    def stream_run(app_id: str, run_id: str, auth: Any, last_event_id: str | None = None) -> Call:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else None
+        return Call("GET", f"/v1/apps/{_q(app_id)}/runs/{_q(run_id)}/events", auth=auth, headers=headers)
+
 
 CALLS = _Calls()
 
@@ -725,7 +735,9 @@ class AraApi:
 
     def stream(self, call: Call) -> Iterator[LogRow]:
         """Yield the JSON objects of an SSE response (no timeout: a log stream stays open)."""
-        for row in self.client.stream_events(call.method, call.path, auth=call.auth, timeout=None):
+        for row in self.client.stream_events(
+            call.method, call.path, auth=call.auth, timeout=None, headers=call.headers
+        ):
             if isinstance(row, dict):
                 yield cast(LogRow, row)
 
@@ -919,6 +931,8 @@ class AsyncAraApi:
 
     async def stream(self, call: Call) -> AsyncIterator[LogRow]:
         """As `AraApi.stream`, asynchronously."""
-        async for row in self.client.stream_events(call.method, call.path, auth=call.auth, timeout=None):
+        async for row in self.client.stream_events(
+            call.method, call.path, auth=call.auth, timeout=None, headers=call.headers
+        ):
             if isinstance(row, dict):
                 yield cast(LogRow, row)

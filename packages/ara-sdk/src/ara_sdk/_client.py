@@ -52,6 +52,7 @@ from ._api import (
     event_body,
     run_body,
 )
+from ._run_events import RunEvent, RunPage, aiter_run_events, iter_run_events, runs_flow
 from .errors import (
     AppExistsError,
     AppNotDeployedError,
@@ -822,6 +823,66 @@ class AraClient(_ClientBase):
         call = self._api.drive(self._logs_call(runtime_key, app_header_key))
         yield from self._api.stream(call)
 
+    def runs(
+        self,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        runtime_key: str | None = None,
+        app_header_key: str | None = None,
+    ) -> RunPage:
+        """A page of the app's runs, newest first (`GET /v1/apps/{app_id}/runs`).
+
+        Args:
+            status: Only runs with this status (`queued`, `running`, `completed`, `failed`, `cancelled`).
+            agent: Only runs of this agent or workflow id.
+            kind: Only runs of this kind (`agent`, `command`, `pipeline`, `tool`, `handler`).
+            since: Only runs created at or after this ISO 8601 time.
+            cursor: `next_cursor` of the previous page.
+            limit: Page size, 1-200 (default 50).
+            runtime_key: Runtime key (as `run`).
+            app_header_key: App header key (as `run`).
+
+        Raises:
+            AppNotDeployedError, MissingRuntimeKeyError: As `run`.
+            ara_http.UnprocessableEntityError: A filter the server refuses (the message names it).
+        """
+        query = {
+            "status": status,
+            "agent": agent,
+            "kind": kind,
+            "since": since,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return self._api.drive(runs_flow(self, query, runtime_key, app_header_key))
+
+    def stream_run(
+        self,
+        *,
+        run_id: str,
+        last_event_id: str | None = None,
+        runtime_key: str | None = None,
+        app_header_key: str | None = None,
+    ) -> Iterator[RunEvent]:
+        """Yield a run's events as they happen (`GET /v1/apps/{app_id}/runs/{run_id}/events`), ending
+        with its terminal event (`run.completed`, `run.failed` or `run.cancelled`); a dropped
+        connection is resumed with `Last-Event-ID`, so no event is repeated or lost.
+
+        Args:
+            run_id: The run.
+            last_event_id: Resume after this event `id`.
+            runtime_key: Runtime key (as `run`).
+            app_header_key: App header key (as `run`).
+        """
+        yield from iter_run_events(
+            self, run_id, last_event_id=last_event_id, runtime_key=runtime_key, app_header_key=app_header_key
+        )
+
     def setup(self) -> dict[str, Any]:
         """The app's setup information (`GET /apps/{app_id}/setup`), verbatim."""
         return self._api.drive(self._setup_flow())
@@ -1017,6 +1078,43 @@ class AsyncAraClient(_ClientBase):
         call = await self._api.drive(self._logs_call(runtime_key, app_header_key))
         async for row in self._api.stream(call):
             yield row
+
+    async def runs(
+        self,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        kind: str | None = None,
+        since: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        runtime_key: str | None = None,
+        app_header_key: str | None = None,
+    ) -> RunPage:
+        """As `AraClient.runs`."""
+        query = {
+            "status": status,
+            "agent": agent,
+            "kind": kind,
+            "since": since,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return await self._api.drive(runs_flow(self, query, runtime_key, app_header_key))
+
+    async def stream_run(
+        self,
+        *,
+        run_id: str,
+        last_event_id: str | None = None,
+        runtime_key: str | None = None,
+        app_header_key: str | None = None,
+    ) -> AsyncIterator[RunEvent]:
+        """As `AraClient.stream_run`, asynchronously (`async for event in client.stream_run(...)`)."""
+        async for event in aiter_run_events(
+            self, run_id, last_event_id=last_event_id, runtime_key=runtime_key, app_header_key=app_header_key
+        ):
+            yield event
 
     async def setup(self) -> dict[str, Any]:
         """As `AraClient.setup`."""

@@ -129,6 +129,7 @@ def run(
     input_json: str = "",
     runtime_key: str = "",
     app_header_key: str = "",
+    stream: bool = False,
 ) -> int:
     """Run an agent of a deployed app and print the result.
 
@@ -146,6 +147,8 @@ def run(
         input_json: A JSON object, or `@path` to a JSON file.
         runtime_key: Runtime key (default: `ARA_RUNTIME_KEY`, then `.runtime-keys.local`).
         app_header_key: App header key, sent as `X-Ara-App-Key` (default: `ARA_APP_HEADER_KEY`).
+        stream: Submit the run and print its events (tool calls, attempts) as they happen, then
+            the result.
     """
     from ara_core import new_run_id, slugify
 
@@ -155,6 +158,10 @@ def run(
     payload.setdefault("run_id", run_id)
     payload.setdefault("idempotency_key", f"{slugify(agent_id or 'default-agent')}-{slugify(run_id)}")
     client = _client(app_script)
+    if stream:
+        from .runs_commands import run_streamed
+
+        return run_streamed(client, agent_id, payload, runtime_key or None, app_header_key or None)
     response = client.run(
         agent_id=agent_id,
         input_payload=payload,

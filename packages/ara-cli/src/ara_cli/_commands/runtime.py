@@ -10,6 +10,7 @@ from cyclopts import App, Parameter
 from .._inputs import parse_pairs
 from .._output import emit, guarded
 from ..errors import CliError
+from .automation import automation_app, files_app, session_exec, session_keepalive
 
 __all__ = ["runtime_app", "session_app", "start", "status", "stop"]
 
@@ -28,6 +29,10 @@ runtime_app.command(session_app)
 runtime_app.command(skills_app)
 runtime_app.command(tools_app)
 runtime_app.command(control_app)
+runtime_app.command(automation_app)
+runtime_app.command(files_app)
+session_app.command(guarded(session_exec), name="exec")
+session_app.command(guarded(session_keepalive), name="keepalive")
 
 Session = Annotated[str, Parameter(name="--session", help="Session id, e.g. sess-123.")]
 Args = Annotated[list[str] | None, Parameter(name="--arg", negative="", help="key=value, repeatable")]

@@ -132,7 +132,8 @@ class RunViews:
         wait_seconds: float = 1.0,
     ) -> AsyncIterator[RunEvent | None]:
         """The run's events after `last_event_id` (a sequence number, or `end`), ending with the
-        terminal event; yields `None` while waiting (a keep-alive opportunity)."""
+        terminal event; yields `None` while waiting (a keep-alive opportunity). Each event's data
+        repeats its `id` and `event` name, so a reader of the data lines alone loses nothing."""
         if last_event_id == TERMINAL_EVENT_ID:
             return
         after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
@@ -144,10 +145,13 @@ class RunViews:
             for line in lines:
                 after = int(line["id"])
                 kind = str(line["event_type"])
+                name = RENAMED.get(kind, kind if kind in EVENT_TYPES else "log")
                 yield RunEvent(
                     str(line["id"]),
-                    RENAMED.get(kind, kind if kind in EVENT_TYPES else "log"),
+                    name,
                     {
+                        "id": str(line["id"]),
+                        "event": name,
                         "seq": line["id"],
                         "run_id": run_id,
                         "type": kind,
@@ -159,9 +163,9 @@ class RunViews:
             if lines:
                 continue
             if row["status"] in runs.TERMINAL:
-                yield RunEvent(
-                    TERMINAL_EVENT_ID, f"run.{row['status']}", {"run_id": run_id, "run": public_run(row)}
-                )
+                name = f"run.{row['status']}"
+                data = {"id": TERMINAL_EVENT_ID, "event": name, "run_id": run_id, "run": public_run(row)}
+                yield RunEvent(TERMINAL_EVENT_ID, name, data)
                 return
             yield None
             await self.logbus.wait(wait_seconds)
