@@ -1,6 +1,6 @@
 """The run engine of ara-server: sandboxed prompt functions and tools, and the agent loop."""
 
-from ._artifacts import ArtifactError, ensure_artifact
+from ._artifacts import ArtifactError, artifact_dir, ensure_artifact
 from ._envs import AppEnvironment, PackageInstallError, ensure_environment, environment_key
 from ._executors import (
     ExecutionContext,
@@ -54,6 +54,7 @@ __all__ = [
     "Toolbox",
     "Trace",
     "agent_loop",
+    "artifact_dir",
     "command_path",
     "ensure_artifact",
     "ensure_environment",

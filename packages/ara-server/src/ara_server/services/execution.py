@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
-from ara_core import ManifestView, StartupSpec
+from ara_core import ManifestView, StartupSpec, view_of
+from msgspec import UnsetType
 
 from ..engine import (
     AppEnvironment,
@@ -25,18 +27,23 @@ from ..engine import (
     PackageInstallError,
     RunOutcome,
     RunSpec,
+    artifact_dir,
     ensure_artifact,
     ensure_environment,
     execute_run,
     handler_row,
     run_startup,
 )
+from ..errors import ApiProblem
 from ..settings import Settings
 from ..store import Store, apps, now, runs, secrets
 from .deploy import materialize_files
 from .logbus import LogBus
 
-__all__ = ["Execution", "Prepared", "declared_packages"]
+__all__ = ["Execution", "Prepared", "declared_artifacts", "declared_packages", "deploy_warnings"]
+
+#: Versions prepared (or being prepared) in this process, by (event loop, data dir, app, version).
+_READY: dict[tuple[int, str, str, str], asyncio.Future[Prepared]] = {}
 
 log = structlog.get_logger("ara_server.execution")
 
@@ -77,6 +84,68 @@ def declared_artifacts(view: ManifestView) -> list[tuple[str, dict[str, Any]]]:
         adapter = row.runtime.get("adapter") if isinstance(row.runtime, dict) else None
         if isinstance(adapter, dict) and isinstance(adapter.get("artifact"), dict):
             out.append((f"$.agent.subagents[{i}].runtime.adapter.artifact", dict(adapter["artifact"])))
+    return out
+
+
+def deploy_warnings(view: ManifestView) -> list[dict[str, str]]:
+    """What the manifest declares that ara-server does not provide, as deploy warnings
+    ``[{"path": <JSON path>, "message": ...}]`` (the deploy still succeeds).
+
+    Listed: messaging channels other than ``api`` (email, SMS, ...), hosted connectors (skill
+    tokens ``connector:...`` and ``interfaces.tool_privileges``), public FastAPI endpoints, a
+    container ``image``, a ``model``, ``node_packages``, ``memory_mb``/``volume_size_mb``, and
+    child sessions (``sandbox.spawn``).
+    """
+    out: list[dict[str, str]] = []
+    for item in view.declared_integrations():
+        if item.kind == "channel" and item.name != "api":
+            out.append(
+                {
+                    "path": item.path,
+                    "message": f"ara-server does not deliver {item.name!r} channel messages; the subagent "
+                    "runs on API requests, events and schedules only",
+                }
+            )
+        elif item.kind == "connector":
+            out.append(
+                {
+                    "path": item.path,
+                    "message": f"ara-server has no hosted connectors: {item.name!r} is not available to the "
+                    "app's agents (call the service from a tool with a secret instead)",
+                }
+            )
+    for endpoint in view.endpoints():
+        out.append(
+            {
+                "path": "$.interfaces.fastapi_endpoints",
+                "message": f"ara-server does not serve public endpoints: {endpoint.label!r} "
+                f"({endpoint.method} {endpoint.path}) is not reachable; run the agent with a runtime key instead",
+            }
+        )
+    runtime = view.runtime()
+    unsupported = (
+        ("image", runtime.image, "apps run on the server's own Python; the container image is not used"),
+        ("model", runtime.model, "the server's model provider answers every agent; this model is not used"),
+        ("node_packages", runtime.node_packages, "Node packages are not installed"),
+        ("memory_mb", runtime.memory_mb, "the server's sandbox memory limit applies instead"),
+        ("volume_size_mb", runtime.volume_size_mb, "the app's working directory has no size quota"),
+    )
+    for key, value, why in unsupported:
+        if not isinstance(value, UnsetType) and value not in ("", ()):
+            out.append(
+                {"path": f"$.runtime_profile.{key}", "message": f"{key} is ignored by ara-server: {why}"}
+            )
+    block = view.manifest.agent
+    rows = getattr(block, "subagents", None)
+    for i, row in enumerate(rows if isinstance(rows, tuple) else ()):
+        spawn = row.sandbox.get("spawn") if isinstance(row.sandbox, dict) else None
+        if isinstance(spawn, dict) and spawn.get("allow"):
+            out.append(
+                {
+                    "path": f"$.agent.subagents[{i}].sandbox.spawn",
+                    "message": "ara-server does not start child sessions; spawn settings are ignored",
+                }
+            )
     return out
 
 
@@ -132,7 +201,7 @@ class Execution:
         self, settings: Settings, store: Store, logbus: LogBus, provider: ModelProvider | None = None
     ) -> None:
         self.settings, self.store, self.logbus, self.provider = settings, store, logbus, provider
-        self._ready: dict[tuple[str, str], asyncio.Future[Prepared]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def envs_dir(self) -> Path:
@@ -153,19 +222,71 @@ class Execution:
             PackageInstallError: A declared package cannot be installed.
             ArtifactError: An artifact cannot be fetched.
         """
-        key = (str(app["id"]), apps.manifest_version(app))
-        fut = self._ready.get(key)
-        if fut is None or (fut.done() and fut.exception() is not None):
-            fut = asyncio.get_running_loop().create_future()
-            self._ready[key] = fut
+        version = apps.manifest_version(app)
+        loop = asyncio.get_running_loop()
+        key = (id(loop), str(self.settings.data_dir), str(app["id"]), version)
+        fut = _READY.get(key)
+        if fut is None:
+            fut = loop.create_future()
+            _READY[key] = fut
             try:
-                fut.set_result(await self._prepare(app, key[1]))
+                fut.set_result(await self._prepare(app, version))
             except BaseException as exc:
+                _READY.pop(key, None)
                 fut.set_exception(exc)
-                self._ready.pop(key, None)
                 fut.exception()  # retrieved: no "never retrieved" warning
                 raise
         return await asyncio.shield(fut)
+
+    def prepare_soon(self, app: dict[str, Any]) -> None:
+        """Start preparing a freshly deployed version in the background (its startup entrypoint
+        runs now rather than before the first run); failures are logged."""
+
+        async def go() -> None:
+            try:
+                await self.prepare(app)
+            except (PackageInstallError, ArtifactError) as exc:
+                await self.logbus.log(app["id"], None, "error", "app.prepare_failed", str(exc))
+            except Exception:
+                log.exception("preparing the app failed", app_id=app["id"])
+
+        task = asyncio.get_running_loop().create_task(go(), name=f"ara-prepare-{app['id']}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def check_deploy(self, manifest: dict[str, Any]) -> list[dict[str, str]]:
+        """Check what a manifest needs from this server before it is stored, and say what the
+        server does not provide.
+
+        Installs its ``python_packages`` (the environment is then ready for its runs) and fetches
+        its artifacts.
+
+        Returns:
+            Deploy warnings ``[{"path", "message"}]`` (see `deploy_warnings`).
+
+        Raises:
+            ApiProblem: 422 `package_install_failed` naming the package and its JSON path;
+                422 `artifact_unavailable` naming the artifact's JSON path.
+        """
+        view = view_of(manifest)
+        declared = declared_packages(view)
+        try:
+            await ensure_environment(self.envs_dir, [pkg for _, pkg in declared])
+        except PackageInstallError as exc:
+            path = declared[exc.index][0] if exc.index is not None else "$.runtime_profile.python_packages"
+            message = f"at `{path}`: {exc}"
+            raise ApiProblem(
+                422, "package_install_failed", message, [{"path": path, "message": message}]
+            ) from None
+        for path, spec in declared_artifacts(view):
+            try:
+                await ensure_artifact(spec, self.settings.data_dir / "artifact-cache")
+            except ArtifactError as exc:
+                message = f"at `{path}`: {exc}"
+                raise ApiProblem(
+                    422, "artifact_unavailable", message, [{"path": path, "message": message}]
+                ) from None
+        return deploy_warnings(view)
 
     async def _prepare(self, app: dict[str, Any], version: str) -> Prepared:
         view = apps.app_view(app)
@@ -175,10 +296,19 @@ class Execution:
         environment = await ensure_environment(self.envs_dir, packages)
         artifact_dirs: list[Path] = []
         for _, spec in declared_artifacts(view):
-            artifact_dirs.append(await ensure_artifact(spec, workdir))
+            artifact_dirs.append(await self._artifact(spec, workdir))
         prepared = Prepared(view, version, workdir, environment, tuple(artifact_dirs))
         await self._startup(app, prepared)
         return prepared
+
+    async def _artifact(self, spec: dict[str, Any], workdir: Path) -> Path:
+        """The artifact in the app's working directory: copied from the deploy-time fetch when this
+        node made it, else fetched."""
+        cached = artifact_dir(spec, self.settings.data_dir / "artifact-cache")
+        target = artifact_dir(spec, workdir)
+        if cached.is_dir() and not target.is_dir():
+            await asyncio.to_thread(shutil.copytree, cached, target, symlinks=True, dirs_exist_ok=True)
+        return await ensure_artifact(spec, workdir)
 
     async def _startup(self, app: dict[str, Any], prepared: Prepared) -> None:
         startup = prepared.view.runtime().startup
