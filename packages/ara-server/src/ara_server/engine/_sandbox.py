@@ -57,7 +57,7 @@ RUNNER = Path(__file__).with_name("_runner.py")
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 #: Captured stderr (the function's prints) kept per call in `SandboxResult.logs`, in bytes.
 MAX_LOG_BYTES = 64 * 1024
-#: Seconds to wait for the pipes to close after the process tree has ended or been killed.
+#: Seconds to wait, in all, for the process to exit and its pipes to close once it ended or was killed.
 PIPE_GRACE_SECONDS = 1.0
 
 _policy = SandboxPolicy()
@@ -407,9 +407,12 @@ async def run_sandboxed(
             # Unisolated: the command is gone; end what is left of its process group.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        # One grace period in all for the exit and the pipes, so a killed call returns within its
+        # timeout plus PIPE_GRACE_SECONDS.
+        grace_ends = time.monotonic() + PIPE_GRACE_SECONDS
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(waiter), PIPE_GRACE_SECONDS)
-        _, pending = await asyncio.wait(pumps, timeout=PIPE_GRACE_SECONDS)
+        _, pending = await asyncio.wait(pumps, timeout=max(0.0, grace_ends - time.monotonic()))
         if pending:
             _close_pipes(proc)
             for task in pending:
