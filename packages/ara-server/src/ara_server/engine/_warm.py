@@ -332,7 +332,10 @@ class WarmPool:
             data = await proc.stdout.readexactly(struct.unpack(">I", header)[0])
         except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError):
             return None
-        answer = json.loads(data)
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            return None
         return answer if isinstance(answer, dict) else None
 
 
