@@ -90,7 +90,8 @@ class DeployResult(TypedDict):
 
     Shape: `{"app_id", "slug", "runtime_key_created": true, "runtime_key", "runtime_key_written":
     true, "runtime_key_path", "warmup": {"ok", "run_id", "app_id", "warmup": true, "status"} | None,
-    "secrets": SecretSync}`;
+    "secrets": SecretSync, "warnings": [{"path", "message"}]}` (`warnings`: what the server
+    said it does not provide for this app, e.g. an email channel on ara-server);
     `runtime_key_path` is the older single-key file written next to the app file.
     """
 
@@ -102,6 +103,7 @@ class DeployResult(TypedDict):
     runtime_key_path: str
     warmup: dict[str, Any] | None
     secrets: SecretSync
+    warnings: list[dict[str, str]]
 
 
 class SetupAuthResult(TypedDict):
@@ -361,13 +363,15 @@ class _ClientBase:
             app_id = existing["id"]
             if activate:
                 payload.status = "active"
-            yield CALLS.update_app(app_id, payload)
+            updated = yield CALLS.update_app(app_id, payload)
+            warnings = _warnings(updated)
         else:
             payload.slug = self.slug
             try:
                 created: CreatedApp = yield CALLS.create_app(payload)
             except ConflictError:
                 raise ProjectNameTakenError() from None
+            warnings = _warnings(created)
             app = created.get("app") if isinstance(created, dict) else None
             app_id = str(app.get("id") or "") if isinstance(app, dict) else ""
             if not app_id:
@@ -396,6 +400,7 @@ class _ClientBase:
             "runtime_key_path": str(legacy_path),
             "warmup": warmup,
             "secrets": secrets,
+            "warnings": warnings,
         }
 
     def _sync_secrets(
@@ -1131,3 +1136,15 @@ class AsyncAraClient(_ClientBase):
     ) -> SetupAuthResult:
         """As `AraClient.setup_auth`."""
         return await self._api.drive(self._setup_auth_flow(x_key_name, x_key_rpm, ensure_runtime_key))
+
+
+def _warnings(response: object) -> list[dict[str, str]]:
+    """The deploy warnings of a create or update response (`[]` when the server sends none)."""
+    raw = response.get("warnings") if isinstance(response, dict) else None
+    if not isinstance(raw, list):
+        return []
+    return [
+        {"path": str(w.get("path") or ""), "message": str(w.get("message") or "")}
+        for w in raw  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(w, dict)
+    ]

@@ -111,9 +111,12 @@ def deploy(
             "runtime_key_path": result.get("runtime_key_path", ""),
             "warmup_run_id": (warmup or {}).get("run_id", "") if warmup else "",
             "secrets": result.get("secrets", {"synced": [], "referenced_only": []}),
+            "warnings": result.get("warnings", []),
             "next": {"setup_auth_command": f"ara setup-auth {app_script}"},
         }
     )
+    for warning in result.get("warnings", []):
+        sys.stderr.write(f"warning: {warning['path']}: {warning['message']}\n")
     return 0
 
 

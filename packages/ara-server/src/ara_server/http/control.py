@@ -56,6 +56,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
             {
                 "ok": True,
                 "app": {"id": app["id"], "slug": app["slug"], "name": app["name"], "status": app["status"]},
+                "warnings": app.get("warnings", []),
             },
             201,
         )
@@ -63,7 +64,13 @@ def routes(services: Services, auth: Auth) -> list[Route]:
     async def update_app(request: Request) -> Response:
         _, app = await auth.member_app(request, write=True)
         status = await deploy.update_app(app, await json_body(request))
-        return JSONResponse({"ok": True, "app": {"id": app["id"], "slug": app["slug"], "status": status}})
+        return JSONResponse(
+            {
+                "ok": True,
+                "app": {"id": app["id"], "slug": app["slug"], "status": status},
+                "warnings": await deploy.app_warnings(app["id"]),
+            }
+        )
 
     async def create_key(request: Request) -> Response:
         _, app = await auth.member_app(request, write=True)

@@ -14,7 +14,8 @@ from starlette.routing import Route
 
 from ..errors import ApiProblem
 from ..services import Services
-from ..services.runs import public_run, resolve_agent
+from ..services.dispatch import resolve_request
+from ..services.runs import public_run
 from .auth import Auth
 from .body import json_body
 
@@ -52,8 +53,9 @@ def routes(services: Services, auth: Auth) -> list[Route]:
                     "status": "completed",
                 }
             )
-        agent_id = resolve_agent(app, _requested_agent(body))
-        done = await runs.run_sync(app, agent_id, run_input)
+        target = resolve_request(app, _requested_agent(body))
+        agent_id = target.agent_id
+        done = await runs.run_sync(app, agent_id, run_input, target=target)
         result = done.get("result") or {"output_text": "", "tool_calls": []}
         return JSONResponse(
             {
@@ -61,7 +63,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
                 "run_id": done["run_id"],
                 "app_id": app["id"],
                 "agent_id": agent_id,
-                "workflow_id": agent_id,
+                "workflow_id": target.workflow_id,
                 "status": done["status"],
                 "warmup": False,
                 "result": result,
@@ -74,7 +76,8 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         app = await auth.runtime_app(request)
         body = await json_body(request)
         run_input = _input(body)
-        agent_id = resolve_agent(app, _requested_agent(body))
+        target = resolve_request(app, _requested_agent(body))
+        agent_id = target.agent_id
         mode = str(body.get("response_mode") or "poll")
         callback = body.get("callback")
         if mode not in ("poll", "webhook"):
@@ -93,6 +96,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
             run_id=str(body.get("run_id") or "") or None,
             idempotency_key=key,
             callback=callback if mode == "webhook" and isinstance(callback, dict) else None,
+            target=target,
         )
         return JSONResponse(
             {"ok": True, "run": public_run(row), "run_id": row["run_id"], "created": created},

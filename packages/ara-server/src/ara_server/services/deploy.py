@@ -82,28 +82,40 @@ class DeployService:
     """
 
     def __init__(self, settings: Settings, store: Store, logbus: LogBus) -> None:
+        from .execution import Execution  # execution imports this module
+
         self.settings, self.store, self.logbus = settings, store, logbus
+        self.execution = Execution(settings, store, logbus)
 
     async def list_apps(self, account_id: str) -> list[dict[str, Any]]:
         """Apps the account owns or is a member of, with its `role`."""
         return await self.store.run(apps.list_apps, account_id)
 
     async def create_app(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Validate and store a new app (inactive), and write its files.
+        """Validate and store a new app (inactive), write its files, and prepare it (its
+        ``python_packages`` are installed and its artifacts fetched before it is stored; its startup
+        entrypoint runs right after).
+
+        Returns:
+            The app row, with ``warnings``: what the manifest declares that the server does not
+            provide (`deploy_warnings`).
 
         Raises:
-            ApiProblem: 422 `invalid_manifest`; 409 `slug_taken`.
+            ApiProblem: 422 `invalid_manifest`, `package_install_failed` or `artifact_unavailable`
+                (each naming the JSON path); 409 `slug_taken`.
         """
         slug = str(body.get("slug") or "").strip()
         if not slug:
             raise ApiProblem(422, "invalid_manifest", "at `$.slug`: must be a non-empty string")
         manifest = validate_app_manifest(body, slug=slug)
+        warnings = await self.execution.check_deploy(manifest)
         app = await apps.create_app(self.store, account_id, slug, manifest)
         if app is None:
             raise ApiProblem(409, "slug_taken", f"project name {slug!r} is already taken")
         await asyncio.to_thread(materialize_files, self.settings.app_dir(app["id"]), manifest)
         await self.logbus.log(app["id"], None, "info", "app.created", f"app {slug} created")
-        return app
+        await self._announce(app["id"], warnings)
+        return {**app, "warnings": warnings}
 
     async def update_app(self, app: dict[str, Any], body: dict[str, Any]) -> str:
         """Merge `body` into the app's manifest and/or set its `status`. Returns the status now.
@@ -115,13 +127,33 @@ class DeployService:
         if status is not None and status not in ("active", "inactive"):
             raise ApiProblem(422, "invalid_status", "at `$.status`: must be 'active' or 'inactive'")
         manifest = None
+        warnings: list[dict[str, str]] = []
         if set(body) - {"status"}:
             manifest = validate_app_manifest({**app["manifest"], **body}, slug=app["slug"])
+            warnings = await self.execution.check_deploy(manifest)
         await self.store.run(apps.update_app, app["id"], manifest=manifest, status=status)
         if manifest is not None:
             await asyncio.to_thread(materialize_files, self.settings.app_dir(app["id"]), manifest)
             await self.logbus.log(app["id"], None, "info", "app.updated", f"app {app['slug']} updated")
+            await self._announce(app["id"], warnings)
         return str(status or app["status"])
+
+    async def _announce(self, app_id: str, warnings: list[dict[str, str]]) -> None:
+        """Log the deploy warnings and start preparing the new version (its startup runs now)."""
+        for warning in warnings:
+            await self.logbus.log(
+                app_id, None, "warning", "deploy.warning", f"{warning['path']}: {warning['message']}"
+            )
+        row = await self.store.run(apps.get_app, app_id)
+        if row is not None:
+            self.execution.prepare_soon(row)
+
+    async def app_warnings(self, app_id: str) -> list[dict[str, str]]:
+        """The deploy warnings of the app's current manifest (`deploy_warnings`)."""
+        from .execution import deploy_warnings
+
+        row = await self.store.run(apps.get_app, app_id)
+        return [] if row is None else deploy_warnings(apps.app_view(row))
 
     async def create_key(
         self, app: dict[str, Any], kind: str, body: dict[str, Any]
