@@ -391,3 +391,29 @@ async def test_openapi_publishes_documented_endpoints(server: Any, docs: bool):
     doc = (await server.client.get("/openapi.json")).json()
     validate(doc)
     assert (f"/v1/apps/{app_id}/endpoints/hook" in doc["paths"]) is docs
+
+
+async def test_two_nodes_fire_an_automation_job_once_per_due_time(server: Any):
+    from ara_server.services.automations import AutomationService
+
+    c, owner = server.client, server.owner()
+    app_id = await server.deploy()
+    assert (await c.patch(f"/apps/{app_id}", json={"status": "active"}, headers=owner)).status_code == 200
+    created = await c.post(
+        "/automations/jobs", json=_job_body(every_seconds=60, misfire_policy="fire_all"), headers=owner
+    )
+    assert created.status_code == 201, created.text
+    store = server.app.state.store
+    node_a, node_b = AutomationService(store), AutomationService(store)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=2)
+    for node in (node_a, node_b):
+        node._since = start - timedelta(minutes=1, seconds=1)
+    # both nodes tick over the same four due times at once: each is fired by exactly one of them
+    until = start + timedelta(minutes=2)
+    fired = await asyncio.gather(node_a.tick(until), node_b.tick(until))
+    assert len(fired[0]) + len(fired[1]) == 4
+    runs = (await c.get("/automations/runs", headers=owner)).json()["runs"]
+    expected = sorted((start + timedelta(minutes=m)).isoformat() for m in (-1, 0, 1, 2))
+    assert sorted(r["scheduled_for"] for r in runs) == expected
+    # a later tick of either node fires nothing again
+    assert await node_a.tick(until) == [] and await node_b.tick(until) == []

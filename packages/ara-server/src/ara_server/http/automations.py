@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..services import Services
-from ..services.automations import AutomationService, JobCreate, JobUpdate
+from ..services.automations import AutomationService, JobCreate, JobUpdate, ReplayRequest
 from .auth import Auth
 from .body import decode, json_body
 
@@ -53,7 +53,7 @@ def routes(services: Services, auth: Auth, automations: AutomationService) -> li
 
     async def replay(request: Request) -> Response:
         account = await auth.account(request)
-        await body_of(request)  # `{}` or empty; anything else is refused as a malformed body
+        decode(await body_of(request), ReplayRequest)
         run = await automations.replay(str(account["id"]), request.path_params["run_id"])
         return JSONResponse({"ok": True, "run": msgspec.to_builtins(run)}, status_code=202)
 

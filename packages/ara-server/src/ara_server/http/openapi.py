@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from .. import __name__ as _package
 from ..services import Services
-from ..services.automations import AutomationRun, Job, JobCreate, JobUpdate
+from ..services.automations import AutomationRun, Job, JobCreate, JobUpdate, ReplayRequest
 from ..services.run_views import RunQuery
 from ..services.session_files import FilesWrite, Heartbeat, TerminalExec
 from .schemas import InviteAccept, InviteCreate, KeyCreate, SecretPut, ToolExecute
@@ -308,7 +308,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         extra_query=(("state", "queued, running, succeeded, failed, skipped or cancelled"),),
     ),
     ("POST", "/automations/runs/{run_id}/replay"): Operation(
-        "Run a job again now", response=ReplayAnswer, status=202, request=Anything
+        "Run a job again now", response=ReplayAnswer, status=202, request=ReplayRequest
     ),
 }
 

@@ -30,6 +30,7 @@ __all__ = [
     "Job",
     "JobCreate",
     "JobUpdate",
+    "ReplayRequest",
     "due_times",
 ]
 
@@ -89,6 +90,10 @@ class JobUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     payload: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     max_retries: Retries | msgspec.UnsetType = msgspec.UNSET
     retry_backoff_seconds: Backoff | msgspec.UnsetType = msgspec.UNSET
+
+
+class ReplayRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /automations/runs/{run_id}/replay`: an empty object (or no body)."""
 
 
 class Job(msgspec.Struct, kw_only=True):
