@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .. import __name__ as _package
 from ..services import Services
 from ..services.automations import AutomationRun, Job, JobCreate, JobUpdate, ReplayRequest
 from ..services.run_views import RunQuery
@@ -422,7 +421,7 @@ def openapi_document(
         "info": {
             "title": "ara-server",
             "version": SERVER_VERSION,
-            "description": f"The HTTP API of {_package}: control plane, runtime plane, sessions, automations.",
+            "description": "The HTTP API of ara-server: control plane, runtime plane, sessions, automations.",
         },
         "paths": paths,
         "components": {
