@@ -41,7 +41,9 @@ SOURCE = "def f(x):\n    return x\n"
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Sandboxed tool calls, cold and warm, against a bare interpreter spawn."
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
