@@ -3,6 +3,7 @@ limits."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..errors import ApiProblem
@@ -36,10 +37,17 @@ class AccessService:
         """
         if not api_key:
             raise ApiProblem(401, "unauthorized", "missing API key: send Authorization: Bearer <ARA_API_KEY>")
-        account = await self.store.run(accounts.account_for_api_key, api_key)
+        account = await self._account_for(api_key)
         if account is None:
             raise ApiProblem(401, "unauthorized", "invalid or revoked API key")
         return account
+
+    async def _account_for(self, api_key: str) -> dict[str, Any] | None:
+        """The account of an API key, through the store's short-lived read cache."""
+        return await self.store.cache.get(
+            ("account", _digest(api_key)),
+            lambda: self.store.run(accounts.account_for_api_key, api_key),
+        )
 
     async def member_app(
         self, account: dict[str, Any], app_id: str, *, write: bool = False, owner_only: bool = False
@@ -69,13 +77,20 @@ class AccessService:
             ApiProblem: 401 `unauthorized`; 403 `forbidden` (a viewer); 404 `not_found`;
                 429 `rate_limited` (with a `Retry-After` header, seconds).
         """
-        app = await self.store.run(apps.get_app, app_id)
+        cache = self.store.cache
+        app = await cache.get(("app", app_id), lambda: self.store.run(apps.get_app, app_id))
         if app is not None:
             key_row = None
             if header_key:
-                key_row = await self.store.run(keys.app_key, app["id"], header_key, ("app_header",))
+                key_row = await cache.get(
+                    ("app_key", app["id"], "app_header", _digest(header_key)),
+                    lambda: self.store.run(keys.app_key, app["id"], header_key, ("app_header",)),
+                )
             if key_row is None and bearer:
-                key_row = await self.store.run(keys.app_key, app["id"], bearer, ("runtime",))
+                key_row = await cache.get(
+                    ("app_key", app["id"], "runtime", _digest(bearer)),
+                    lambda: self.store.run(keys.app_key, app["id"], bearer, ("runtime",)),
+                )
             if key_row is not None:
                 wait = self.limiter.check(key_row["id"], int(key_row["requests_per_minute"]))
                 if wait is not None:
@@ -87,12 +102,14 @@ class AccessService:
                     )
                 return app
             if bearer:
-                account = await self.store.run(accounts.account_for_api_key, bearer)
-                role = (
-                    (await self.store.run(apps.app_for, app["id"], account["id"]) or {}).get("role")
-                    if account
-                    else None
-                )
+                account = await self._account_for(bearer)
+                role = None
+                if account is not None:
+                    member = await cache.get(
+                        ("role", app["id"], account["id"]),
+                        lambda: self.store.run(apps.app_for, app["id"], account["id"]),
+                    )
+                    role = (member or {}).get("role")
                 if role in WRITE_ROLES:
                     return app
                 if role == "viewer":
@@ -120,3 +137,8 @@ class AccessService:
             Exception: The database is unreachable.
         """
         await self.store.ping()
+
+
+def _digest(key: str) -> bytes:
+    """A cache key for a secret key (the clear key is not kept in the cache)."""
+    return hashlib.blake2b(key.encode(), digest_size=20).digest()
