@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import UpdateBase
 
 from . import schema as t
 
@@ -105,7 +106,7 @@ class ReadCache:
 
 def _writes_watched(clause: Any) -> bool:
     """Whether an executed statement may change a watched table."""
-    if isinstance(clause, sa.sql.dml.UpdateBase):
+    if isinstance(clause, UpdateBase):
         table = getattr(clause, "table", None)
         return getattr(table, "name", None) in WATCHED_TABLES
     if isinstance(clause, sa.TextClause | str):
