@@ -1,6 +1,7 @@
 """The run engine of ara-server: sandboxed prompt functions and tools, and the agent loop."""
 
 from ._artifacts import ArtifactError, artifact_dir, ensure_artifact
+from ._chat import chat_events
 from ._envs import AppEnvironment, PackageInstallError, ensure_environment, environment_key
 from ._executors import (
     ExecutionContext,
@@ -55,6 +56,7 @@ __all__ = [
     "Trace",
     "agent_loop",
     "artifact_dir",
+    "chat_events",
     "command_path",
     "ensure_artifact",
     "ensure_environment",

@@ -92,8 +92,7 @@ def deploy_warnings(view: ManifestView) -> list[dict[str, str]]:
     ``[{"path": <JSON path>, "message": ...}]`` (the deploy still succeeds).
 
     Listed: messaging channels other than ``api`` (email, SMS, ...), hosted connectors (skill
-    tokens ``connector:...`` and ``interfaces.tool_privileges``), public FastAPI endpoints, a
-    container ``image``, a ``model``, ``node_packages``, ``memory_mb``/``volume_size_mb``, and
+    tokens ``connector:...`` and ``interfaces.tool_privileges``), a container ``image``, a ``model``, ``node_packages``, ``memory_mb``/``volume_size_mb``, and
     child sessions (``sandbox.spawn``).
     """
     out: list[dict[str, str]] = []
@@ -114,14 +113,6 @@ def deploy_warnings(view: ManifestView) -> list[dict[str, str]]:
                     "app's agents (call the service from a tool with a secret instead)",
                 }
             )
-    for endpoint in view.endpoints():
-        out.append(
-            {
-                "path": "$.interfaces.fastapi_endpoints",
-                "message": f"ara-server does not serve public endpoints: {endpoint.label!r} "
-                f"({endpoint.method} {endpoint.path}) is not reachable; run the agent with a runtime key instead",
-            }
-        )
     runtime = view.runtime()
     unsupported = (
         ("image", runtime.image, "apps run on the server's own Python; the container image is not used"),

@@ -4,14 +4,13 @@ the model with those tools."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from ..engine import ModelError, ModelProvider, RunContext, provider_from_env
+from ..engine import ModelProvider, chat_events, provider_from_env
 from ..errors import ApiProblem
 from ..store import Store, apps
 from ..store import sessions as sessions_store
@@ -334,46 +333,13 @@ class SessionService:
             for n, (d, p) in BUILTIN_TOOLS.items()
             if n not in UNAVAILABLE
         ]
-        ctx = RunContext(
-            run_input={"message": text}, instructions="You are the user's Ara agent.", tools=tools
-        )
-        convo: list[dict[str, Any]] = [
-            {"role": "system", "content": ctx.instructions},
-            {"role": "user", "content": text},
-        ]
-        try:
-            for _ in range(16):
-                turn = await provider.complete(convo, ctx)
-                if not turn.tool_calls:
-                    yield {"type": "text-delta", "delta": turn.text or ""}
-                    break
-                convo.append(
-                    {
-                        "role": "assistant",
-                        "content": None,
-                        "tool_calls": [
-                            {
-                                "id": c.id,
-                                "type": "function",
-                                "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
-                            }
-                            for c in turn.tool_calls
-                        ],
-                    }
-                )
-                for call in turn.tool_calls:
-                    yield {
-                        "type": "tool-input-available",
-                        "toolCallId": call.id,
-                        "toolName": call.name,
-                        "input": call.arguments,
-                    }
-                    try:
-                        output: Any = await run_builtin(root, call.name, call.arguments)
-                    except ToolFailure as exc:
-                        output = f"error: {exc}"
-                    ctx.results.append((call.name, output))
-                    convo.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(output)})
-                    yield {"type": "tool-output-available", "toolCallId": call.id, "output": output}
-        except ModelError as exc:
-            yield {"type": "error", "errorText": str(exc)}
+        async def call(name: str, arguments: dict[str, Any]) -> Any:
+            try:
+                return await run_builtin(root, name, arguments)
+            except ToolFailure as exc:
+                return f"error: {exc}"
+
+        async for event in chat_events(
+            provider, instructions="You are the user's Ara agent.", text=text, tools=tools, call_tool=call
+        ):
+            yield event
