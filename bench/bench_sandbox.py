@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -104,6 +105,7 @@ async def main() -> None:
             f"{stats.calls} warm calls, {stats.cold_fallbacks} cold fallbacks"
         )
     await close_warm_sandboxes()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
