@@ -330,6 +330,8 @@ async def test_run_list_filters_pagination_and_event_stream(server: Any):
     names = [e["event"] for e in events]
     assert names[0] == "run.queued" and "run.started" in names and names[-1] == "run.completed"
     assert names.count("run.completed") == 1
+    # the agent's model turn and its tool call, as they happened
+    assert "model.step" in names and names.index("tool.call") < names.index("tool.result")
     # resuming after the second event gives the rest, exactly once
     resumed = await _sse(
         c, f"/v1/apps/{app_id}/runs/{ids[0]}/events", {**owner, "Last-Event-ID": events[1]["id"]}

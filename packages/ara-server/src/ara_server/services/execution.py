@@ -9,6 +9,7 @@ its artifacts are fetched, and its ``startup`` entrypoint has run.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -160,7 +161,8 @@ class Prepared:
 
 
 class _LogSink:
-    """Sends trace entries of a run to the app log: tool calls, and what each tool printed."""
+    """Sends trace entries of a run to the app log: model steps, tool calls and their results, and
+    what each tool printed (the events of the run's stream)."""
 
     def __init__(self, logbus: LogBus, app_id: str, run_id: str | None) -> None:
         self.logbus, self.app_id, self.run_id = logbus, app_id, run_id
@@ -169,11 +171,23 @@ class _LogSink:
         await self.logbus.log(self.app_id, self.run_id, level, event_type, message)
 
     async def trace(self, entry: dict[str, Any]) -> None:
+        if entry.get("type") == "model":
+            # one `model.step` line per model turn: which tools it asked for, or that it answered
+            calls = [str(c) for c in entry.get("tool_calls") or []]
+            did = f"calls {', '.join(calls)}" if calls else "answered"
+            failed = entry.get("error")
+            text = f"model {entry.get('model') or entry.get('provider')}: {'failed: ' + str(failed) if failed else did}"
+            await self.log(
+                "error" if failed else "info", "model.step", f"{text} ({entry.get('duration_ms', 0):.0f} ms)"
+            )
+            return
         if entry.get("type") != "tool_call":
             return
         error = entry.get("error")
         text = f"tool {entry['tool']} {'failed: ' + str(error) if error else 'ok'} ({entry.get('duration_ms', 0):.0f} ms)"
         await self.log("error" if error else "info", "tool.call", text)
+        result = json.dumps(entry.get("result"), default=str, ensure_ascii=False)
+        await self.log("info", "tool.result", f"{entry['tool']}: {error if error else result[:500]}")
         for line in str(entry.get("logs") or "").splitlines()[-200:]:
             await self.log("info", "tool.output", f"{entry['tool']}: {line[:2000]}")
 
