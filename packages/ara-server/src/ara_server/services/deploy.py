@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ara_core import ManifestError, validate_manifest
+import msgspec
+from ara_core import ManifestError, validate_manifest, view_of
+from msgspec import UnsetType
 
 from ..errors import ApiProblem
 from ..settings import Settings
@@ -24,24 +26,25 @@ FILES_STAMP = ".ara-files.sha256"
 _SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]$")
 
 
-def materialize_files(workdir: Path, manifest: dict[str, Any]) -> None:
+def materialize_files(workdir: Path, manifest: Mapping[str, Any]) -> None:
     """Write the app's `runtime_profile.files` into its working directory.
 
     A stamp of the files' digest makes this a no-op when the same files are already there (every
     run calls it, so a node that did not handle the deploy still gets them); a shipped file that a
     run deleted is written again.
     """
-    files = (manifest.get("runtime_profile") or {}).get("files") or []
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    declared = view_of(manifest).runtime().files
+    files = () if isinstance(declared, UnsetType) else declared
+    digest = hashlib.sha256(msgspec.json.encode(files)).hexdigest()
     workdir.mkdir(parents=True, exist_ok=True)
     stamp = workdir / FILES_STAMP
-    targets = [(workdir / str(item["path"]).lstrip("/")).resolve() for item in files]
+    targets = [(workdir / item.path.lstrip("/")).resolve() for item in files]
     if stamp.is_file() and stamp.read_text() == digest and all(t.exists() for t in targets):
         return
     for item, target in zip(files, targets, strict=True):
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(str(item.get("content") or ""), encoding="utf-8")
-        target.chmod(0o755 if item.get("executable") else 0o644)
+        target.write_text(item.content, encoding="utf-8")
+        target.chmod(0o755 if item.executable else 0o644)
     stamp.write_text(digest)
 
 

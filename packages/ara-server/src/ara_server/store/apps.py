@@ -120,7 +120,7 @@ async def create_app(
         "id": new_id("app"),
         "owner_id": owner_id,
         "slug": slug,
-        "name": str(manifest.get("name") or slug),
+        "name": view_of(manifest).name or slug,
         "status": "inactive",
         "manifest": manifest,
         "created_at": now(),
@@ -141,7 +141,7 @@ async def update_app(
     values: dict[str, Any] = {"updated_at": now()}
     if manifest is not None:
         values["manifest"] = manifest
-        values["name"] = str(manifest.get("name") or "")
+        values["name"] = view_of(manifest).name
     if status is not None:
         values["status"] = status
     await conn.execute(sa.update(t.apps).where(t.apps.c.id == app_id).values(**values))
