@@ -16,7 +16,6 @@ Results go to docs/benchmarks.md (a benchmark, not a timed test).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from _pairs import (
     new_owner_key,
     percentile,
     print_pair,
+    scratch_dir,
 )
 
 
@@ -108,7 +108,7 @@ def main() -> None:
     if args.connections < 1:
         parser.error("--connections must be at least 1")
     print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory(prefix="ara-bench-http-") as tmp:
+    with scratch_dir("ara-bench-http-") as tmp:
         root = Path(tmp)
         key = new_owner_key()
         with (

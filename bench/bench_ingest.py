@@ -27,12 +27,21 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from _pairs import Pair, ServerProcess, check_run_args, deploy, load, machine, new_owner_key, print_pair
+from _pairs import (
+    Pair,
+    ServerProcess,
+    check_run_args,
+    deploy,
+    load,
+    machine,
+    new_owner_key,
+    print_pair,
+    scratch_dir,
+)
 
 MANIFEST = {
     "name": "bench-ingest",
@@ -62,7 +71,7 @@ def start_ours(data_dir: Path, owner_key: str) -> tuple[ServerProcess, str, str]
 
 def throughput(args: argparse.Namespace) -> None:
     body = json.dumps(EVENT)
-    with tempfile.TemporaryDirectory(prefix="ara-bench-ingest-") as tmp:
+    with scratch_dir("ara-bench-ingest-") as tmp:
         root = Path(tmp)
         owner_key = new_owner_key()
         ours, app_id, key = start_ours(root / "ara", owner_key)
@@ -146,7 +155,7 @@ def stored_ids(db: Path) -> set[str]:
 
 def kill_check(args: argparse.Namespace) -> int:
     lost_total = 0
-    with tempfile.TemporaryDirectory(prefix="ara-bench-kill-") as tmp:
+    with scratch_dir("ara-bench-kill-") as tmp:
         root = Path(tmp)
         owner_key = new_owner_key()
         for label in ("ours", "anchor"):

@@ -22,14 +22,22 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _pairs import ServerProcess, check_run_args, deploy, machine, new_owner_key, percentile, spread
+from _pairs import (
+    ServerProcess,
+    check_run_args,
+    deploy,
+    machine,
+    new_owner_key,
+    percentile,
+    scratch_dir,
+    spread,
+)
 
 PROMPT = "def brief(input: dict) -> str:\n    return 'Answer briefly.'\n"
 
@@ -102,7 +110,7 @@ def main() -> None:
         parser.error("--tools must be at least 2 (the slope needs 1 and N tool calls)")
     print(f"machine: {machine()}")
     counts = (0, 1, args.tools)
-    with tempfile.TemporaryDirectory(prefix="ara-bench-tool-") as tmp:
+    with scratch_dir("ara-bench-tool-") as tmp:
         owner_key = new_owner_key()
         with ServerProcess("ara", Path(tmp) / "ara", owner_key) as server:
             apps = {n: deploy(server.base_url, owner_key, manifest(f"bench-tools-{n}", n)) for n in counts}

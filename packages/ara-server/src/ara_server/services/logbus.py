@@ -25,6 +25,11 @@ class LogBus:
     async def log(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
         """Append a log line and wake this node's log streams."""
         await self.store.run(logs.add_log, app_id, run_id, level, event_type, message)
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake this node's log streams (after a log line was stored by another path, e.g. with
+        an event in its transaction)."""
         self._event.set()
         self._event = asyncio.Event()
 

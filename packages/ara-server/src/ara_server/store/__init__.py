@@ -12,9 +12,10 @@ or run one function in its own transaction: `await store.run(apps.get_app, app_i
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-import os
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -29,6 +30,7 @@ from ..settings import SecretBox, Settings, key_encryption_key
 from ._common import new_id, now
 from .keys import HASHER_INFO_KEY, PEPPER_FILE, KeyHasher
 from .readcache import ReadCache
+from .writer import GroupWriter, sqlite_writer_engine
 
 __all__ = ["Store", "new_id", "now"]
 
@@ -67,6 +69,18 @@ def secure_data_dir(data_dir: Path) -> None:
             (data_dir / name).chmod(0o600)
 
 
+def _sqlite_pragmas(dbapi_conn: Any) -> None:
+    """WAL, busy timeout, foreign keys, and `synchronous=FULL`: every commit is fsynced before it
+    returns, so an acknowledged write survives power loss (the group-commit writer amortizes the
+    fsync over a batch)."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
 class Store:
     """The database of one server node (shared by every node of a deployment).
 
@@ -86,6 +100,7 @@ class Store:
         self.settings = settings
         self.engine: AsyncEngine | None = None
         self.cache = ReadCache()
+        self._writer: GroupWriter | None = None
         secure_data_dir(settings.data_dir)
         self._box: SecretBox | None = None
         self.hasher = KeyHasher.load(settings.data_dir)
@@ -115,12 +130,18 @@ class Store:
 
             @event.listens_for(engine.sync_engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-                cur.execute("PRAGMA foreign_keys=ON")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.close()
+                _sqlite_pragmas(dbapi_conn)
+
+            writer_engine = sqlite_writer_engine(
+                url, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pragmas=_sqlite_pragmas
+            )
+
+            @event.listens_for(writer_engine, "connect")
+            def _writer_hasher(_dbapi_conn: Any, record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
+                record.info[HASHER_INFO_KEY] = hasher
+
+            self.cache.watch(writer_engine)
+            self._writer = GroupWriter(writer_engine)
         else:
             engine = create_async_engine(url, pool_pre_ping=True)
 
@@ -142,6 +163,8 @@ class Store:
             await engine.dispose()
             self.engine = None
             raise
+        if self._writer is not None:
+            self._writer.start()
         if url.startswith("sqlite") and self.settings.database_url is None:
             for suffix in ("", "-wal", "-shm"):
                 path = self.settings.data_dir / f"ara.db{suffix}"
@@ -149,7 +172,10 @@ class Store:
                     path.chmod(0o600)
 
     async def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Write what the group-commit writer holds, then dispose of the connection pool."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await asyncio.to_thread(writer.close)
         if self.engine is not None:
             await self.engine.dispose()
 
@@ -172,6 +198,28 @@ class Store:
         """Call `fn(conn, *args, **kwargs)` in its own transaction and return its result."""
         async with self.begin() as conn:
             return await fn(conn, *args, **kwargs)
+
+    async def write(
+        self,
+        fn: Callable[Concatenate[sa.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Call the synchronous transaction function `fn(conn, *args, **kwargs)` in its own
+        all-or-nothing unit and return its result once it is durably committed.
+
+        On SQLite the group-commit writer runs it (one thread; every function waiting is committed
+        in one transaction, each in its own savepoint, one fsync per batch with
+        `synchronous=FULL`); on PostgreSQL it runs in its own transaction (`run_sync`). `fn` must
+        only do database work on `conn` (see `store.writer`).
+
+        Raises:
+            Exception: What `fn` raised (its writes were rolled back), or the database's error.
+        """
+        if self._writer is not None:
+            return await self._writer.submit(fn, *args, **kwargs)
+        async with self.begin() as conn:
+            return await conn.run_sync(fn, *args, **kwargs)
 
     async def ping(self) -> None:
         """Round-trip to the database.

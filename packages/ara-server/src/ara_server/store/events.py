@@ -13,9 +13,74 @@ from sqlalchemy.exc import IntegrityError
 from . import Store
 from . import schema as t
 from ._common import now, row_dict
-from .runs import insert_runs
+from .runs import new_run_values
 
-__all__ = ["record_event"]
+__all__ = ["event_log_message", "record_event", "write_event"]
+
+_INSERT_EVENT = sa.insert(t.events)
+_INSERT_LOG = sa.insert(t.logs)
+_INSERT_RUNS = sa.insert(t.runs)
+
+
+def event_log_message(body: dict[str, Any]) -> str:
+    """The `event.received` log line of an event: `<event_type>: <message, first 200 characters>`."""
+    return f"{str(body.get('event_type') or '').strip()}: {str(body.get('message') or '')[:200]}"
+
+
+def write_event(
+    conn: sa.Connection,
+    app_id: str,
+    key: str | None,
+    digest: str,
+    body: dict[str, Any],
+    response: dict[str, Any],
+    runs: Sequence[dict[str, Any]],
+    log_message: str | None,
+) -> tuple[dict[str, Any], str]:
+    """The transaction function of one event (see `record_event`): the event row, its log line and
+    its runs, or nothing when the key was used already. Reads only when the key is taken."""
+    created = now()
+    row = {
+        "id": response["event_id"],
+        "app_id": app_id,
+        "idempotency_key": key,
+        "body_hash": digest,
+        "body": body,
+        "response": response,
+        "created_at": created,
+    }
+    if key:
+        try:
+            with conn.begin_nested():
+                conn.execute(_INSERT_EVENT, row)
+        except IntegrityError:
+            existing = row_dict(
+                conn.execute(
+                    sa.select(t.events.c.body_hash, t.events.c.response).where(
+                        t.events.c.app_id == app_id, t.events.c.idempotency_key == key
+                    )
+                ).first()
+            )
+            if existing is None:  # not the key: the event id itself collided
+                raise
+            return existing["response"], ("replay" if existing["body_hash"] == digest else "conflict")
+    else:
+        conn.execute(_INSERT_EVENT, row)
+    if log_message is not None:
+        conn.execute(
+            _INSERT_LOG,
+            {
+                "app_id": app_id,
+                "run_id": None,
+                "level": "info",
+                "event_type": "event.received",
+                "message": log_message,
+                "created_at": created,
+            },
+        )
+    if runs:
+        conn.execute(_INSERT_RUNS, [new_run_values({"created_at": created, **r}) for r in runs])
+    return response, "new"
 
 
 async def record_event(
@@ -26,10 +91,11 @@ async def record_event(
     response: dict[str, Any],
     runs: Sequence[dict[str, Any]] = (),
     *,
-    _retried: bool = False,
+    log_message: str | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Store an event and queue the runs it starts, in one transaction (a crash never keeps one
-    without the other; a replay never lists runs that do not exist).
+    """Store an event, its `event.received` log line and the runs it starts as one unit (a crash
+    never keeps one without the others; a replay never lists runs that do not exist), durably: it
+    returns once the commit is on disk (`Store.write`: on SQLite one fsync per batch of events).
 
     Args:
         store: The store.
@@ -39,41 +105,15 @@ async def record_event(
         response: The response to store (and replay); `response["event_id"]` is the event's id.
         runs: The runs rows to insert with it (see `runs.new_run_values`); not inserted on a
             replay or conflict.
+        log_message: The log line to add with a new event (`event_log_message(body)`); `None`
+            for none.
 
     Returns:
         `(response, outcome)`: outcome `new`; `replay` (same key and body: the stored response);
         or `conflict` (same key, another body).
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: A run id or run idempotency key is taken.
     """
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    if key:
-        async with store.begin() as conn:
-            existing = row_dict(
-                (
-                    await conn.execute(
-                        sa.select(t.events).where(
-                            t.events.c.app_id == app_id, t.events.c.idempotency_key == key
-                        )
-                    )
-                ).first()
-            )
-        if existing:
-            return existing["response"], ("replay" if existing["body_hash"] == digest else "conflict")
-    try:
-        async with store.begin() as conn:
-            await conn.execute(
-                sa.insert(t.events).values(
-                    id=response["event_id"],
-                    app_id=app_id,
-                    idempotency_key=key,
-                    body_hash=digest,
-                    body=body,
-                    response=response,
-                    created_at=now(),
-                )
-            )
-            await insert_runs(conn, runs)
-    except IntegrityError:
-        if not key or _retried:  # not a race on the event's key: a run id or key is taken
-            raise
-        return await record_event(store, app_id, key, body, response, runs, _retried=True)
-    return response, "new"
+    return await store.write(write_event, app_id, key, digest, body, response, list(runs), log_message)

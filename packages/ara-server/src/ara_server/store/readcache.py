@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -54,7 +55,6 @@ class ReadCache:
         self.max_entries = max_entries
         self.generation = 0
         self._entries: dict[Hashable, tuple[int, float, Any]] = {}
-        self._dirty = 0  # connections with an uncommitted watched write
 
     def invalidate(self) -> None:
         """Forget every cached value (and any read in flight)."""
@@ -76,31 +76,32 @@ class ReadCache:
             self._entries[key] = (generation, clock + self.ttl, value)
         return value
 
-    def watch(self, engine: AsyncEngine) -> None:
+    def watch(self, engine: AsyncEngine | sa.Engine) -> None:
         """Invalidate on every committed write to a watched table through `engine`.
 
         A write marks its connection; the mark empties the cache at commit and again when the
         connection returns to the pool (after the commit reached the database).
         """
-        sync_engine = engine.sync_engine
+        sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
         @event.listens_for(sync_engine, "after_execute")
         def _after_execute(conn: sa.Connection, clause: Any, *_args: Any) -> None:  # pyright: ignore[reportUnusedFunction]
             if _writes_watched(clause):
                 conn.info[_DIRTY] = True
-                self._dirty += 1
                 self.invalidate()
 
         @event.listens_for(sync_engine, "commit")
-        def _commit(_conn: sa.Connection) -> None:  # pyright: ignore[reportUnusedFunction]
-            # Cheap and safe on any connection state: an extra invalidation only costs a reload.
-            if self._dirty:
+        def _commit(conn: sa.Connection) -> None:  # pyright: ignore[reportUnusedFunction]
+            try:
+                dirty = bool(conn.info.get(_DIRTY))
+            except SQLAlchemyError:  # an invalidated connection: assume the worst
+                dirty = True
+            if dirty:
                 self.invalidate()
 
         @event.listens_for(sync_engine.pool, "checkin")
         def _checkin(_dbapi_conn: Any, record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
             if record is not None and record.info.pop(_DIRTY, False):
-                self._dirty = max(0, self._dirty - 1)
                 self.invalidate()
 
 

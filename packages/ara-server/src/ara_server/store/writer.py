@@ -1,0 +1,171 @@
+"""The group-commit writer for SQLite: one thread, one connection, one fsync per batch of requests.
+
+SQLite has one write lock and, with `synchronous=FULL`, one fsync per commit. Writing from many
+connections makes them queue on the lock and pay one fsync each. `GroupWriter` instead takes
+transaction functions from any coroutine, and its thread runs every function that is waiting in
+one database transaction, each function in its own savepoint (its own all-or-nothing unit: a
+function that raises rolls back only its own writes and its caller gets the exception), then
+commits once. A caller is answered only after the commit that holds its writes returned, so an
+acknowledged write survives power loss.
+
+A transaction function is synchronous and takes a SQLAlchemy `Connection` first:
+
+    def add(conn: sa.Connection, app_id: str) -> str: ...
+
+    result = await writer.submit(add, app_id)
+
+It must do only database work on `conn` (no I/O of its own, no awaiting); it runs in the writer
+thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+__all__ = ["MAX_BATCH", "GroupWriter", "WriterClosedError"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Transaction functions committed together at most.
+MAX_BATCH = 512
+
+
+class WriterClosedError(RuntimeError):
+    """The writer was closed before the request could be written."""
+
+
+_Item = tuple[
+    Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop
+]
+
+
+class GroupWriter:
+    """Commits waiting transaction functions in batches, from one thread.
+
+    Args:
+        engine: A synchronous SQLAlchemy engine on the SQLite database. Its connections must let
+            SQLAlchemy drive the transactions (see `sqlite_writer_engine`).
+        max_batch: Functions per commit at most.
+    """
+
+    def __init__(self, engine: sa.Engine, *, max_batch: int = MAX_BATCH) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.batches = 0
+        self.written = 0
+        self._queue: list[_Item] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the writer thread (opens its connection)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="ara-store-writer", daemon=True)
+            self._thread.start()
+
+    async def submit(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(conn, *args, **kwargs)` in the next batch and return its result once committed.
+
+        Raises:
+            WriterClosedError: The writer is closed.
+            Exception: What `fn` raised (its writes were rolled back), or the commit's error (no
+                write of the batch was kept).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._cond:
+            if self._closing:
+                raise WriterClosedError("the store is closed")
+            self._queue.append((fn, args, kwargs, future, loop))
+            self._cond.notify()
+        return await future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop the thread (waits up to `timeout` seconds)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        with self.engine.connect() as conn:
+            while True:
+                with self._cond:
+                    while not self._queue and not self._closing:
+                        self._cond.wait()
+                    if not self._queue:
+                        return
+                    batch = self._queue[: self.max_batch]
+                    del self._queue[: self.max_batch]
+                self._write(conn, batch)
+
+    def _write(self, conn: sa.Connection, batch: list[_Item]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with conn.begin():
+                for fn, args, kwargs, _, _ in batch:
+                    try:
+                        with conn.begin_nested():
+                            outcomes.append((True, fn(conn, *args, **kwargs)))
+                    except Exception as exc:  # the caller's error, delivered to the caller
+                        outcomes.append((False, exc))
+        except Exception as exc:  # the commit failed: nothing of the batch was written
+            outcomes = [(False, exc)] * len(batch)
+        self.batches += 1
+        self.written += sum(ok for ok, _ in outcomes)
+        for (ok, value), (_, _, _, future, loop) in zip(outcomes, batch, strict=True):
+            try:
+                loop.call_soon_threadsafe(_settle, future, ok, value)
+            except RuntimeError:  # the caller's loop is closed: nobody waits for this answer
+                pass
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def sqlite_writer_engine(
+    url: sa.URL | str, *, busy_timeout_ms: int, pragmas: Callable[[Any], None]
+) -> sa.Engine:
+    """A synchronous engine for the writer thread on the SQLite database at `url` (an async URL is
+    turned into the standard-library driver's).
+
+    SQLAlchemy drives the transactions itself (`BEGIN IMMEDIATE`, so a batch takes the write lock
+    at its start and savepoints work), and `pragmas(dbapi_connection)` sets the same pragmas as
+    the store's other connections.
+    """
+    sync_url = sa.make_url(url).set(drivername="sqlite+pysqlite")
+    engine = sa.create_engine(
+        sync_url,
+        poolclass=sa.pool.NullPool,
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:  # pyright: ignore[reportUnusedFunction]
+        dbapi_conn.isolation_level = None  # no implicit BEGIN by the driver
+        pragmas(dbapi_conn)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:  # pyright: ignore[reportUnusedFunction]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
