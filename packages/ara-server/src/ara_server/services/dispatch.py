@@ -134,16 +134,16 @@ class Dispatcher:
             "matched_workflows": [t.workflow_id for t in targets],
             "runs": [rid for _, rid in planned],
         }
-        stored, outcome = await events.record_event(self.store, app["id"], key, body, response)
+        stored, outcome = await events.record_event(
+            self.store, app["id"], key, body, response, log_message=events.event_log_message(body)
+        )
         if outcome == "conflict":
             raise ApiProblem(
                 409, "idempotency_conflict", f"idempotency key {key!r} was already used with a different body"
             )
         if outcome != "new":
             return stored, False
-        await self.logbus.log(
-            app["id"], None, "info", "event.received", f"{event_type}: {str(body.get('message') or '')[:200]}"
-        )
+        self.logbus.wake()  # the event's log line was stored with it
         event_input = {
             "event_type": event_type,
             "message": body.get("message") or "",
