@@ -257,6 +257,30 @@ async def test_session_files_terminal_and_heartbeat(server: Any):
     binary = await c.get("/session/files/read", params={"path": f"{WORKSPACE}/report.bin"}, headers=owner)
     assert (binary.status_code, _code(binary)) == (422, "not_text")
 
+    # a symbolic link made by the session's own commands never leads the server out of the workspace
+    workspace = server.app.state.services.sessions.workspace(
+        (await c.get("/auth/cli/whoami", headers=owner)).json()["user"]["id"]
+    )
+    outside = workspace.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("s3cret")
+    (workspace / "link").symlink_to(outside)
+    (workspace / "file-link").symlink_to(outside / "secret.txt")
+    for hostile in ("link/secret.txt", "file-link"):
+        refused = await c.get("/session/files/read", params={"path": hostile}, headers=owner)
+        assert (refused.status_code, _code(refused)) == (403, "path_outside_workspace"), refused.text
+    escaped = await c.post(
+        "/session/files/write", json={"writes": [{"path": "link/new.txt", "content": "x"}]}, headers=owner
+    )
+    assert escaped.status_code == 403 and not (outside / "new.txt").exists()
+    replaced = await c.post(
+        "/session/files/write", json={"writes": [{"path": "file-link", "content": "mine"}]}, headers=owner
+    )
+    assert replaced.status_code == 200 and (outside / "secret.txt").read_text() == "s3cret"
+    assert not (workspace / "file-link").is_symlink()
+    listed = await c.get("/session/files", headers=owner)
+    assert {e["name"]: e["type"] for e in listed.json()["entries"]}["link"] == "file"
+
     ran = await c.post(
         "/session/terminal/exec",
         json={"command": "echo hi && cat notes/today.txt && pwd", "timeout_seconds": 30},

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import ApiProblem
@@ -79,12 +81,13 @@ def routes(services: Services, auth: Auth, files: SessionFiles) -> list[Route]:
 
     async def download(request: Request) -> Response:
         account = await auth.account(request)
-        target, name = await files.download(account, path_param(request, required=True))
-        return FileResponse(
-            target,
-            media_type="application/octet-stream",
-            filename=name,
-            content_disposition_type="attachment",
+        data, name = await files.download(account, path_param(request, required=True))
+        plain = name.isascii() and '"' not in name and "\\" not in name
+        disposition = (
+            f'attachment; filename="{name}"' if plain else f"attachment; filename*=utf-8''{quote(name)}"
+        )
+        return Response(
+            data, media_type="application/octet-stream", headers={"Content-Disposition": disposition}
         )
 
     async def terminal_exec(request: Request) -> Response:

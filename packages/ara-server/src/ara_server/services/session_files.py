@@ -10,9 +10,12 @@ outside it (another absolute path, `..`, a symbolic link leading out) is refused
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
-import tempfile
+import stat
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +27,7 @@ from ..errors import ApiProblem
 from .sessions import SessionService, ToolRefused
 
 __all__ = [
+    "MAX_DOWNLOAD_BYTES",
     "MAX_READ_BYTES",
     "MAX_TERMINAL_OUTPUT_BYTES",
     "WORKSPACE_ROOT",
@@ -39,6 +43,8 @@ WORKSPACE_ROOT = "/root/.ara/workspace"
 MAX_READ_BYTES = 1024 * 1024
 #: Output kept per stream of a terminal command, in bytes.
 MAX_TERMINAL_OUTPUT_BYTES = 1024 * 1024
+#: Largest file `download` returns, in bytes.
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 #: Longest path accepted, in characters.
 MAX_PATH = 4096
 
@@ -68,6 +74,14 @@ class TerminalExec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Heartbeat(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """`POST /session/heartbeat`: an empty object."""
+
+
+def _link(path: str) -> ApiProblem:
+    return ApiProblem(
+        403,
+        "path_outside_workspace",
+        f"at `path`: {path!r} goes through a symbolic link (links are not followed)",
+    )
 
 
 def _outside(path: str) -> ApiProblem:
@@ -100,144 +114,225 @@ class SessionFiles:
         return root
 
     @staticmethod
-    def resolve(root: Path, path: str) -> Path:
-        """Map a client path onto `root` (403 `path_outside_workspace` when it leads out)."""
+    def parts(path: str) -> list[str]:
+        """The workspace-relative components of a client path, checked lexically (403
+        `path_outside_workspace` for another absolute path or a `..` that leaves the workspace)."""
         if "\0" in path or len(path) > MAX_PATH:
             raise ApiProblem(422, "invalid_path", "at `path`: must be at most 4096 characters, without NUL")
         if path == WORKSPACE_ROOT or path.startswith(WORKSPACE_ROOT + "/"):
-            relative = path[len(WORKSPACE_ROOT) :].lstrip("/")
+            relative = path[len(WORKSPACE_ROOT) :]
         elif path.startswith("/"):
             raise _outside(path)
         else:
             relative = path
-        target = (root / relative).resolve()
-        if target != root and root not in target.parents:
-            raise _outside(path)
-        return target
+        out: list[str] = []
+        for part in relative.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not out:
+                    raise _outside(path)
+                out.pop()
+            else:
+                out.append(part)
+        return out
 
     @staticmethod
-    def shown(root: Path, target: Path) -> str:
+    def shown(parts: list[str]) -> str:
         """The client form of a workspace path."""
-        relative = target.relative_to(root).as_posix()
-        return WORKSPACE_ROOT if relative == "." else f"{WORKSPACE_ROOT}/{relative}"
+        return "/".join([WORKSPACE_ROOT, *parts])
+
+    @staticmethod
+    def _open_dir(root: Path, parts: list[str], path: str, *, create: bool = False) -> int:
+        """A descriptor of the directory `parts` under `root`, walked one component at a time with
+        `O_NOFOLLOW`: a symbolic link anywhere on the way is refused (403), so nothing the
+        session's own commands create can redirect the server outside the workspace."""
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(root, flags)
+        try:
+            for part in parts:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                try:
+                    child = os.open(part, flags, dir_fd=fd)
+                except FileNotFoundError:
+                    raise ApiProblem(404, "not_found", f"no directory {path!r}") from None
+                except NotADirectoryError:
+                    if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+                        raise _link(path) from None
+                    raise ApiProblem(
+                        422, "not_a_directory", f"at `path`: {path!r} has a file where a directory is needed"
+                    ) from None
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:
+                        raise _link(path) from None
+                    raise
+                os.close(fd)
+                fd = child
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _read_file(self, root: Path, path: str, limit: int) -> tuple[list[str], bytes]:
+        parts = self.parts(path)
+        if not parts:
+            raise ApiProblem(422, "not_a_file", f"at `path`: {path!r} is a directory")
+        dir_fd = self._open_dir(root, parts[:-1], path)
+        try:
+            try:
+                fd = os.open(
+                    parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd
+                )
+            except FileNotFoundError:
+                raise ApiProblem(404, "not_found", f"no file {self.shown(parts)!r}") from None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _link(path) from None
+                raise
+        finally:
+            os.close(dir_fd)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise ApiProblem(422, "not_a_file", f"at `path`: {self.shown(parts)!r} is a directory")
+            if not stat.S_ISREG(info.st_mode):
+                raise ApiProblem(422, "not_a_file", f"at `path`: {self.shown(parts)!r} is not a regular file")
+            if info.st_size > limit:
+                raise ApiProblem(413, "file_too_large", f"file is {info.st_size} bytes; at most {limit} here")
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ApiProblem(413, "file_too_large", f"file is larger than {limit} bytes")
+        return parts, data
+
+    def _write_file(self, root: Path, parts: list[str], path: str, data: bytes) -> None:
+        """Write `data` at `parts` (parents created): a temporary file then a rename, all through
+        directory descriptors (a symbolic link in the way is replaced, never followed)."""
+        if not parts:
+            raise ApiProblem(422, "not_a_file", f"at `path`: {path!r} is a directory")
+        dir_fd = self._open_dir(root, parts[:-1], path, create=True)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISDIR(os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                    raise ApiProblem(422, "not_a_file", f"at `path`: {self.shown(parts)!r} is a directory")
+            tmp = f".ara-write-{uuid.uuid4().hex}"
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
+            )
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                os.replace(tmp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+        finally:
+            os.close(dir_fd)
 
     async def list_dir(self, account: dict[str, Any], path: str | None) -> dict[str, Any]:
-        """`{ok, path, entries: [{name, path, type, size, modified_at}]}` sorted by name (404 / 422)."""
+        """`{ok, path, entries: [{name, path, type, size, modified_at}]}` sorted by name (404 / 422).
+        A symbolic link is listed as a `file` entry and never followed."""
         root = await self._root(account)
-        target = self.resolve(root, path or WORKSPACE_ROOT)
+        parts = self.parts(path or WORKSPACE_ROOT)
 
         def listing() -> list[dict[str, Any]]:
-            if not target.exists():
-                raise ApiProblem(404, "not_found", f"no directory {self.shown(root, target)!r}")
-            if not target.is_dir():
-                raise ApiProblem(422, "not_a_directory", f"at `path`: {self.shown(root, target)!r} is a file")
-            out: list[dict[str, Any]] = []
-            for child in sorted(target.iterdir(), key=lambda p: p.name):
-                stat = child.lstat()
-                out.append(
-                    {
-                        "name": child.name,
-                        "path": f"{self.shown(root, target).rstrip('/')}/{child.name}",
-                        "type": "dir" if child.is_dir() and not child.is_symlink() else "file",
-                        "size": stat.st_size,
-                        "modified_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
-                    }
-                )
-            return out
+            fd = self._open_dir(root, parts, path or WORKSPACE_ROOT)
+            try:
+                out: list[dict[str, Any]] = []
+                for entry in sorted(os.scandir(fd), key=lambda e: e.name):
+                    info = entry.stat(follow_symlinks=False)
+                    out.append(
+                        {
+                            "name": entry.name,
+                            "path": self.shown([*parts, entry.name]),
+                            "type": "dir" if stat.S_ISDIR(info.st_mode) else "file",
+                            "size": info.st_size,
+                            "modified_at": datetime.fromtimestamp(info.st_mtime, UTC).isoformat(),
+                        }
+                    )
+                return out
+            finally:
+                os.close(fd)
 
         entries = await asyncio.to_thread(listing)
-        return {"ok": True, "path": self.shown(root, target), "entries": entries}
-
-    async def _file(self, account: dict[str, Any], path: str) -> tuple[Path, Path]:
-        root = await self._root(account)
-        target = self.resolve(root, path)
-        if not target.exists():
-            raise ApiProblem(404, "not_found", f"no file {self.shown(root, target)!r}")
-        if not target.is_file():
-            raise ApiProblem(422, "not_a_file", f"at `path`: {self.shown(root, target)!r} is a directory")
-        return root, target
+        return {"ok": True, "path": self.shown(parts), "entries": entries}
 
     async def read(self, account: dict[str, Any], path: str) -> dict[str, Any]:
         """`{ok, path, content, size}` (404; 413 above `MAX_READ_BYTES`; 422 not UTF-8)."""
-        root, target = await self._file(account, path)
-        size = target.stat().st_size
-        if size > MAX_READ_BYTES:
-            raise ApiProblem(
-                413,
-                "file_too_large",
-                f"file is {size} bytes; read returns at most {MAX_READ_BYTES} (use download)",
-            )
-        data = await asyncio.to_thread(target.read_bytes)
+        root = await self._root(account)
+        parts, data = await asyncio.to_thread(self._read_file, root, path, MAX_READ_BYTES)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise ApiProblem(
                 422, "not_text", "at `path`: the file is not UTF-8 text (use download)"
             ) from None
-        return {"ok": True, "path": self.shown(root, target), "content": text, "size": len(data)}
+        return {"ok": True, "path": self.shown(parts), "content": text, "size": len(data)}
 
-    async def download(self, account: dict[str, Any], path: str) -> tuple[Path, str]:
-        """The file to send and its name (404 / 422)."""
-        _, target = await self._file(account, path)
-        return target, target.name
-
-    @staticmethod
-    def _write_atomic(target: Path, data: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ara-upload-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    async def download(self, account: dict[str, Any], path: str) -> tuple[bytes, str]:
+        """The bytes of a file (at most `MAX_DOWNLOAD_BYTES`) and its name (404 / 413 / 422)."""
+        root = await self._root(account)
+        parts, data = await asyncio.to_thread(self._read_file, root, path, MAX_DOWNLOAD_BYTES)
+        return data, parts[-1]
 
     async def write(self, account: dict[str, Any], body: FilesWrite) -> dict[str, Any]:
-        """Write every file (parents created), all or nothing: `{ok, written: [{path, bytes}]}`."""
+        """Write every file (parents created): `{ok, written: [{path, bytes}]}`. Every path is
+        checked before the first write; a write that fails stops the rest."""
         if body.restart:
             raise ApiProblem(
                 422, "invalid_body", "at `$.restart`: ara-server sessions have no process to restart"
             )
         root = await self._root(account)
-        targets: list[tuple[Path, bytes]] = []
+        targets: list[tuple[list[str], str, bytes]] = []
         for i, item in enumerate(body.writes):
             try:
-                target = self.resolve(root, item.path)
+                parts = self.parts(item.path)
             except ApiProblem as exc:
                 raise ApiProblem(
                     exc.status, exc.code, exc.message.replace("at `path`", f"at `$.writes[{i}].path`")
                 ) from None
-            if target == root or target.is_dir():
-                raise ApiProblem(422, "not_a_file", f"at `$.writes[{i}].path`: is a directory")
-            targets.append((target, item.content.encode("utf-8")))
+            if not parts:
+                raise ApiProblem(422, "not_a_file", f"at `$.writes[{i}].path`: is the workspace directory")
+            targets.append((parts, item.path, item.content.encode("utf-8")))
 
         def write_all() -> None:
-            for target, data in targets:
-                self._write_atomic(target, data)
+            for parts, given, data in targets:
+                self._write_file(root, parts, given, data)
 
         try:
             await asyncio.to_thread(write_all)
         except OSError as exc:
             raise ApiProblem(422, "write_failed", f"could not write: {exc.strerror or exc}") from None
-        return {"ok": True, "written": [{"path": self.shown(root, t), "bytes": len(d)} for t, d in targets]}
+        return {"ok": True, "written": [{"path": self.shown(p), "bytes": len(d)} for p, _, d in targets]}
 
     async def upload(self, account: dict[str, Any], path: str, filename: str, data: bytes) -> dict[str, Any]:
         """Store an uploaded file: an empty `path` → workspace root + `filename`; a `path` ending in
         `/` (or naming a directory) → that directory + `filename`. Returns `{ok, path, bytes}`."""
         root = await self._root(account)
-        name = Path(filename.replace("\\", "/")).name
-        if not path or path.endswith("/") or self.resolve(root, path).is_dir():
+        name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+        parts = self.parts(path or WORKSPACE_ROOT)
+
+        def is_dir() -> bool:
+            if not path or path.endswith("/") or not parts:
+                return True
+            try:
+                fd = self._open_dir(root, parts, path)
+            except ApiProblem:
+                return False
+            os.close(fd)
+            return True
+
+        if await asyncio.to_thread(is_dir):
             if not name or name in (".", ".."):
                 raise ApiProblem(422, "invalid_body", "at `file`: the upload needs a file name")
-            target = self.resolve(root, f"{path.rstrip('/') or WORKSPACE_ROOT}/{name}")
-        else:
-            target = self.resolve(root, path)
+            parts = [*parts, name]
         try:
-            await asyncio.to_thread(self._write_atomic, target, data)
+            await asyncio.to_thread(self._write_file, root, parts, path, data)
         except OSError as exc:
             raise ApiProblem(422, "write_failed", f"could not write: {exc.strerror or exc}") from None
-        return {"ok": True, "path": self.shown(root, target), "bytes": len(data)}
+        return {"ok": True, "path": self.shown(parts), "bytes": len(data)}
 
     async def run(self, account: dict[str, Any], body: TerminalExec) -> dict[str, Any]:
         """Run a `/bin/sh -c` command in the workspace under the sandbox:
