@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import msgspec
+import structlog
 from starlette.applications import Starlette
 
-from .engine import ModelProvider
+from .engine import ModelProvider, configure_sandbox, reap_orphans, sandbox_policy
 from .http import EXCEPTION_HANDLERS, all_routes
 from .services import Services
 from .services.access import AccessService
@@ -30,6 +32,21 @@ from .settings import Settings
 from .store import Store, accounts
 
 __all__ = ["create_app"]
+
+
+log = structlog.get_logger("ara_server.app")
+
+
+def _sandbox_for(settings: Settings) -> None:
+    """Hide the data dir from sandboxed code, record running sandboxes under it, and end the
+    sandboxes a crashed server on this data dir left running (before any run starts)."""
+    current = sandbox_policy()
+    state_dir = settings.data_dir / "sandbox-state"
+    hidden = tuple(dict.fromkeys((*current.hidden_paths, settings.data_dir)))
+    configure_sandbox(msgspec.structs.replace(current, hidden_paths=hidden, state_dir=state_dir))
+    report = reap_orphans(state_dir)
+    if report.killed:
+        log.warning("ended sandboxes left running by a crashed server", count=len(report.killed))
 
 
 def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> Starlette:
@@ -77,6 +94,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        _sandbox_for(settings)
         app.state.owner_api_key = await store.run(
             accounts.ensure_owner, settings.owner_email, settings.owner_api_key
         )
@@ -85,7 +103,9 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
         scheduler: asyncio.Task[None] | None = None
         if settings.scheduler_interval_seconds > 0:
             scheduler = asyncio.create_task(
-                Scheduler(store, dispatch, automations=automations).run_forever(settings.scheduler_interval_seconds),
+                Scheduler(store, dispatch, automations=automations).run_forever(
+                    settings.scheduler_interval_seconds
+                ),
                 name="ara-scheduler",
             )
         try:

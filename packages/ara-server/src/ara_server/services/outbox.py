@@ -103,6 +103,8 @@ class Outbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            with contextlib.suppress(Exception):  # the store is closing: the lease then just expires
+                await self.store.run(outbox_store.release_deliveries, self.settings.node_id)
 
     async def _loop(self) -> None:
         while True:

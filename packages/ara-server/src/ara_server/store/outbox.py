@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import schema as t
 from ._common import new_id, now, row_dict
 
-__all__ = ["claim_delivery", "deliveries_of", "enqueue_delivery", "settle_delivery"]
+__all__ = ["claim_delivery", "deliveries_of", "enqueue_delivery", "release_deliveries", "settle_delivery"]
 
 
 async def enqueue_delivery(
@@ -127,3 +127,14 @@ async def deliveries_of(conn: AsyncConnection, run_id: str) -> list[dict[str, An
         )
     ).all()
     return [dict(r._mapping) for r in rows]
+
+
+async def release_deliveries(conn: AsyncConnection, node_id: str) -> int:
+    """Give up the leases of the pending deliveries this node holds (it stops), so that any node
+    sends them at once. Returns how many."""
+    updated = await conn.execute(
+        sa.update(t.outbox)
+        .where(t.outbox.c.lease_owner == node_id, t.outbox.c.status == "pending")
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+    return int(updated.rowcount or 0)
