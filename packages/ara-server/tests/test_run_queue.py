@@ -18,6 +18,7 @@ T0 = datetime(2030, 1, 1, 12, 0, 0).astimezone()
 
 async def _app(store: Store) -> str:
     key = await store.run(accounts.ensure_owner, "owner@localhost", None)
+    assert key is not None
     owner = await store.run(accounts.account_for_api_key, key)
     app = await apps.create_app(store, owner["id"], "queue-app", {"name": "queue-app"})
     assert app is not None
