@@ -443,3 +443,20 @@ async def test_two_nodes_fire_an_automation_job_once_per_due_time(server: Any):
     assert sorted(r["scheduled_for"] for r in runs) == expected
     # a later tick of either node fires nothing again
     assert await node_a.tick(until) == [] and await node_b.tick(until) == []
+
+
+async def test_an_automation_run_retries_as_its_job_says(server: Any):
+    c, owner = server.client, server.owner()
+    app_id = await server.deploy()
+    assert (await c.patch(f"/apps/{app_id}", json={"status": "active"}, headers=owner)).status_code == 200
+    body = _job_body(max_retries=7, retry_backoff_seconds=11)
+    assert (await c.post("/automations/jobs", json=body, headers=owner)).status_code == 201
+    service = server.app.state.services.automations
+    at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1, seconds=1)
+    service._since = at - timedelta(seconds=30)
+    (run_id,) = await service.tick(at)
+    services = server.app.state.services
+    row = await services.runs.get(app_id, run_id)
+    app = (await c.get("/apps", headers=owner)).json()["apps"][0]
+    policy = services.runs.lifecycle.policy({**app, "manifest": server.manifest()}, row)
+    assert (policy.max_retries, policy.retry_backoff_seconds, row["max_attempts"]) == (7, 11.0, 8)

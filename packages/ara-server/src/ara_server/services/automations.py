@@ -66,8 +66,7 @@ class JobCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         execution_mode: `sandbox_required` (default) or `centralized_ok`; every run is sandboxed.
         misfire_policy: `fire_latest_only` (default), `fire_all` or `skip_if_late`.
         max_retries: Retries of a failed run (0-100, default 3).
-        retry_backoff_seconds: Stored and reported (0-86400, default 30); retries wait as the
-            agent's runtime policy says.
+        retry_backoff_seconds: Base of the exponential backoff between retries (0-86400, default 30).
     """
 
     name: Name
@@ -455,6 +454,8 @@ class AutomationService:
                     "job_id": job["id"],
                     "automation_run_id": arun["id"],
                     "scheduled_for": moment.isoformat(),
+                    "max_retries": int(job["max_retries"]),
+                    "retry_backoff_seconds": int(job["retry_backoff_seconds"]),
                 }
                 run = {
                     "run_id": new_id("run"),

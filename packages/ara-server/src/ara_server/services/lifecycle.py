@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -206,14 +206,25 @@ class Lifecycle:
 
     # --------------------------------------------------------------------------------- executing
     def policy(self, app: dict[str, Any], run: dict[str, Any]) -> ExecutionPolicy:
-        """The execution settings of `run` (from its app's manifest and the server's defaults)."""
-        return execution_policy(
+        """The execution settings of `run` (from its app's manifest and the server's defaults); the
+        run of an automation job retries as the job says (`input.automation.max_retries` and
+        `retry_backoff_seconds`)."""
+        policy = execution_policy(
             app["manifest"],
             app["id"],
             str(run.get("agent_id") or ""),
             str(run.get("workflow_id") or ""),
             default_timeout_seconds=self.settings.run_timeout_seconds,
         )
+        data = run.get("input")
+        job = data.get("automation") if isinstance(data, dict) else None  # pyright: ignore[reportUnknownMemberType]
+        if isinstance(job, dict) and isinstance(job.get("max_retries"), int):  # pyright: ignore[reportUnknownMemberType]
+            policy = replace(
+                policy,
+                max_retries=int(job["max_retries"]),  # pyright: ignore[reportUnknownArgumentType]
+                retry_backoff_seconds=float(job.get("retry_backoff_seconds") or 0),  # pyright: ignore[reportUnknownArgumentType,reportUnknownMemberType]
+            )
+        return policy
 
     async def run_claimed(self, run: dict[str, Any]) -> None:
         """Execute one claimed attempt and record its end (completed, retry, failed, cancelled).
