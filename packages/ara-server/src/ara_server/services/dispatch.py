@@ -16,8 +16,9 @@ from ara_core import RunTarget, new_run_id
 
 from ..engine import handler_row
 from ..errors import ApiProblem
-from ..store import Store, apps, events, new_id, now, runs, schedules
+from ..store import Store, apps, events, new_id, now, schedules
 from .logbus import LogBus
+from .policy import policy_columns
 
 __all__ = ["Dispatcher", "RequestTarget", "resolve_request", "run_fields"]
 
@@ -134,16 +135,6 @@ class Dispatcher:
             "matched_workflows": [t.workflow_id for t in targets],
             "runs": [rid for _, rid in planned],
         }
-        stored, outcome = await events.record_event(
-            self.store, app["id"], key, body, response, log_message=events.event_log_message(body)
-        )
-        if outcome == "conflict":
-            raise ApiProblem(
-                409, "idempotency_conflict", f"idempotency key {key!r} was already used with a different body"
-            )
-        if outcome != "new":
-            return stored, False
-        self.logbus.wake()  # the event's log line was stored with it
         event_input = {
             "event_type": event_type,
             "message": body.get("message") or "",
@@ -153,18 +144,28 @@ class Dispatcher:
             "metadata": body.get("metadata") or {},
             "event_id": event_id,
         }
+        rows: list[dict[str, Any]] = []
         for target, run_id in planned:
-            await runs.insert_run(
-                self.store,
-                {
-                    "run_id": run_id,
-                    "app_id": app["id"],
-                    "mode": "async",
-                    "status": "queued",
-                    "idempotency_key": f"{key or event_id}:{target.workflow_id}",
-                    **run_fields(target, event_input),
-                },
+            row = {
+                "run_id": run_id,
+                "app_id": app["id"],
+                "mode": "async",
+                "status": "queued",
+                "idempotency_key": f"{key or event_id}:{target.workflow_id}",
+                **run_fields(target, event_input),
+            }
+            rows.append({**row, **policy_columns(app["manifest"], row)})
+        # the event and its runs commit together: a crash keeps both or neither
+        stored, outcome = await events.record_event(
+            self.store, app["id"], key, body, response, rows, log_message=events.event_log_message(body)
+        )
+        if outcome == "conflict":
+            raise ApiProblem(
+                409, "idempotency_conflict", f"idempotency key {key!r} was already used with a different body"
             )
+        if outcome != "new":
+            return stored, False
+        self.logbus.wake()  # the event's log line was stored with it
         if planned:
             self.notify()
         return stored, True
@@ -183,6 +184,7 @@ class Dispatcher:
             "idempotency_key": f"schedule:{schedule_key}:{fire_time.isoformat()}",
             **run,
         }
+        row.update(policy_columns(app["manifest"], row))
         if not await schedules.record_firing(self.store, app["id"], schedule_key, fire_time, row):
             return None
         return run_id
