@@ -405,6 +405,7 @@ class Execution:
             sink=sink or _LogSink(self.logbus, spec.app_id, spec.run_id),
             timeout_seconds=timeout,
             tool_timeout_seconds=self.settings.tool_timeout_seconds,
+            step_timeout_seconds=settings.timeout_seconds if settings else None,
             provider=self.provider,
             python=prepared.environment.python if prepared.environment else None,
         )
