@@ -92,7 +92,7 @@ class DeployResult(TypedDict):
     true, "runtime_key_path", "warmup": {"ok", "run_id", "app_id", "warmup": true, "status"} | None,
     "secrets": SecretSync, "warnings": [{"path", "message"}]}` (`warnings`: what the server
     said it does not provide for this app, e.g. an email channel on ara-server);
-    `runtime_key_path` is the older single-key file written next to the app file.
+    `runtime_key_path` is the older single-key file (`<cwd>/.runtime-key.local`).
     """
 
     app_id: str
