@@ -193,3 +193,30 @@ def test_execution_policy_comes_from_the_subagent_agent_or_workflow(agent_id, wo
 
 def test_now_is_aware():
     assert now().tzinfo is not None
+
+
+async def test_an_event_and_its_runs_are_stored_together_or_not_at_all(store: Store):
+    from ara_server.store import events
+    from sqlalchemy.exc import IntegrityError
+
+    app_id = await _app(store)
+    run = {
+        "run_id": "hook-1",
+        "app_id": app_id,
+        "agent_id": "",
+        "mode": "async",
+        "status": "queued",
+        "input": {},
+    }
+    body = {"event_type": "ping"}
+    response = {"ok": True, "event_id": "evt_1", "runs": ["hook-1", "hook-1"]}
+    with pytest.raises(IntegrityError):  # the second run clashes with the first: nothing is kept
+        await events.record_event(store, app_id, "k1", body, response, [run, dict(run)])
+    assert await store.run(q.get_run, app_id, "hook-1") is None
+    stored, outcome = await events.record_event(
+        store, app_id, "k1", body, {**response, "runs": ["hook-1"]}, [run]
+    )
+    assert outcome == "new" and stored["runs"] == ["hook-1"]
+    assert (await store.run(q.get_run, app_id, "hook-1"))["status"] == "queued"
+    _, replay = await events.record_event(store, app_id, "k1", body, response, [run])
+    assert replay == "replay"
