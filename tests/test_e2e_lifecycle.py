@@ -324,3 +324,71 @@ def test_a_node_with_another_secrets_key_refuses_to_start(tmp_path: Path, databa
     assert refused.returncode != 0
     assert "secrets key" in refused.stderr and "ARA_SECRETS_KEY" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def _sleepers(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmdline and "bash -c" not in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.e2e
+def test_ara_cancel_ends_a_running_hook_and_its_process_tree(cli: Any, server: Any):
+    from e2e_support import APPS
+
+    app = str(APPS / "slow_app.py")
+    assert cli("deploy", app).returncode == 0
+    sent = json.loads(cli("events", app, "--event-type", "slow.start", "--idempotency-key", "slow-1").stdout)
+    (run_id,) = sent["runs"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _sleepers("sleep 987.75"):
+        time.sleep(0.1)
+    assert _sleepers("sleep 987.75"), "the hook's command never started"
+    done = cli("cancel", app, "--run-id", run_id)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["run"]["status"] == "cancelled"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _sleepers("sleep 987.75"):
+        time.sleep(0.1)
+    assert not _sleepers("sleep 987.75"), "the sandbox process tree outlived the cancel"
+    status = json.loads(cli("run-status", app, "--run-id", run_id).stdout)["run"]
+    assert status["status"] == "cancelled" and status["error"] == "cancelled by request"
+    missing = cli("cancel", app)
+    assert missing.returncode != 0 and "--run-id" in missing.stderr
+
+
+def test_ara_server_names_a_bad_database_url(tmp_path: Path):
+    env = {**base_env(tmp_path), "ARA_API_KEY": OWNER_KEY}
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ara_cli",
+            "server",
+            "--database-url",
+            "mysql://x@y/z",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+    assert "--database-url" in bad.stderr and "postgresql://" in bad.stderr and "Traceback" not in bad.stderr
+    workers = subprocess.run(
+        [sys.executable, "-m", "ara_cli", "server", "--workers", "0", "--data-dir", str(tmp_path / "d")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert workers.returncode != 0 and "--workers" in workers.stderr
