@@ -169,6 +169,112 @@ class RunPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
+class Ok(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`{"ok": true, ...}`."""
+
+    ok: bool
+
+
+class User(msgspec.Struct, kw_only=True):
+    """An account."""
+
+    id: str
+    email: str
+
+
+class Whoami(msgspec.Struct, kw_only=True):
+    """`GET /auth/cli/whoami`."""
+
+    ok: bool
+    user: User
+
+
+class AppSummary(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """An app as listed (`role` is the caller's)."""
+
+    id: str
+    slug: str
+    name: str
+    status: str
+
+
+class AppList(msgspec.Struct, kw_only=True):
+    """`GET /apps`."""
+
+    apps: list[AppSummary]
+
+
+class DeployWarning(msgspec.Struct, kw_only=True):
+    """Something of the manifest the server does not provide, with its JSON path."""
+
+    path: str
+    message: str
+
+
+class AppAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """A created or updated app, and the deploy warnings."""
+
+    ok: bool
+    app: AppSummary
+    warnings: list[DeployWarning] = []
+
+
+class MintedKey(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """A new runtime or app header key (`key` shown once)."""
+
+    ok: bool
+    id: str
+    key: str
+    key_prefix: str
+    name: str
+
+
+class RunAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`POST /v1/apps/{app_id}/run`: the ended run, its `result` and `trace`."""
+
+    ok: bool
+    run_id: str
+    app_id: str
+    status: str
+    result: Any = None
+    trace: list[Any] = []
+    error: str | None = None
+
+
+class RunSubmittedAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`POST /v1/apps/{app_id}/runs`: the queued run (`created` false for an idempotent repeat)."""
+
+    ok: bool
+    run_id: str
+    run: RunSummary
+    created: bool
+
+
+class RunStatusAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """One run (`result`, `error`, `trace` when set)."""
+
+    ok: bool
+    run: RunSummary
+
+
+class EventAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`POST /v1/apps/{app_id}/events`: the workflows the event matched and the runs queued."""
+
+    ok: bool
+    event_id: str
+    event_type: str
+    matched_workflows: list[str]
+    runs: list[str]
+
+
+class SessionAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """The caller's session (`status` `none` when there is none)."""
+
+    ok: bool
+    session_id: str | None
+    status: str
+
+
 class EndpointAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """An endpoint's answer: the run's `result` (200), or `202` with the queued `run_id` when
     the request said `Prefer: respond-async`."""
@@ -218,46 +324,60 @@ class Operation:
 
 #: Every documented (method, path). A route of the app missing here is documented generically.
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("GET", "/healthz"): Operation("Liveness"),
-    ("GET", "/readyz"): Operation("Readiness (database, migrations, sandbox)"),
+    ("GET", "/healthz"): Operation("Liveness", response=Ok),
+    ("GET", "/readyz"): Operation("Readiness (database, migrations, sandbox)", response=Ok),
     ("GET", "/openapi.json"): Operation("This document", response=OpenAPIDocument),
-    ("GET", "/auth/cli/whoami"): Operation("The caller's account"),
+    ("GET", "/auth/cli/whoami"): Operation("The caller's account", response=Whoami),
     ("POST", "/auth/cli/invites/accept"): Operation("Accept an invite", request=InviteAccept),
-    ("GET", "/apps"): Operation("The caller's apps"),
-    ("POST", "/apps"): Operation("Deploy a new app (the body is its manifest)", status=201, request=Anything),
+    ("GET", "/apps"): Operation("The caller's apps", response=AppList),
+    ("POST", "/apps"): Operation(
+        "Deploy a new app (the body is its manifest)", status=201, request=Anything, response=AppAnswer
+    ),
     ("POST", "/apps/api-key/rotate"): Operation("Rotate the caller's API key"),
-    ("PATCH", "/apps/{app_id}"): Operation("Deploy a new manifest version", request=Anything),
+    ("PATCH", "/apps/{app_id}"): Operation(
+        "Deploy a new manifest version", request=Anything, response=AppAnswer
+    ),
     ("GET", "/apps/{app_id}/keys"): Operation("Runtime keys of an app"),
-    ("POST", "/apps/{app_id}/keys"): Operation("Mint a runtime key", status=201, request=KeyCreate),
+    ("POST", "/apps/{app_id}/keys"): Operation(
+        "Mint a runtime key", status=201, request=KeyCreate, response=MintedKey
+    ),
     ("DELETE", "/apps/{app_id}/keys/{key_id}"): Operation("Revoke a runtime key"),
     ("GET", "/apps/{app_id}/x-keys"): Operation("App header keys of an app"),
-    ("POST", "/apps/{app_id}/x-keys"): Operation("Mint an app header key", status=201, request=KeyCreate),
+    ("POST", "/apps/{app_id}/x-keys"): Operation(
+        "Mint an app header key", status=201, request=KeyCreate, response=MintedKey
+    ),
     ("DELETE", "/apps/{app_id}/x-keys/{key_id}"): Operation("Revoke an app header key"),
     ("GET", "/apps/{app_id}/secrets"): Operation("Secret names of an app (never values)"),
     ("POST", "/apps/{app_id}/secrets"): Operation("Set a secret", request=SecretPut),
     ("DELETE", "/apps/{app_id}/secrets/{name}"): Operation("Delete a secret"),
     ("GET", "/apps/{app_id}/setup"): Operation("Setup state of an app"),
     ("POST", "/apps/{app_id}/invites"): Operation("Invite someone", status=201, request=InviteCreate),
-    ("POST", "/v1/apps/{app_id}/run"): Operation("Run an agent and wait for its result", request=Anything),
-    ("POST", "/v1/apps/{app_id}/runs"): Operation("Queue an async run", status=202, request=Anything),
+    ("POST", "/v1/apps/{app_id}/run"): Operation(
+        "Run an agent and wait for its result", request=Anything, response=RunAnswer
+    ),
+    ("POST", "/v1/apps/{app_id}/runs"): Operation(
+        "Queue an async run", status=202, request=Anything, response=RunSubmittedAnswer
+    ),
     ("GET", "/v1/apps/{app_id}/runs"): Operation("List runs, newest first", response=RunPage, query=RunQuery),
-    ("GET", "/v1/apps/{app_id}/runs/{run_id}"): Operation("One run"),
-    ("POST", "/v1/apps/{app_id}/runs/{run_id}/cancel"): Operation("Cancel a run"),
+    ("GET", "/v1/apps/{app_id}/runs/{run_id}"): Operation("One run", response=RunStatusAnswer),
+    ("POST", "/v1/apps/{app_id}/runs/{run_id}/cancel"): Operation("Cancel a run", response=RunStatusAnswer),
     ("GET", "/v1/apps/{app_id}/runs/{run_id}/events"): Operation(
         "The run's events as Server-Sent Events (resumable with Last-Event-ID)",
         response=None,
         media="text/event-stream",
     ),
-    ("POST", "/v1/apps/{app_id}/events"): Operation("Send an event", status=202, request=Anything),
+    ("POST", "/v1/apps/{app_id}/events"): Operation(
+        "Send an event", status=202, request=Anything, response=EventAnswer
+    ),
     ("GET", "/v1/apps/{app_id}/logs/stream"): Operation(
         "The app's log lines as Server-Sent Events",
         response=None,
         media="text/event-stream",
         extra_query=(("follow", "`false` to stop at the last line (default true)"),),
     ),
-    ("POST", "/session/start"): Operation("Start (or get) the caller's session"),
-    ("GET", "/session/status"): Operation("The caller's session"),
-    ("POST", "/session/stop"): Operation("Stop the caller's session"),
+    ("POST", "/session/start"): Operation("Start (or get) the caller's session", response=SessionAnswer),
+    ("GET", "/session/status"): Operation("The caller's session", response=SessionAnswer),
+    ("POST", "/session/stop"): Operation("Stop the caller's session", response=SessionAnswer),
     ("GET", "/session/runtime/capabilities"): Operation("Tools, skills and agents of the session"),
     ("GET", "/session/runtime/skills"): Operation("Skills of the session"),
     ("GET", "/session/runtime/tools"): Operation(
