@@ -7,10 +7,13 @@
 * `store`: an opened `Store` (migrations applied).
 * `server`: an `InProcessServer` — the ASGI app with its lifespan entered, an `httpx.AsyncClient`
   over `httpx.ASGITransport`, the owner's API key, and helpers to deploy an app and mint keys.
+* `world`: two apps and every kind of caller (roles, runtime and app header keys, revoked and
+  rotated keys) for the authorization matrix and the hostile-input tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -179,3 +182,101 @@ async def server(settings: Settings) -> AsyncIterator[InProcessServer]:
 async def app_client(server: InProcessServer) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` over the in-process server (see `server` for the helpers)."""
     return server.client
+
+
+@dataclass
+class World:
+    """Two apps and every kind of caller, for authorization tests.
+
+    `app_a` is owned by the server's owner; `app_b` by another account (`other`), which has no role
+    on `app_a`. `keys` maps a principal name to its request headers:
+
+    * `none`, `wrong` (an unknown API key);
+    * `owner`, `member`, `viewer` (API keys of accounts with that role on `app_a`), `other`;
+    * `runtime_a`, `runtime_b` (runtime keys of each app), `header_a` (an app header key of `app_a`);
+    * `revoked_runtime` (a revoked runtime key of `app_a`), `rotated` (the member's API key from
+      before a rotation).
+
+    `run_a` is a finished async run of `app_a`; `run_b` one of `app_b`.
+    """
+
+    server: InProcessServer
+    app_a: str
+    app_b: str
+    headers: dict[str, dict[str, str]]
+    run_a: str
+    run_b: str
+
+    PRINCIPALS = (
+        "none",
+        "wrong",
+        "owner",
+        "member",
+        "viewer",
+        "other",
+        "runtime_a",
+        "runtime_b",
+        "header_a",
+        "revoked_runtime",
+        "rotated",
+    )
+
+
+def bearer_headers(key: str) -> dict[str, str]:
+    """`Authorization: Bearer <key>`."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def world(server: InProcessServer) -> World:
+    """Two apps, their keys, accounts with each role and revoked/rotated keys (see `World`)."""
+    c = server.client
+    app_a = await server.deploy(small_manifest("app-a"))
+    member = await server.api_key_for("member@example.com", app_a, "member")
+    viewer = await server.api_key_for("viewer@example.com", app_a, "viewer")
+    lobby = await server.deploy(small_manifest("lobby"))
+    other = await server.api_key_for("other@example.com", lobby, "viewer")
+    created = await c.post("/apps", json=small_manifest("app-b"), headers=bearer_headers(other))
+    assert created.status_code == 201, created.text
+    app_b = str(created.json()["app"]["id"])
+    minted_b = await c.post(f"/apps/{app_b}/keys", json={}, headers=bearer_headers(other))
+    assert minted_b.status_code == 201, minted_b.text
+    runtime_b = str(minted_b.json()["key"])
+    runtime_a = await server.runtime_key(app_a, rpm=1_000_000)
+    header_a = await server.runtime_key(app_a, header=True, rpm=1_000_000)
+    doomed = await c.post(f"/apps/{app_a}/keys", json={}, headers=server.owner())
+    revoked = await c.delete(f"/apps/{app_a}/keys/{doomed.json()['id']}", headers=server.owner())
+    assert revoked.status_code == 200, revoked.text
+    rotated_old = await server.api_key_for("rotating@example.com", app_a, "member")
+    rotated = await c.post("/apps/api-key/rotate", headers=bearer_headers(rotated_old))
+    assert rotated.status_code == 200, rotated.text
+
+    async def finished_run(app_id: str, key: str) -> str:
+        resp = await c.post(
+            f"/v1/apps/{app_id}/runs", json={"input": {"text": "x"}}, headers=bearer_headers(key)
+        )
+        assert resp.status_code == 202, resp.text
+        run_id = str(resp.json()["run_id"])
+        for _ in range(400):
+            got = await c.get(f"/v1/apps/{app_id}/runs/{run_id}", headers=bearer_headers(key))
+            if got.json()["run"]["status"] in ("completed", "failed", "cancelled"):
+                return run_id
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"run {run_id} did not finish")
+
+    run_a = await finished_run(app_a, runtime_a)
+    run_b = await finished_run(app_b, runtime_b)
+    headers = {
+        "none": {},
+        "wrong": bearer_headers("ara_sk_" + "x" * 43),
+        "owner": server.owner(),
+        "member": bearer_headers(member),
+        "viewer": bearer_headers(viewer),
+        "other": bearer_headers(other),
+        "runtime_a": bearer_headers(runtime_a),
+        "runtime_b": bearer_headers(runtime_b),
+        "header_a": {"X-Ara-App-Key": header_a},
+        "revoked_runtime": bearer_headers(str(doomed.json()["key"])),
+        "rotated": bearer_headers(rotated_old),
+    }
+    return World(server=server, app_a=app_a, app_b=app_b, headers=headers, run_a=run_a, run_b=run_b)

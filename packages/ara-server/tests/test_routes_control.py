@@ -125,7 +125,8 @@ async def test_rotate_revokes_the_calling_key(server):
 async def test_health_unknown_routes_and_methods(server):
     c = server.client
     assert (await c.get("/healthz")).json() == {"ok": True}
-    assert (await c.get("/readyz")).json() == {"ok": True}
+    ready = (await c.get("/readyz")).json()
+    assert ready["ok"] is True and set(ready["isolation"]) >= {"mechanism", "isolated", "off", "reason"}
     missing = await c.get("/nope")
     assert (missing.status_code, _code(missing)) == (404, "not_found")
     wrong = await c.delete("/apps")

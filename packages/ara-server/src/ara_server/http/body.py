@@ -1,29 +1,129 @@
-"""Request decoding shared by the routers: the JSON body and the bearer token."""
+"""Request decoding shared by the routers: the JSON body (size and depth limited), typed request
+bodies, and the bearer token."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+from typing import Any, TypeVar
 
+import msgspec
 from starlette.requests import Request
 
 from ..errors import ApiProblem
 
-__all__ = ["bearer", "json_body"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_JSON_DEPTH", "bearer", "decode", "json_body", "read_body"]
+
+#: Body limit when a router passes none, in bytes.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: Deepest nesting of arrays and objects when a router passes none.
+DEFAULT_MAX_JSON_DEPTH = 64
+
+T = TypeVar("T")
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body (`{}` when empty); 400 for invalid JSON or a non-object."""
-    raw = await request.body()
+def _too_large(limit: int) -> ApiProblem:
+    return ApiProblem(
+        413, "body_too_large", f"request body is larger than {limit} bytes (the limit of this route)"
+    )
+
+
+async def read_body(request: Request, *, limit: int = DEFAULT_MAX_BODY_BYTES) -> bytes:
+    """The raw request body, read up to `limit` bytes.
+
+    A declared `Content-Length` above the limit is refused before reading; a body streamed without
+    one is refused as soon as it passes the limit (the rest is never buffered).
+
+    Raises:
+        ApiProblem: 413 `body_too_large`; 400 `invalid_body` for a malformed `Content-Length`.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ApiProblem(400, "invalid_body", "Content-Length must be a non-negative integer")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """Whether `value` nests arrays/objects at most `limit` deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+            stack.extend((child, level + 1) for child in children)  # pyright: ignore[reportUnknownVariableType]
+    return True
+
+
+async def json_body(
+    request: Request, *, limit: int = DEFAULT_MAX_BODY_BYTES, max_depth: int = DEFAULT_MAX_JSON_DEPTH
+) -> dict[str, Any]:
+    """The request's JSON object body (`{}` when empty).
+
+    Args:
+        request: The request.
+        limit: Largest body accepted, in bytes (default 1 MiB).
+        max_depth: Deepest nesting of arrays and objects accepted (default 64).
+
+    Raises:
+        ApiProblem: 413 `body_too_large`; 400 `invalid_json` (not JSON, not UTF-8, NaN/Infinity,
+            nested deeper than `max_depth`); 400 `invalid_body` (not an object).
+    """
+    raw = await read_body(request, limit=limit)
     if not raw.strip():
         return {}
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text} is out of the range of a double")
+        return value
+
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=no_constant, parse_float=finite)
+    except RecursionError:
+        raise ApiProblem(
+            400, "invalid_json", f"request body nests arrays/objects deeper than {max_depth} levels"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProblem(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+    if not _depth(data, max_depth):
+        raise ApiProblem(
+            400, "invalid_json", f"request body nests arrays/objects deeper than {max_depth} levels"
+        )
     if not isinstance(data, dict):
         raise ApiProblem(400, "invalid_body", "request body must be a JSON object")
-    return data
+    return data  # pyright: ignore[reportUnknownVariableType]
+
+
+def decode(data: Any, into: type[T], *, code: str = "invalid_body") -> T:
+    """Convert decoded JSON into a typed request body (a msgspec Struct).
+
+    Raises:
+        ApiProblem: 422 with `code`, the message naming the JSON path (`at $.field: ...`).
+    """
+    try:
+        return msgspec.convert(data, into, strict=True)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if " - at `" in text:
+            message, _, path = text.rpartition(" - at `")
+            text = f"at `{path.rstrip('`')}`: {message}"
+        raise ApiProblem(422, code, text) from None
 
 
 def bearer(request: Request) -> str:

@@ -3,13 +3,18 @@ secrets, and invites."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import ApiProblem
 from ..services import Services
+from ..services.deploy import validate_secret
 from .auth import Auth
-from .body import bearer, json_body
+from .body import bearer, decode, json_body
+from .schemas import InviteAccept, InviteCreate, KeyCreate, SecretPut
 
 __all__ = ["routes"]
 
@@ -17,6 +22,13 @@ __all__ = ["routes"]
 def routes(services: Services, auth: Auth) -> list[Route]:
     """The control-plane routes."""
     deploy = services.deploy
+    settings = services.settings
+
+    async def manifest_body(request: Request) -> dict[str, Any]:
+        return await json_body(request, limit=settings.max_manifest_bytes, max_depth=settings.max_json_depth)
+
+    async def small_body(request: Request) -> dict[str, Any]:
+        return await json_body(request, limit=settings.max_body_bytes, max_depth=settings.max_json_depth)
 
     async def whoami(request: Request) -> Response:
         account = await auth.account(request)
@@ -51,7 +63,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def create_app(request: Request) -> Response:
         account = await auth.account(request)
-        app = await deploy.create_app(account["id"], await json_body(request))
+        app = await deploy.create_app(account["id"], await manifest_body(request))
         return JSONResponse(
             {
                 "ok": True,
@@ -63,7 +75,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def update_app(request: Request) -> Response:
         _, app = await auth.member_app(request, write=True)
-        status = await deploy.update_app(app, await json_body(request))
+        status = await deploy.update_app(app, await manifest_body(request))
         return JSONResponse(
             {
                 "ok": True,
@@ -72,10 +84,17 @@ def routes(services: Services, auth: Auth) -> list[Route]:
             }
         )
 
+    def key_kind(request: Request) -> str:
+        return "app_header" if "/x-keys" in request.url.path else "runtime"
+
     async def create_key(request: Request) -> Response:
         _, app = await auth.member_app(request, write=True)
-        kind = "app_header" if request.url.path.endswith("/x-keys") else "runtime"
-        material, key_id, name, rpm = await deploy.create_key(app, kind, await json_body(request))
+        kind = key_kind(request)
+        body = decode(await small_body(request), KeyCreate)
+        fields: dict[str, Any] = {"requests_per_minute": body.requests_per_minute}
+        if body.name is not None:
+            fields["name"] = body.name
+        material, key_id, name, rpm = await deploy.create_key(app, kind, fields)
         return JSONResponse(
             {
                 "ok": True,
@@ -88,14 +107,22 @@ def routes(services: Services, auth: Auth) -> list[Route]:
             201,
         )
 
-    async def list_x_keys(request: Request) -> Response:
+    async def list_keys(request: Request) -> Response:
         _, app = await auth.member_app(request)
-        return JSONResponse({"keys": await deploy.list_keys(app["id"], "app_header")})
+        return JSONResponse({"keys": await deploy.list_keys(app["id"], key_kind(request))})
 
-    async def revoke_x_key(request: Request) -> Response:
+    async def revoke_key(request: Request) -> Response:
         _, app = await auth.member_app(request, write=True)
-        await deploy.revoke_key(app["id"], request.path_params["key_id"], "app_header")
-        return JSONResponse({"ok": True})
+        kind = key_kind(request)
+        key_id = request.path_params["key_id"]
+        try:
+            await deploy.revoke_key(app["id"], key_id, kind)
+        except ApiProblem as exc:
+            if exc.status != 404:
+                raise
+            what = "app header key" if kind == "app_header" else "runtime key"
+            raise ApiProblem(404, "not_found", f"no {what} {key_id!r} on this app") from None
+        return JSONResponse({"ok": True, "id": key_id, "revoked": True})
 
     async def list_secrets(request: Request) -> Response:
         _, app = await auth.member_app(request)
@@ -103,7 +130,20 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def put_secret(request: Request) -> Response:
         _, app = await auth.member_app(request, write=True)
-        name, keys = await deploy.put_secret(app["id"], await json_body(request))
+        raw = await small_body(request)
+        if isinstance(raw.get("name"), str):
+            raw["name"] = raw["name"].strip().lower()
+        body = decode(raw, SecretPut, code="invalid_secret")
+        problems = validate_secret(body.name, body.values)
+        if problems:
+            path, message = problems[0]
+            raise ApiProblem(
+                422,
+                "invalid_secret",
+                f"at `{path}`: {message}",
+                [{"path": p, "message": m} for p, m in problems],
+            )
+        name, keys = await deploy.put_secret(app["id"], {"name": body.name, "values": body.values})
         return JSONResponse({"ok": True, "name": name, "keys": keys})
 
     async def delete_secret(request: Request) -> Response:
@@ -113,9 +153,9 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def setup(request: Request) -> Response:
         _, app = await auth.member_app(request)
-        manifest = app["manifest"]
         base = str(request.base_url).rstrip("/")
-        agents = [a.get("id") for a in (manifest.get("agent") or {}).get("agents") or []]
+        view = deploy.view(app)
+        agents = list(view.agent_ids())
         return JSONResponse(
             {
                 "ok": True,
@@ -127,7 +167,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
                     "role": app["role"],
                 },
                 "agents": agents,
-                "default_agent_id": (manifest.get("agent") or {}).get("default_agent_id"),
+                "default_agent_id": view.default_agent_id or None,
                 "endpoints": {
                     "run": f"{base}/v1/apps/{app['id']}/run",
                     "runs": f"{base}/v1/apps/{app['id']}/runs",
@@ -142,7 +182,11 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def invite(request: Request) -> Response:
         _, app = await auth.member_app(request, owner_only=True)
-        row = await deploy.invite(app["id"], await json_body(request))
+        body = decode(await small_body(request), InviteCreate, code="invalid_invite")
+        row = await deploy.invite(
+            app["id"],
+            {"email": body.email.strip(), "role": body.role, "expires_in_hours": body.expires_in_hours},
+        )
         accept = str(request.base_url).rstrip("/") + "/auth/cli/invites/accept"
         return JSONResponse(
             {
@@ -160,8 +204,8 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         )
 
     async def accept_invite(request: Request) -> Response:
-        body = await json_body(request)
-        invite, key = await deploy.accept_invite(str(body.get("token") or "").strip())
+        body = decode(await small_body(request), InviteAccept)
+        invite, key = await deploy.accept_invite(body.token.strip())
         return JSONResponse(
             {
                 "ok": True,
@@ -180,10 +224,12 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         Route("/apps", create_app, methods=["POST"]),
         Route("/apps/api-key/rotate", rotate, methods=["POST"]),
         Route("/apps/{app_id}", update_app, methods=["PATCH"]),
+        Route("/apps/{app_id}/keys", list_keys, methods=["GET"]),
         Route("/apps/{app_id}/keys", create_key, methods=["POST"]),
-        Route("/apps/{app_id}/x-keys", list_x_keys, methods=["GET"]),
+        Route("/apps/{app_id}/keys/{key_id}", revoke_key, methods=["DELETE"]),
+        Route("/apps/{app_id}/x-keys", list_keys, methods=["GET"]),
         Route("/apps/{app_id}/x-keys", create_key, methods=["POST"]),
-        Route("/apps/{app_id}/x-keys/{key_id}", revoke_x_key, methods=["DELETE"]),
+        Route("/apps/{app_id}/x-keys/{key_id}", revoke_key, methods=["DELETE"]),
         Route("/apps/{app_id}/secrets", list_secrets, methods=["GET"]),
         Route("/apps/{app_id}/secrets", put_secret, methods=["POST"]),
         Route("/apps/{app_id}/secrets/{name}", delete_secret, methods=["DELETE"]),

@@ -1,4 +1,5 @@
-"""Health routes: `/healthz` (the process answers) and `/readyz` (the database answers)."""
+"""Health routes: `/healthz` (the process answers) and `/readyz` (the database answers, and which
+sandbox protections are on)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,18 @@ def routes(services: Services) -> list[Route]:
         return JSONResponse({"ok": True})
 
     async def readyz(request: Request) -> Response:
+        isolation = (await services.sessions.isolation()).to_dict()
         try:
             await services.access.ready()
         except Exception as exc:  # database unreachable
-            return JSONResponse({"ok": False, "error": {"code": "not_ready", "message": str(exc)}}, 503)
-        return JSONResponse({"ok": True})
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "error": {"code": "not_ready", "message": f"database unreachable: {type(exc).__name__}"},
+                    "isolation": isolation,
+                },
+                503,
+            )
+        return JSONResponse({"ok": True, "isolation": isolation})
 
     return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,10 +15,16 @@ from starlette.routing import Route
 
 from ..errors import ApiProblem
 from ..services import Services
+from ..services.callbacks import check_callback_url
 from ..services.dispatch import resolve_request
 from ..services.runs import public_run
 from .auth import Auth
 from .body import json_body
+
+#: A client-chosen run id: 1-128 characters of letters, digits, `.`, `_`, `:` and `-`.
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+#: Longest idempotency key, in characters.
+MAX_IDEMPOTENCY_KEY = 256
 
 __all__ = ["routes"]
 
@@ -32,16 +39,46 @@ def _input(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _requested_agent(body: dict[str, Any]) -> str:
-    return str(body.get("agent_id") or body.get("workflow_id") or "")
+    value = body.get("agent_id") or body.get("workflow_id") or ""
+    if not isinstance(value, str) or len(value) > 256:
+        raise ApiProblem(422, "invalid_body", "at `$.agent_id`: must be a string of at most 256 characters")
+    return value
+
+
+def _idempotency_key(body: dict[str, Any], header: str) -> str | None:
+    value = body.get("idempotency_key") or header.strip() or None
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_IDEMPOTENCY_KEY):
+        raise ApiProblem(
+            422,
+            "invalid_body",
+            f"at `$.idempotency_key`: must be a string of at most {MAX_IDEMPOTENCY_KEY} characters",
+        )
+    return value
+
+
+def _client_run_id(body: dict[str, Any]) -> str | None:
+    value = body.get("run_id")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not RUN_ID.match(value):
+        raise ApiProblem(
+            422,
+            "invalid_body",
+            "at `$.run_id`: must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+        )
+    return value
 
 
 def routes(services: Services, auth: Auth) -> list[Route]:
     """The runtime-plane routes."""
     runs, settings = services.runs, services.settings
 
+    async def run_body(request: Request) -> dict[str, Any]:
+        return await json_body(request, limit=settings.max_run_bytes, max_depth=settings.max_json_depth)
+
     async def run(request: Request) -> Response:
         app = await auth.runtime_app(request)
-        body = await json_body(request)
+        body = await run_body(request)
         run_input = _input(body)
         if body.get("warmup"):
             return JSONResponse(
@@ -74,7 +111,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def submit_run(request: Request) -> Response:
         app = await auth.runtime_app(request)
-        body = await json_body(request)
+        body = await run_body(request)
         run_input = _input(body)
         target = resolve_request(app, _requested_agent(body))
         agent_id = target.agent_id
@@ -82,22 +119,30 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         callback = body.get("callback")
         if mode not in ("poll", "webhook"):
             raise ApiProblem(422, "invalid_body", "at `$.response_mode`: must be 'poll' or 'webhook'")
-        if mode == "webhook" and not (
-            isinstance(callback, dict) and str(callback.get("url") or "").startswith(("http://", "https://"))
-        ):
-            raise ApiProblem(
-                422, "invalid_body", "at `$.callback.url`: webhook mode needs an http(s) callback URL"
-            )
-        key = str(body.get("idempotency_key") or request.headers.get("x-idempotency-key") or "") or None
+        if mode == "webhook":
+            if not isinstance(callback, dict):
+                raise ApiProblem(
+                    422, "invalid_body", "at `$.callback`: webhook mode needs a callback object with a url"
+                )
+            await check_callback_url(callback.get("url"), allow_private=settings.allow_private_callbacks)
+        key = _idempotency_key(body, request.headers.get("x-idempotency-key", ""))
+        run_id = _client_run_id(body)
         row, created = await runs.submit(
             app,
             agent_id,
             run_input,
-            run_id=str(body.get("run_id") or "") or None,
+            run_id=run_id,
             idempotency_key=key,
             callback=callback if mode == "webhook" and isinstance(callback, dict) else None,
             target=target,
         )
+        if row["app_id"] != app["id"] or (
+            not created and run_id is not None and key is not None and row.get("idempotency_key") != key
+        ):
+            # Run ids are unique per server: another run (of this or another app) has this id.
+            raise ApiProblem(
+                409, "run_id_taken", f"run id {run_id!r} is already used; choose another or omit run_id"
+            )
         return JSONResponse(
             {"ok": True, "run": public_run(row), "run_id": row["run_id"], "created": created},
             202 if created else 200,
@@ -117,7 +162,9 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         if row is None:
             raise ApiProblem(404, "not_found", f"run {run_id!r} not found")
         if state == "finished" and row["status"] != "cancelled":
-            raise ApiProblem(409, "run_finished", f"run {run_id!r} already ended ({row['status']}); nothing to cancel")
+            raise ApiProblem(
+                409, "run_finished", f"run {run_id!r} already ended ({row['status']}); nothing to cancel"
+            )
         ended = row["status"] == "cancelled"
         return JSONResponse({"ok": True, "run": public_run(row), "cancelled": ended}, 200 if ended else 202)
 

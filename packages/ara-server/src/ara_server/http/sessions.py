@@ -13,7 +13,8 @@ from starlette.routing import Route
 from ..errors import ApiProblem
 from ..services import Services
 from .auth import Auth
-from .body import json_body
+from .body import decode, json_body
+from .schemas import ToolExecute
 
 __all__ = ["routes"]
 
@@ -21,6 +22,10 @@ __all__ = ["routes"]
 def routes(services: Services, auth: Auth) -> list[Route]:
     """The session routes."""
     sessions = services.sessions
+    settings = services.settings
+
+    async def small_body(request: Request) -> dict[str, Any]:
+        return await json_body(request, limit=settings.max_body_bytes, max_depth=settings.max_json_depth)
 
     def public(row: dict[str, Any] | None) -> dict[str, Any]:
         if row is None:
@@ -90,16 +95,12 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def execute(request: Request) -> Response:
         account = await auth.account(request)
-        body = await json_body(request)
-        row = await sessions.running(account["id"], str(body.get("session_id") or "") or None)
-        name = str(body.get("tool_name") or "")
-        args = body.get("args") or {}
-        if not name:
-            raise ApiProblem(422, "invalid_body", "at `$.tool_name`: must be a non-empty string")
-        if not isinstance(args, dict):
-            raise ApiProblem(422, "invalid_body", "at `$.args`: must be an object")
-        result = await sessions.execute(account["id"], name, args)
-        return JSONResponse({"ok": True, "session_id": row["id"], "tool_name": name, "result": result})
+        body = decode(await small_body(request), ToolExecute)
+        row = await sessions.running(account["id"], body.session_id or None)
+        result = await sessions.execute(account, body.tool_name, body.args)
+        return JSONResponse(
+            {"ok": True, "session_id": row["id"], "tool_name": body.tool_name, "result": result}
+        )
 
     async def control_actions(request: Request) -> Response:
         account = await auth.account(request)
@@ -108,15 +109,18 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def control_call(request: Request) -> Response:
         account = await auth.account(request)
-        body = await json_body(request)
-        await sessions.running(account["id"], str(body.get("session_id") or "") or None)
+        body = await small_body(request)
+        session_id = body.get("session_id")
+        if session_id is not None and not isinstance(session_id, str):
+            raise ApiProblem(422, "invalid_body", "at `$.session_id`: must be a string")
+        await sessions.running(account["id"], session_id or None)
         raise ApiProblem(
             409, "no_ui", "no app UI is connected to this session; control actions need the Ara app open"
         )
 
     async def chat(request: Request) -> Response:
         account = await auth.account(request)
-        body = await json_body(request)
+        body = await small_body(request)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise ApiProblem(422, "invalid_body", "at `$.messages`: must be a non-empty list")
@@ -124,7 +128,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         text = str(last.get("content", "")) if isinstance(last, dict) else ""
 
         async def stream() -> AsyncIterator[bytes]:
-            async for event in sessions.chat(account["id"], text):
+            async for event in sessions.chat(account, text):
                 yield f"data: {json.dumps(event)}\n\n".encode()
             yield b"data: [DONE]\n\n"
 

@@ -11,16 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from ara_core import ManifestError, validate_manifest, view_of
+from ara_core import PROJECT_NAME_PATTERN, ManifestError, ManifestView, validate_manifest, view_of
 from msgspec import UnsetType
 
 from ..errors import ApiProblem
 from ..settings import Settings
 from ..store import Store, apps, invites, keys, secrets
 from ..store.keys import KeyMaterial
+from ..store.secrets import validate_secret
 from .logbus import LogBus
 
-__all__ = ["DeployService", "materialize_files", "validate_app_manifest"]
+__all__ = [
+    "DeployService",
+    "file_path_problems",
+    "materialize_files",
+    "validate_app_manifest",
+    "validate_secret",
+]
 
 FILES_STAMP = ".ara-files.sha256"
 _SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]$")
@@ -48,6 +55,61 @@ def materialize_files(workdir: Path, manifest: Mapping[str, Any]) -> None:
     stamp.write_text(digest)
 
 
+def file_path_problems(files: list[Any]) -> list[tuple[str, str]]:
+    """Problems with the paths of `runtime_profile.files`, as `(JSON path, message)` pairs.
+
+    A path must be relative and normalised: no NUL byte or backslash, no leading `/`, no empty,
+    `.` or `..` segment, no trailing `/`, at most 1024 bytes (255 per segment); no two files may
+    have the same path, and no file may sit where another file needs a directory (`x` and `x/y`).
+    """
+    problems: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(files):
+        where = f"$.runtime_profile.files[{i}].path"
+        path = item.get("path") if isinstance(item, dict) else None
+        if not isinstance(path, str) or not path:
+            problems.append((where, f"at `{where}`: must be a non-empty string"))
+            continue
+        parts = path.split("/")
+        bad = (
+            "\0" in path
+            or "\\" in path
+            or path.startswith("/")
+            or len(path.encode("utf-8", "surrogatepass")) > 1024
+            or any(
+                part in ("", ".", "..") or len(part.encode("utf-8", "surrogatepass")) > 255 for part in parts
+            )
+            or path == FILES_STAMP
+        )
+        if bad:
+            problems.append(
+                (
+                    where,
+                    f"at `{where}`: {path!r} must be a normalised relative path inside the app's working "
+                    "directory (segments separated by single '/', no '.', '..', NUL or backslash)",
+                )
+            )
+            continue
+        if path in seen:
+            problems.append((where, f"at `{where}`: {path!r} is also files[{seen[path]}]"))
+            continue
+        seen[path] = i
+    for path, i in seen.items():
+        parts = path.split("/")
+        for cut in range(1, len(parts)):
+            parent = "/".join(parts[:cut])
+            if parent in seen:
+                where = f"$.runtime_profile.files[{i}].path"
+                problems.append(
+                    (
+                        where,
+                        f"at `{where}`: {path!r} needs {parent!r} to be a directory, but files[{seen[parent]}] is a file there",
+                    )
+                )
+                break
+    return problems
+
+
 def validate_app_manifest(body: dict[str, Any], *, slug: str) -> dict[str, Any]:
     """The validated manifest of a create or update body (`status` removed, `slug` set).
 
@@ -62,16 +124,11 @@ def validate_app_manifest(body: dict[str, Any], *, slug: str) -> dict[str, Any]:
         raise ApiProblem(
             422, "invalid_manifest", str(exc), [{"path": p, "message": m} for p, m in exc.errors]
         ) from None
-    for i, item in enumerate((manifest.get("runtime_profile") or {}).get("files") or []):
-        path = str(item.get("path", "")) if isinstance(item, dict) else ""
-        parts = path.replace("\\", "/").split("/")
-        if not path or ".." in parts:
-            raise ApiProblem(
-                422,
-                "invalid_manifest",
-                f"at `$.runtime_profile.files[{i}].path`: {path!r} must be a "
-                "relative path inside the app's working directory",
-            )
+    problems = file_path_problems((manifest.get("runtime_profile") or {}).get("files") or [])
+    if problems:
+        raise ApiProblem(
+            422, "invalid_manifest", problems[0][1], [{"path": p, "message": m} for p, m in problems]
+        )
     return manifest
 
 
@@ -90,6 +147,11 @@ class DeployService:
         self.settings, self.store, self.logbus = settings, store, logbus
         self.execution = Execution(settings, store, logbus)
 
+    @staticmethod
+    def view(app: dict[str, Any]) -> ManifestView:
+        """The app's manifest view (cached per deployed version)."""
+        return apps.app_view(app)
+
     async def list_apps(self, account_id: str) -> list[dict[str, Any]]:
         """Apps the account owns or is a member of, with its `role`."""
         return await self.store.run(apps.list_apps, account_id)
@@ -107,9 +169,14 @@ class DeployService:
             ApiProblem: 422 `invalid_manifest`, `package_install_failed` or `artifact_unavailable`
                 (each naming the JSON path); 409 `slug_taken`.
         """
-        slug = str(body.get("slug") or "").strip()
-        if not slug:
-            raise ApiProblem(422, "invalid_manifest", "at `$.slug`: must be a non-empty string")
+        slug = body.get("slug")
+        if not isinstance(slug, str) or not PROJECT_NAME_PATTERN.match(slug):
+            raise ApiProblem(
+                422,
+                "invalid_manifest",
+                f"at `$.slug`: {slug!r} must be 1-63 lowercase letters, digits or hyphens, "
+                "not starting or ending with a hyphen",
+            )
         manifest = validate_app_manifest(body, slug=slug)
         warnings = await self.execution.check_deploy(manifest)
         app = await apps.create_app(self.store, account_id, slug, manifest)
@@ -204,6 +271,14 @@ class DeployService:
         values = body.get("values")
         if not isinstance(values, dict) or not values or not all(isinstance(k, str) for k in values):
             raise ApiProblem(422, "invalid_secret", "at `$.values`: must be a non-empty object of strings")
+        problems = validate_secret(name, values)
+        if problems:
+            raise ApiProblem(
+                422,
+                "invalid_secret",
+                f"at `{problems[0][0]}`: {problems[0][1]}",
+                [{"path": p, "message": m} for p, m in problems],
+            )
         clean = {str(k): "" if v is None else str(v) for k, v in values.items()}
         await self.store.run(secrets.put_secret, self.store.box, app_id, name, clean)
         return name, sorted(clean)

@@ -4,22 +4,33 @@ the model with those tools."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from ..engine import ModelProvider, chat_events, provider_from_env
+import msgspec
+from msgspec import UnsetType
+
+from ..engine import (
+    IsolationStatus,
+    ModelProvider,
+    chat_events,
+    isolation_status,
+    provider_from_env,
+    run_sandboxed,
+)
 from ..errors import ApiProblem
 from ..store import Store, apps
 from ..store import sessions as sessions_store
 from .automations import AutomationService
 
-__all__ = ["BUILTIN_TOOLS", "SessionService", "ToolFailure", "run_builtin"]
+__all__ = ["BUILTIN_TOOLS", "TOOL_ARGS", "SessionService", "ToolFailure", "ToolRefused", "run_builtin"]
 
+#: Default and largest `timeout_seconds` of the session `exec` tool, in seconds.
 EXEC_TIMEOUT_SECONDS = 60.0
+MAX_EXEC_TIMEOUT_SECONDS = 600.0
 MAX_OUTPUT_BYTES = 256 * 1024
+MAX_GLOB_RESULTS = 10_000
 
 #: Builtin tools: name -> (description, parameters schema).
 BUILTIN_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -94,26 +105,125 @@ UNAVAILABLE = {
 
 
 #: Session tools served by the automation service (`/automations/*` as tools).
-AUTOMATION_TOOLS = frozenset({"automation_create", "automation_list", "automation_update", "automation_delete"})
+AUTOMATION_TOOLS = frozenset(
+    {"automation_create", "automation_list", "automation_update", "automation_delete"}
+)
 
 
 class ToolFailure(Exception):
     """A builtin tool could not do what was asked; the message says why."""
 
 
+class ToolRefused(Exception):
+    """The account may not use the session's workspace tools (the message says why)."""
+
+
+Path_ = Annotated[str, msgspec.Meta(max_length=4096)]
+
+
+class PathArgs(msgspec.Struct, kw_only=True):
+    """`read_file`, `delete_file`: the workspace-relative `path`."""
+
+    path: Path_
+
+
+class WriteFileArgs(msgspec.Struct, kw_only=True):
+    """`write_file`: `path` and `content`."""
+
+    path: Path_
+    content: str = ""
+
+
+class EditFileArgs(msgspec.Struct, kw_only=True):
+    """`edit_file`: `path`, the text `old` to replace (first occurrence) and the `new` text."""
+
+    path: Path_
+    old: Annotated[str, msgspec.Meta(min_length=1)]
+    new: str
+
+
+class ListDirArgs(msgspec.Struct, kw_only=True):
+    """`list_dir`: `path` (default `.`)."""
+
+    path: Path_ = "."
+
+
+class ExecArgs(msgspec.Struct, kw_only=True):
+    """`exec`: the bash `command` and `timeout_seconds` (more than 0, at most 600; default 60)."""
+
+    command: Annotated[str, msgspec.Meta(min_length=1, max_length=65536)]
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=MAX_EXEC_TIMEOUT_SECONDS)] = EXEC_TIMEOUT_SECONDS
+
+
+class SearchArgs(msgspec.Struct, kw_only=True):
+    """`search_files`: the text `query` and the directory `path` (default `.`)."""
+
+    query: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    path: Path_ = "."
+
+
+class GlobArgs(msgspec.Struct, kw_only=True):
+    """`glob`: a relative glob `pattern` (`*.py`, `src/**/*.md`)."""
+
+    pattern: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+TOOL_ARGS: dict[str, type[msgspec.Struct]] = {
+    "read_file": PathArgs,
+    "write_file": WriteFileArgs,
+    "edit_file": EditFileArgs,
+    "list_dir": ListDirArgs,
+    "exec": ExecArgs,
+    "search_files": SearchArgs,
+    "glob": GlobArgs,
+    "delete_file": PathArgs,
+}
+
+
+def _typed(name: str, args: dict[str, Any]) -> Any:
+    try:
+        return msgspec.convert(args, TOOL_ARGS[name], strict=True)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if " - at `$" in text:
+            message, _, path = text.rpartition(" - at `$")
+            text = f"at `$.args{path.rstrip('`')}`: {message}"
+        raise ToolFailure(f"{name}: {text}") from None
+
+
 def _inside(root: Path, path: str) -> Path:
-    target = (root / str(path or ".")).resolve()
+    if not path or "\0" in path:
+        raise ToolFailure(f"path {path!r} must be a non-empty workspace path without NUL bytes")
+    target = (root / path).resolve()
     if target != root and root not in target.parents:
         raise ToolFailure(f"path {path!r} is outside the session workspace")
     return target
+
+
+def _glob(root: Path, pattern: str) -> list[str]:
+    parts = pattern.split("/")
+    if "\0" in pattern or pattern.startswith("/") or ".." in parts:
+        raise ToolFailure(f"glob pattern {pattern!r} must be relative to the workspace, without '..' or NUL")
+    out: list[str] = []
+    for p in root.glob(pattern):
+        resolved = p.resolve()
+        if resolved == root or root in resolved.parents:
+            out.append(str(p.relative_to(root)))
+        if len(out) >= MAX_GLOB_RESULTS:
+            break
+    return sorted(out)
 
 
 def _cap(text: str) -> str:
     return text if len(text) <= MAX_OUTPUT_BYTES else text[:MAX_OUTPUT_BYTES] + "\n[truncated]"
 
 
-async def run_builtin(root: Path, name: str, args: dict[str, Any]) -> Any:
+async def run_builtin(root: Path, name: str, args: dict[str, Any], *, hidden: tuple[Path, ...] = ()) -> Any:
     """Execute one builtin tool in the workspace `root`.
+
+    Arguments are typed (`TOOL_ARGS`); file tools stay inside `root` (symbolic links that lead out
+    are refused); `exec` runs `bash -c` in a sandbox (`run_sandboxed`) with `root` as its only
+    writable directory and the paths in `hidden` (the server's data directory) invisible.
 
     Raises:
         ToolFailure: Unknown or unavailable tool, bad arguments, path outside the workspace, I/O error.
@@ -123,100 +233,91 @@ async def run_builtin(root: Path, name: str, args: dict[str, Any]) -> Any:
         raise ToolFailure(
             f"{name} is not available on ara-server (no network tools or automations in local sessions)"
         )
+    if name not in TOOL_ARGS:
+        raise ToolFailure(f"unknown tool {name!r}; builtin tools: {', '.join(sorted(BUILTIN_TOOLS))}")
+    typed = _typed(name, args)
     try:
-        if name == "read_file":
-            return await asyncio.to_thread(
-                lambda: _cap(_inside(root, args["path"]).read_text(encoding="utf-8", errors="replace"))
-            )
-        if name == "write_file":
+        if isinstance(typed, WriteFileArgs):
 
             def write() -> str:
-                target = _inside(root, args["path"])
+                target = _inside(root, typed.path)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(str(args.get("content", "")), encoding="utf-8")
+                target.write_text(typed.content, encoding="utf-8")
                 return "File written."
 
             return await asyncio.to_thread(write)
-        if name == "edit_file":
+        if isinstance(typed, EditFileArgs):
 
             def edit() -> str:
-                target = _inside(root, args["path"])
+                target = _inside(root, typed.path)
                 text = target.read_text(encoding="utf-8")
-                if str(args["old"]) not in text:
-                    raise ToolFailure(f"text to replace not found in {args['path']}")
-                target.write_text(text.replace(str(args["old"]), str(args["new"]), 1), encoding="utf-8")
+                if typed.old not in text:
+                    raise ToolFailure(f"text to replace not found in {typed.path}")
+                target.write_text(text.replace(typed.old, typed.new, 1), encoding="utf-8")
                 return "File edited."
 
             return await asyncio.to_thread(edit)
-        if name == "list_dir":
+        if isinstance(typed, ListDirArgs):
 
             def listing() -> list[dict[str, Any]]:
-                target = _inside(root, args.get("path", "."))
+                target = _inside(root, typed.path)
                 return [
-                    {"name": p.name, "type": "dir" if p.is_dir() else "file", "size": p.stat().st_size}
+                    {"name": p.name, "type": "dir" if p.is_dir() else "file", "size": p.lstat().st_size}
                     for p in sorted(target.iterdir())
                 ]
 
             return await asyncio.to_thread(listing)
-        if name == "glob":
-            pattern = str(args["pattern"])
-            return await asyncio.to_thread(
-                lambda: sorted(
-                    str(p.relative_to(root)) for p in root.glob(pattern) if root in p.resolve().parents
-                )
-            )
-        if name == "search_files":
+        if isinstance(typed, GlobArgs):
+            return await asyncio.to_thread(_glob, root, typed.pattern)
+        if isinstance(typed, SearchArgs):
 
             def search() -> list[dict[str, Any]]:
-                base, hits = _inside(root, args.get("path", ".")), []
+                base, hits = _inside(root, typed.path), list[dict[str, Any]]()
                 for p in sorted(base.rglob("*")):
-                    if p.is_file() and len(hits) < 200:
-                        for n, line in enumerate(
-                            p.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-                        ):
-                            if str(args["query"]) in line:
-                                hits.append({"path": str(p.relative_to(root)), "line": n, "text": line[:500]})
+                    resolved = p.resolve()
+                    if root not in resolved.parents or not resolved.is_file() or len(hits) >= 200:
+                        continue
+                    for n, line in enumerate(
+                        resolved.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+                    ):
+                        if typed.query in line:
+                            hits.append({"path": str(p.relative_to(root)), "line": n, "text": line[:500]})
                 return hits
 
             return await asyncio.to_thread(search)
+        if isinstance(typed, ExecArgs):
+            done = await run_sandboxed(
+                ["bash", "-c", typed.command],
+                workdir=root,
+                timeout_seconds=typed.timeout_seconds,
+                hidden_paths=hidden,
+            )
+            if done.error is not None:
+                raise ToolFailure(f"exec: the command could not start ({done.error})")
+            if done.timed_out:
+                raise ToolFailure(f"command timed out after {typed.timeout_seconds:g} s")
+            return {
+                "exit_code": done.exit_code,
+                "stdout": _cap(done.stdout.decode("utf-8", "replace")),
+                "stderr": _cap(done.stderr.decode("utf-8", "replace")),
+            }
+        assert isinstance(typed, PathArgs)
         if name == "delete_file":
 
             def delete() -> str:
-                target = _inside(root, args["path"])
+                target = _inside(root, typed.path)
                 if not target.is_file():
-                    raise ToolFailure(f"no file {args['path']!r}")
+                    raise ToolFailure(f"no file {typed.path!r}")
                 target.unlink()
                 return "File deleted."
 
             return await asyncio.to_thread(delete)
-        if name == "exec":
-            timeout = float(args.get("timeout_seconds") or EXEC_TIMEOUT_SECONDS)
-            proc = await asyncio.create_subprocess_exec(
-                "bash",
-                "-c",
-                str(args["command"]),
-                cwd=str(root),
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "LANG": "C.UTF-8"},
-            )
-            try:
-                out, err = await asyncio.wait_for(proc.communicate(), timeout)
-            except TimeoutError:
-                os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-                raise ToolFailure(f"command timed out after {timeout:g} s") from None
-            return {
-                "exit_code": proc.returncode,
-                "stdout": _cap(out.decode("utf-8", "replace")),
-                "stderr": _cap(err.decode("utf-8", "replace")),
-            }
-    except KeyError as exc:
-        raise ToolFailure(f"{name} needs the argument {exc.args[0]!r}") from None
-    except OSError as exc:
-        raise ToolFailure(f"{name}: {exc.strerror or exc}") from None
-    raise ToolFailure(f"unknown tool {name!r}; builtin tools: {', '.join(sorted(BUILTIN_TOOLS))}")
+        return await asyncio.to_thread(
+            lambda: _cap(_inside(root, typed.path).read_text(encoding="utf-8", errors="replace"))
+        )
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ToolFailure(f"{name}: {reason}") from None
 
 
 class SessionService:
@@ -274,14 +375,15 @@ class SessionService:
         """The tools of the account's apps: `name`, `kind` (`app`), `app` (slug), `description`."""
         out: list[dict[str, Any]] = []
         for app in await self.apps(account_id):
-            for tool in (app["manifest"].get("agent") or {}).get("tools") or []:
-                fn = tool.get("function") or {}
+            for tool in apps.app_view(app).tools():
+                fn = tool.function
+                description = fn.description if not isinstance(fn, UnsetType) else tool.description
                 out.append(
                     {
-                        "name": fn.get("name"),
+                        "name": tool.name,
                         "kind": "app",
                         "app": app["slug"],
-                        "description": fn.get("description", ""),
+                        "description": description if isinstance(description, str) else "",
                     }
                 )
         return out
@@ -305,37 +407,81 @@ class SessionService:
         agents: list[dict[str, Any]] = []
         skills: list[str] = []
         for app in await self.apps(account_id):
-            for agent in (app["manifest"].get("agent") or {}).get("agents") or []:
-                agents.append({"id": agent.get("id"), "app": app["slug"]})
-                skills += [s for s in agent.get("skills") or [] if s not in skills]
+            for agent in apps.app_view(app).agents():
+                agents.append({"id": agent.id, "app": app["slug"]})
+                declared = () if isinstance(agent.skills, UnsetType) else agent.skills
+                skills += [s for s in declared if s not in skills]
         return agents, skills
 
-    async def execute(self, account_id: str, name: str, args: dict[str, Any]) -> Any:
+    async def isolation(self) -> IsolationStatus:
+        """The sandbox protections of this machine (`isolation_status`, probed once, off the loop)."""
+        return await asyncio.to_thread(isolation_status)
+
+    async def check_tools_allowed(self, account: dict[str, Any]) -> None:
+        """Whether the account may use the workspace tools (`exec` and the file tools).
+
+        The server's owner always may. Any other account needs the owner or member role on at
+        least one app (viewers and accounts without an app role are refused), and the machine must
+        give sandboxes every protection (`isolation_status().isolated`): without isolation a
+        session command would run with the server's rights.
+
+        Raises:
+            ToolRefused: With the reason.
+        """
+        if account.get("is_owner"):
+            return
+        roles = {str(a["role"]) for a in await self.apps(str(account["id"]))}
+        if not roles & {"owner", "member"}:
+            raise ToolRefused(
+                "session tools need the owner or member role on an app "
+                f"(your roles: {', '.join(sorted(roles)) or 'none'})"
+            )
+        status = await self.isolation()
+        if not status.isolated:
+            raise ToolRefused(
+                "sandbox isolation is incomplete on this server (off: "
+                f"{', '.join(status.off)}); only the server's owner may use session tools until it is fixed"
+            )
+
+    async def execute(self, account: dict[str, Any], name: str, args: dict[str, Any]) -> Any:
         """Run a builtin tool in the account's workspace.
 
         Raises:
-            ApiProblem: 422 `tool_failed`.
+            ApiProblem: 403 `forbidden` (`check_tools_allowed`); 422 `tool_failed`.
         """
         if name in AUTOMATION_TOOLS and self.automations is not None:
-            return await self.automations.tool(account_id, name, args)
+            return await self.automations.tool(str(account["id"]), name, args)
         try:
-            return await run_builtin(self.workspace(account_id), name, args)
+            await self.check_tools_allowed(account)
+        except ToolRefused as exc:
+            raise ApiProblem(403, "forbidden", str(exc)) from None
+        try:
+            return await run_builtin(self.workspace(str(account["id"])), name, args, hidden=(self.data_dir,))
         except ToolFailure as exc:
             raise ApiProblem(422, "tool_failed", str(exc)) from None
 
-    async def chat(self, account_id: str, text: str) -> AsyncIterator[dict[str, Any]]:
+    async def chat(self, account: dict[str, Any], text: str) -> AsyncIterator[dict[str, Any]]:
         """Answer `text` with the model and the builtin tools; yields UI stream events
-        (`text-delta`, `tool-input-available`, `tool-output-available`, `error`)."""
-        root = self.workspace(account_id)
+        (`text-delta`, `tool-input-available`, `tool-output-available`, `error`). Tool calls of an
+        account that may not use the tools (`check_tools_allowed`) answer with the refusal."""
+        root = self.workspace(str(account["id"]))
+        refusal: str | None = None
+        try:
+            await self.check_tools_allowed(account)
+        except ToolRefused as exc:
+            refusal = str(exc)
         provider = self.provider or provider_from_env()
         tools = [
             {"type": "function", "function": {"name": n, "description": d, "parameters": p}}
             for n, (d, p) in BUILTIN_TOOLS.items()
             if n not in UNAVAILABLE
         ]
+
         async def call(name: str, arguments: dict[str, Any]) -> Any:
             try:
-                return await run_builtin(root, name, arguments)
+                if refusal is not None:
+                    raise ToolFailure(refusal)
+                return await run_builtin(root, name, dict(arguments), hidden=(self.data_dir,))
             except ToolFailure as exc:
                 return f"error: {exc}"
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema as t
 from ._common import new_id, now, row_dict
-from .keys import KeyMaterial, hash_key
+from .keys import KeyMaterial, hasher_of
 
 __all__ = ["account_by_email", "account_for_api_key", "ensure_owner", "new_api_key", "rotate_api_key"]
 
@@ -40,7 +40,7 @@ async def ensure_owner(conn: AsyncConnection, owner_email: str, api_key: str | N
         await conn.execute(sa.insert(t.accounts).values(**owner))
     generated = None
     if api_key:
-        material = KeyMaterial("api", api_key)
+        material = KeyMaterial("api", hasher_of(conn), api_key)
     else:
         has_key = (
             await conn.execute(
@@ -51,7 +51,7 @@ async def ensure_owner(conn: AsyncConnection, owner_email: str, api_key: str | N
         ).scalar_one()
         if has_key:
             return None
-        material = KeyMaterial("api")
+        material = KeyMaterial("api", hasher_of(conn))
         generated = material.key
     exists = (
         await conn.execute(sa.select(t.api_keys.c.id).where(t.api_keys.c.key_hash == material.hash))
@@ -67,7 +67,7 @@ async def account_for_api_key(conn: AsyncConnection, key: str) -> dict[str, Any]
         await conn.execute(
             sa.select(t.accounts)
             .join(t.api_keys, t.api_keys.c.account_id == t.accounts.c.id)
-            .where(t.api_keys.c.key_hash == hash_key(key), t.api_keys.c.revoked_at.is_(None))
+            .where(t.api_keys.c.key_hash == hasher_of(conn).hash(key), t.api_keys.c.revoked_at.is_(None))
         )
     ).first()
     return row_dict(row)
@@ -86,7 +86,7 @@ async def account_by_email(
 
 async def new_api_key(conn: AsyncConnection, account_id: str) -> KeyMaterial:
     """Mint an API key for an account (invitees, tests)."""
-    material = KeyMaterial("api")
+    material = KeyMaterial("api", hasher_of(conn))
     await _insert_api_key(conn, account_id, material)
     return material
 
@@ -94,7 +94,9 @@ async def new_api_key(conn: AsyncConnection, account_id: str) -> KeyMaterial:
 async def rotate_api_key(conn: AsyncConnection, account_id: str, old_key: str) -> tuple[KeyMaterial, str]:
     """Revoke the calling key and mint a new one. Returns the new key and its id."""
     await conn.execute(
-        sa.update(t.api_keys).where(t.api_keys.c.key_hash == hash_key(old_key)).values(revoked_at=now())
+        sa.update(t.api_keys)
+        .where(t.api_keys.c.account_id == account_id, t.api_keys.c.key_hash == hasher_of(conn).hash(old_key))
+        .values(revoked_at=now())
     )
-    material = KeyMaterial("api")
+    material = KeyMaterial("api", hasher_of(conn))
     return material, await _insert_api_key(conn, account_id, material)

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema as t
 from ._common import new_id, now, row_dict
+from ._upsert import upsert
 from .accounts import account_by_email, new_api_key
-from .keys import KeyMaterial, hash_key
+from .keys import KeyMaterial, hasher_of
 
 __all__ = ["accept_invite", "invite"]
 
@@ -24,7 +25,7 @@ async def invite(conn: AsyncConnection, app_id: str, email: str, role: str, hour
     """
     account = await account_by_email(conn, email, create=True)
     assert account is not None
-    token = KeyMaterial("invite")
+    token = KeyMaterial("invite", hasher_of(conn))
     row = {
         "id": new_id("inv"),
         "app_id": app_id,
@@ -35,16 +36,13 @@ async def invite(conn: AsyncConnection, app_id: str, email: str, role: str, hour
         "token_hash": token.hash,
     }
     await conn.execute(sa.insert(t.invites).values(**row))
-    member = (t.app_members.c.app_id == app_id, t.app_members.c.account_id == account["id"])
-    existing = (await conn.execute(sa.select(t.app_members.c.role).where(*member))).first()
-    if existing:
-        await conn.execute(sa.update(t.app_members).where(*member).values(role=role))
-    else:
-        await conn.execute(
-            sa.insert(t.app_members).values(
-                app_id=app_id, account_id=account["id"], role=role, created_at=now()
-            )
-        )
+    await upsert(
+        conn,
+        t.app_members,
+        {"app_id": app_id, "account_id": account["id"], "role": role, "created_at": now()},
+        conflict=("app_id", "account_id"),
+        update=("role",),
+    )
     return {**row, "account_id": account["id"], "token": token.key}
 
 
@@ -55,7 +53,7 @@ async def accept_invite(conn: AsyncConnection, token: str) -> tuple[dict[str, An
         (
             await conn.execute(
                 sa.select(t.invites).where(
-                    t.invites.c.token_hash == hash_key(token), t.invites.c.accepted_at.is_(None)
+                    t.invites.c.token_hash == hasher_of(conn).hash(token), t.invites.c.accepted_at.is_(None)
                 )
             )
         ).first()

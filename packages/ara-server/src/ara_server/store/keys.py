@@ -1,9 +1,13 @@
-"""API keys, runtime keys and app header keys: random, shown once, stored as SHA-256 hashes."""
+"""API keys, runtime keys, app header keys and invite tokens: random, shown once, stored only as
+keyed hashes (HMAC-SHA256 with the server's pepper, `<data_dir>/keys.pepper`)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,10 +17,12 @@ from . import schema as t
 from ._common import new_id, now, row_dict
 
 __all__ = [
+    "HASHER_INFO_KEY",
+    "KeyHasher",
     "KeyMaterial",
+    "hasher_of",
     "app_key",
     "create_app_key",
-    "hash_key",
     "list_app_keys",
     "revoke_app_key",
 ]
@@ -24,30 +30,84 @@ __all__ = [
 PREFIXES = {"api": "ara_sk_", "runtime": "ara_rk_", "app_header": "ara_xk_", "invite": "ara_inv_"}
 
 
-def hash_key(key: str) -> str:
-    """SHA-256 hex of a key. Keys carry 256 random bits, so a fast hash is enough (no password stretching)."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+#: Where the `KeyHasher` of a connection is kept (`connection.info`, set by `Store` on connect).
+HASHER_INFO_KEY = "ara_key_hasher"
+PEPPER_FILE = "keys.pepper"
+
+
+class KeyHasher:
+    """The keyed hash of key material: `hex(HMAC-SHA256(pepper, hex(SHA-256(key))))`.
+
+    Hashing the SHA-256 digest (not the key itself) lets databases written before the pepper
+    existed be migrated: their stored SHA-256 digests are re-hashed with `rehash`, no clear key
+    needed. A leaked database alone then no longer lets anyone test guessed keys; the pepper file
+    lives beside `secrets.key` (mode 0600) and must be copied with it to other nodes.
+
+    Args:
+        pepper: The secret (32 random bytes).
+    """
+
+    def __init__(self, pepper: bytes) -> None:
+        if len(pepper) < 16:
+            raise ValueError("the key pepper must be at least 16 bytes")
+        self._pepper = pepper
+
+    @classmethod
+    def load(cls, data_dir: Path) -> KeyHasher:
+        """The hasher of `<data_dir>/keys.pepper`, created (mode 0600, 32 random bytes) when missing."""
+        path = data_dir / PEPPER_FILE
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another node or process created it first
+                pass
+            else:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(32).hex().encode())
+        return cls(bytes.fromhex(path.read_text().strip()))
+
+    def rehash(self, digest: str) -> str:
+        """The keyed hash of a stored SHA-256 hex digest (migration of unkeyed hashes)."""
+        return hmac.new(self._pepper, digest.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def hash(self, key: str) -> str:
+        """The keyed hash of a clear key (64 hex characters)."""
+        return self.rehash(hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest())
+
+
+def hasher_of(conn: AsyncConnection) -> KeyHasher:
+    """The `KeyHasher` the store attached to this connection.
+
+    Raises:
+        RuntimeError: The connection does not come from an opened `Store`.
+    """
+    hasher = conn.info.get(HASHER_INFO_KEY)
+    if not isinstance(hasher, KeyHasher):
+        raise RuntimeError("connection without a key hasher: open it through Store")
+    return hasher
 
 
 class KeyMaterial:
-    """A freshly generated key: the clear `key` (shown once), its `prefix` and `hash`.
+    """A freshly generated key: the clear `key` (shown once), its `prefix` and its keyed `hash`.
 
     Args:
         kind: `api`, `runtime`, `app_header` or `invite` (chooses the prefix).
+        hasher: The server's key hasher.
         key: Use this clear key instead of a random one.
     """
 
-    def __init__(self, kind: str, key: str | None = None) -> None:
+    def __init__(self, kind: str, hasher: KeyHasher, key: str | None = None) -> None:
         self.key = key or PREFIXES[kind] + secrets.token_urlsafe(32)
         self.prefix = self.key[: len(PREFIXES.get(kind, "")) + 6]
-        self.hash = hash_key(self.key)
+        self.hash = hasher.hash(self.key)
 
 
 async def create_app_key(
     conn: AsyncConnection, app_id: str, kind: str, name: str, rpm: int
 ) -> tuple[KeyMaterial, str]:
     """Mint a runtime (`runtime`) or app header (`app_header`) key. Returns the key and its id."""
-    material = KeyMaterial(kind)
+    material = KeyMaterial(kind, hasher_of(conn))
     key_id = new_id("rk" if kind == "runtime" else "xk")
     await conn.execute(
         sa.insert(t.app_keys).values(
@@ -72,7 +132,7 @@ async def app_key(
         await conn.execute(
             sa.select(t.app_keys.c.id, t.app_keys.c.requests_per_minute).where(
                 t.app_keys.c.app_id == app_id,
-                t.app_keys.c.key_hash == hash_key(key),
+                t.app_keys.c.key_hash == hasher_of(conn).hash(key),
                 t.app_keys.c.kind.in_(kinds),
                 t.app_keys.c.revoked_at.is_(None),
             )
@@ -105,10 +165,11 @@ async def list_app_keys(conn: AsyncConnection, app_id: str, kind: str) -> list[d
 
 
 async def revoke_app_key(conn: AsyncConnection, app_id: str, key_id: str, kind: str) -> bool:
-    """Revoke a key; `False` if there is no such key."""
+    """Revoke a key of the app (revoking it again keeps the first revocation time); `False` if the
+    app has no such key."""
     result = await conn.execute(
         sa.update(t.app_keys)
         .where(t.app_keys.c.app_id == app_id, t.app_keys.c.id == key_id, t.app_keys.c.kind == kind)
-        .values(revoked_at=now())
+        .values(revoked_at=sa.func.coalesce(t.app_keys.c.revoked_at, now()))
     )
     return bool(result.rowcount)
