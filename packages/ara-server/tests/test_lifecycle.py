@@ -124,7 +124,7 @@ async def test_max_retries_gives_three_attempts_with_the_documented_backoff(serv
         runtime={"max_retries": 2, "retry_backoff_seconds": base},
     )
     app_id = await server.deploy(manifest)
-    key = await server.runtime_key(app_id)
+    key = await server.runtime_key(app_id, rpm=100000)
     run_id = await _submit(server.client, app_id, key)
     run = await _until(server.client, app_id, key, run_id, ("completed", "failed", "cancelled"))
     assert (run["status"], run["attempt"]) == ("failed", 3), run
@@ -150,7 +150,7 @@ async def test_max_retries_gives_three_attempts_with_the_documented_backoff(serv
 async def test_timeout_seconds_stops_a_longer_command(server: InProcessServer):
     manifest = job_manifest("slow", "sleep 4; echo slept-through", runtime={"timeout_seconds": 2})
     app_id = await server.deploy(manifest)
-    key = await server.runtime_key(app_id)
+    key = await server.runtime_key(app_id, rpm=100000)
     run_id = await _submit(server.client, app_id, key)
     run = await _until(server.client, app_id, key, run_id, ("completed", "failed", "cancelled"))
     assert run["status"] == "failed" and "timed out after 2 s" in run["error"], run
@@ -188,7 +188,7 @@ async def test_cancel_ends_a_running_command_and_a_queued_run(server: InProcessS
         sandbox={"policy": "shared", "max_concurrency": 1},
     )
     app_id = await server.deploy(manifest)
-    key = await server.runtime_key(app_id)
+    key = await server.runtime_key(app_id, rpm=100000)
     c = server.client
     running = await _submit(c, app_id, key)
     await _until(c, app_id, key, running, ("running",))
@@ -292,3 +292,31 @@ async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(
                     )
                     assert done.status_code == 200, done.text
                     assert done.json()["result"]["output_text"] == "s3cret", done.text
+
+
+async def test_a_clean_stop_hands_a_running_run_back_to_the_queue(settings: Settings):
+    from ara_server import create_app
+    from ara_server.store import runs as runs_store
+
+    manifest = job_manifest("handback", 'sleep "${ARA_SLEEP:-5}"; echo "attempt=$ARA_ATTEMPT"', runtime={})
+    app = create_app(settings, provider=OfflineProvider())
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            owner = {"Authorization": f"Bearer {app.state.owner_api_key}"}
+            app_id = (await c.post("/apps", json=manifest, headers=owner)).json()["app"]["id"]
+            key = (
+                await c.post(f"/apps/{app_id}/keys", json={"requests_per_minute": 100000}, headers=owner)
+            ).json()["key"]
+            run_id = await _submit(c, app_id, key)
+            await _until(c, app_id, key, run_id, ("running",))
+        store = app.state.store
+    # the lifespan has ended (the node stopped cleanly): the run is queued again, its attempt not counted
+    reopened = create_app(settings, provider=OfflineProvider())
+    async with reopened.router.lifespan_context(reopened):
+        row = await reopened.state.store.run(runs_store.get_run, app_id, run_id)
+        assert row["status"] in ("queued", "running") and row["attempt"] <= 1
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=reopened), base_url="http://t") as c:
+            done = await _until(c, app_id, key, run_id, ("completed", "failed", "cancelled"))
+    assert (done["status"], done["attempt"]) == ("completed", 1), done
+    assert "attempt=1" in json.dumps(done)
+    assert store is not None

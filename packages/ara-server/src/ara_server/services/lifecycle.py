@@ -116,6 +116,7 @@ class Lifecycle:
         self._done: dict[str, tuple[asyncio.Event, list[int]]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
+        self._active = 0  # run_claimed calls in progress (until their end is recorded)
         self.wakeup = asyncio.Event()
 
     # ------------------------------------------------------------------------------- node tasks
@@ -136,6 +137,10 @@ class Lifecycle:
         for held in list(self._attempts.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await held.task
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        while self._active and loop.time() < deadline:  # let them record the hand-back
+            await asyncio.sleep(0.01)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,6 +238,13 @@ class Lifecycle:
             asyncio.CancelledError: The calling task was cancelled; the run was handed back to the
                 queue first.
         """
+        self._active += 1
+        try:
+            await self._run_claimed(run)
+        finally:
+            self._active -= 1
+
+    async def _run_claimed(self, run: dict[str, Any]) -> None:
         run_id, attempt = run["run_id"], int(run["attempt"])
         app = await self.store.run(apps.get_app, run["app_id"])
         if app is None:
