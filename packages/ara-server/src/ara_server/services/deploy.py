@@ -120,11 +120,13 @@ def validate_app_manifest(body: dict[str, Any], *, slug: str) -> dict[str, Any]:
     manifest["slug"] = slug
     try:
         manifest = validate_manifest(manifest).raw
+        declared = view_of(manifest).runtime().files
     except ManifestError as exc:
         raise ApiProblem(
             422, "invalid_manifest", str(exc), [{"path": p, "message": m} for p, m in exc.errors]
         ) from None
-    problems = file_path_problems((manifest.get("runtime_profile") or {}).get("files") or [])
+    files = () if isinstance(declared, UnsetType) else declared
+    problems = file_path_problems([{"path": item.path} for item in files])
     if problems:
         raise ApiProblem(
             422, "invalid_manifest", problems[0][1], [{"path": p, "message": m} for p, m in problems]
