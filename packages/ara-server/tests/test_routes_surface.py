@@ -460,3 +460,50 @@ async def test_an_automation_run_retries_as_its_job_says(server: Any):
     app = (await c.get("/apps", headers=owner)).json()["apps"][0]
     policy = services.runs.lifecycle.policy({**app, "manifest": server.manifest()}, row)
     assert (policy.max_retries, policy.retry_backoff_seconds, row["max_attempts"]) == (7, 11.0, 8)
+
+
+async def test_scheduler_create_payloads_work_as_session_tools(server: Any):
+    from ara_sdk import schedule, scheduler
+
+    c, owner = server.client, server.owner()
+    app_id = await server.deploy()
+    assert (await c.patch(f"/apps/{app_id}", json={"status": "active"}, headers=owner)).status_code == 200
+    await c.post("/session/start", headers=owner)
+    execute = "/session/runtime/tools/execute"
+    tool_job = scheduler.create(
+        schedule.every(seconds=60, run={"type": "tool", "tool_name": "shout", "args": {"text": "hi"}})
+    )
+    made = await c.post(
+        execute, json={"tool_name": tool_job["tool"], "args": tool_job["args"]}, headers=owner
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["result"]["job"]["payload"] == {
+        "kind": "app_tool_call",
+        "tool_name": "shout",
+        "args": {"text": "hi"},
+    }
+    agent_job = scheduler.upsert(
+        schedule.cron(expr="0 9 * * *", run={"type": "agent", "agent_id": "shouter", "input": {"text": "x"}}),
+        app_id=app_id,
+    )
+    for _ in range(2):  # an upsert replaces the job of the same name
+        upserted = await c.post(
+            execute, json={"tool_name": "automation_create", "args": agent_job["args"]}, headers=owner
+        )
+        assert upserted.status_code == 200, upserted.text
+    names = [j["name"] for j in (await c.get("/automations/jobs", headers=owner)).json()["jobs"]]
+    assert names == ["shout-every-60s", "shouter-0-9"]
+    unknown = scheduler.create(schedule.every(seconds=60, run={"type": "tool", "tool_name": "nope"}))
+    refused = await c.post(
+        execute, json={"tool_name": "automation_create", "args": unknown["args"]}, headers=owner
+    )
+    assert refused.status_code == 422 and "$.payload.tool_name" in refused.json()["error"]["message"]
+
+    # the tool job fires as a tool run whose result is the tool's
+    service = server.app.state.services.automations
+    at = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)
+    service._since = at - timedelta(seconds=30)
+    (run_id,) = await service.tick(at)
+    finished = await _finish(c, app_id, run_id, owner)
+    assert finished["status"] == "completed", finished
+    assert finished["kind"] == "tool" and "HI" in json.dumps(finished["result"])

@@ -42,7 +42,7 @@ DELIVERABLE_CHANNELS: frozenset[str] = frozenset()
 MAX_FIRINGS_PER_TICK = 100
 #: A due time more than this late is skipped under `skip_if_late`, in seconds.
 LATE_SECONDS = 60
-PAYLOAD_KINDS = ("app_agent_call", "agent_turn")
+PAYLOAD_KINDS = ("app_agent_call", "app_tool_call", "agent_turn")
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Retries = Annotated[int, msgspec.Meta(ge=0, le=100)]
@@ -282,6 +282,11 @@ class AutomationService:
             raise _invalid("$.payload.message", "an agent_turn payload needs a message string")
         if kind == "app_agent_call" and not isinstance(payload.get("input", {}), dict):
             raise _invalid("$.payload.input", "must be a JSON object")
+        if kind == "app_tool_call":
+            if not isinstance(payload.get("tool_name"), str) or not payload["tool_name"]:
+                raise _invalid("$.payload.tool_name", "an app_tool_call payload needs a tool_name")
+            if not isinstance(payload.get("args", {}), dict):
+                raise _invalid("$.payload.args", "must be a JSON object")
         app_id, agent_id = payload.get("app_id"), payload.get("agent_id")
         if app_id is not None and not isinstance(app_id, str):
             raise _invalid("$.payload.app_id", "must be a string")
@@ -299,6 +304,11 @@ class AutomationService:
                 "$.payload.app_id",
                 f"name the app to run in (you are owner or member of {len(writable)} apps)",
             )
+        if kind == "app_tool_call":
+            tool = str(payload["tool_name"])
+            if apps.app_view(app).tool(tool) is None:
+                raise _invalid("$.payload.tool_name", f"app {app['slug']!r} has no tool {tool!r}")
+            return app, ""
         try:
             agent = resolve_agent(app, agent_id or "")
         except ApiProblem as exc:
@@ -446,8 +456,11 @@ class AutomationService:
                 arun["state"], arun["error"] = "failed", exc.message
             else:
                 payload = dict(job["payload"])
-                if payload.get("kind", "agent_turn" if "message" in payload else None) == "agent_turn":
+                kind = payload.get("kind", "agent_turn" if "message" in payload else None)
+                if kind == "agent_turn":
                     run_input: dict[str, Any] = {"message": payload.get("message", "")}
+                elif kind == "app_tool_call":
+                    run_input = {"tool_name": payload["tool_name"], "args": dict(payload.get("args") or {})}
                 else:
                     run_input = dict(payload.get("input") or {})
                 run_input["automation"] = {
@@ -461,8 +474,8 @@ class AutomationService:
                     "run_id": new_id("run"),
                     "app_id": app["id"],
                     "agent_id": agent_id,
-                    "workflow_id": agent_id,
-                    "kind": "agent",
+                    "workflow_id": agent_id or f"automation-{job['id']}",
+                    "kind": "tool" if kind == "app_tool_call" else "agent",
                     "mode": "async",
                     "status": "queued",
                     "input": run_input,
@@ -501,6 +514,26 @@ class AutomationService:
         return fired
 
     # ------------------------------------------------------------------------------ session tools
+    async def _create_from_schedule(self, account_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        """`automation_create` with a `scheduler.create` payload; `upsert: true` replaces the
+        account's job of the same name (its runs stay listed)."""
+        known = {"name", "schedule_kind", "every_seconds", "schedule_expr", "timezone", "execution_kind"}
+        known |= {"agent_id", "input", "tool_name", "tool_args", "app_id", "upsert"}
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise _invalid(f"$.args.{unknown[0]}", "unknown field")
+        if args["execution_kind"] not in ("app_agent_call", "app_tool_call"):
+            raise _invalid("$.args.execution_kind", "must be app_agent_call or app_tool_call")
+        body = _convert(_schedule_job(args), JobCreate)
+        replaced: list[str] = []
+        if args.get("upsert") is True:
+            for old in await self.store.run(store.list_jobs, account_id):
+                if old["name"] == body.name:
+                    await self.delete(account_id, old["id"])
+                    replaced.append(old["id"])
+        job = msgspec.to_builtins(await self.create(account_id, body))
+        return {"job": job, "replaced": replaced} if args.get("upsert") is True else {"job": job}
+
     async def tool(self, account_id: str, name: str, args: dict[str, Any]) -> Any:
         """The session tools `automation_create` (the `POST /automations/jobs` body),
         `automation_list`, `automation_update` (`id` plus the PATCH body) and `automation_delete`
@@ -508,6 +541,8 @@ class AutomationService:
         if name == "automation_list":
             return {"jobs": [msgspec.to_builtins(j) for j in await self.list_jobs(account_id)]}
         if name == "automation_create":
+            if "execution_kind" in args:  # the shape `ara_sdk.scheduler.create(...)` builds
+                return await self._create_from_schedule(account_id, args)
             body = _convert(args, JobCreate)
             return {"job": msgspec.to_builtins(await self.create(account_id, body))}
         job_id = args.get("id") or args.get("job_id")
@@ -519,6 +554,29 @@ class AutomationService:
             return {"job": msgspec.to_builtins(job)}
         await self.delete(account_id, job_id)
         return {"ok": True, "id": job_id, "deleted": True}
+
+
+def _schedule_job(args: dict[str, Any]) -> dict[str, Any]:
+    """The `POST /automations/jobs` body of a `scheduler.create` payload: `name`, `schedule_kind`,
+    `schedule_expr` + `timezone` or `every_seconds`, `execution_kind` (`app_agent_call` with
+    `agent_id`/`input`, or `app_tool_call` with `tool_name`/`tool_args`), optional `app_id`."""
+    kind = args.get("execution_kind")
+    payload: dict[str, Any] = {"kind": kind}
+    if kind == "app_agent_call":
+        payload["agent_id"] = args.get("agent_id")
+        if args.get("input") is not None:
+            payload["input"] = args["input"]
+    elif kind == "app_tool_call":
+        payload["tool_name"] = args.get("tool_name")
+        payload["args"] = args.get("tool_args") or {}
+    if args.get("app_id"):
+        payload["app_id"] = args["app_id"]
+    body = {
+        k: args[k]
+        for k in ("name", "schedule_kind", "every_seconds", "schedule_expr", "timezone")
+        if k in args
+    }
+    return {**body, "payload": payload}
 
 
 def _convert(data: Any, into: type[Any]) -> Any:
