@@ -74,7 +74,9 @@ def workdir(tmp_path: Path) -> Path:
 def server(tmp_path: Path) -> Iterator[object]:
     from ara_server import ServerThread, Settings
 
-    settings = Settings(data_dir=tmp_path / "server-data", port=0, tool_timeout_seconds=3.0)
+    settings = Settings(
+        data_dir=tmp_path / "server-data", port=0, tool_timeout_seconds=3.0, allow_private_callbacks=True
+    )
     with ServerThread(settings) as srv:
         yield srv
 

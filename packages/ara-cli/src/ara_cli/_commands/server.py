@@ -183,6 +183,7 @@ def dev(
         owner_api_key=owner_key,
         database_url=database_url_setting(database_url),
         secrets_key=_secrets_key(None),
+        allow_private_callbacks=True,  # local development: webhooks to local receivers
     )
     server = ServerThread(settings, middleware=AccessLog)  # one log line per request on stderr
     _start(server, host, port)
@@ -248,6 +249,7 @@ def server(
     run_timeout_seconds: float = 600.0,
     secrets_key_file: Path | None = None,
     without_scheduler: bool = False,
+    allow_private_callbacks: bool = False,
 ) -> int:
     """Run one ara-server node in the foreground, logging JSON lines to stderr.
 
@@ -274,6 +276,9 @@ def server(
             seconds.
         secrets_key_file: File holding the secrets key (instead of `ARA_SECRETS_KEY`).
         without_scheduler: Fire no schedules from this node (the other nodes fire them).
+        allow_private_callbacks: Accept webhook callback URLs on loopback and private addresses
+            (off by default: a runtime key could otherwise make the server call into its own
+            network; `ara dev` allows them).
     """
     import structlog
 
@@ -314,6 +319,7 @@ def server(
         run_timeout_seconds=run_timeout_seconds,
         secrets_key=_secrets_key(secrets_key_file),
         scheduler_interval_seconds=0.0 if without_scheduler else 1.0,
+        allow_private_callbacks=allow_private_callbacks,
     )
     node = ServerThread(settings)
     _start(node, host, port)
