@@ -392,3 +392,11 @@ def test_ara_server_names_a_bad_database_url(tmp_path: Path):
         timeout=60,
     )
     assert workers.returncode != 0 and "--workers" in workers.stderr
+    dev = subprocess.run(
+        [sys.executable, "-m", "ara_cli", "dev", "--database-url", "oracle://x", "--data-dir", str(tmp_path / "d")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dev.returncode != 0 and "--database-url" in dev.stderr and "Traceback" not in dev.stderr
