@@ -363,9 +363,7 @@ def run_status(
 
 
 @guarded
-def cancel(
-    app_script: Path, /, *, run_id: str = "", runtime_key: str = "", app_header_key: str = ""
-) -> int:
+def cancel(app_script: Path, /, *, run_id: str = "", runtime_key: str = "", app_header_key: str = "") -> int:
     """Cancel a run: a queued run ends at once; a running run is stopped and its sandbox process
     tree killed. Prints the run after the cancel (`cancelled`, or still `running` with
     `cancel_requested` when its node has not stopped it yet); exits 1 when the run had already ended.
@@ -376,7 +374,7 @@ def cancel(
         runtime_key: Runtime key.
         app_header_key: App header key.
     """
-    from ara_http import ApiError
+    from ara_http import ConflictError
 
     from ..errors import CliError
 
@@ -385,10 +383,8 @@ def cancel(
     client = _client(app_script)
     try:
         response = client.cancel(run_id=run_id.strip(), **_key_kwargs(runtime_key, app_header_key))
-    except ApiError as exc:
-        if exc.status == 409:
-            raise CliError(f"run {run_id.strip()} already ended; nothing to cancel") from None
-        raise
+    except ConflictError:
+        raise CliError(f"run {run_id.strip()} already ended; nothing to cancel") from None
     emit(response)
     return 0
 
