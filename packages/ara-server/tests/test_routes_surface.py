@@ -363,6 +363,11 @@ async def test_run_list_filters_pagination_and_event_stream(server: Any):
     assert [e["id"] for e in resumed] == [e["id"] for e in events[2:]]
     assert await _sse(c, f"/v1/apps/{app_id}/runs/{ids[0]}/events", {**owner, "Last-Event-ID": "end"}) == []
     assert (await c.get(f"/v1/apps/{app_id}/runs/run_nope/events", headers=owner)).status_code == 404
+    for hostile in ("9" * 5000, "-1", "abc"):
+        bad = await c.get(
+            f"/v1/apps/{app_id}/runs/{ids[0]}/events", headers={**owner, "Last-Event-ID": hostile}
+        )
+        assert (bad.status_code, _code(bad)) == (422, "invalid_header")
 
 
 async def _sse(c: httpx.AsyncClient, url: str, headers: dict[str, str]) -> list[dict[str, Any]]:

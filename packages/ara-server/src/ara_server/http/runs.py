@@ -53,6 +53,10 @@ def routes(services: Services, auth: Auth, views: RunViews) -> list[Route]:
         run_id = request.path_params["run_id"]
         await views.exists(str(app["id"]), run_id)
         last = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        if last is not None and last != "end" and not (last.isdigit() and len(last) <= 18):
+            raise ApiProblem(
+                422, "invalid_header", "at `Last-Event-ID`: must be the id of an event of this stream"
+            )
 
         async def stream() -> AsyncIterator[bytes]:
             quiet = 0
