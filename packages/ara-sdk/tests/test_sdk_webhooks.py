@@ -45,3 +45,11 @@ def test_the_server_accepts_what_the_sdk_signs_and_nothing_else():
         with pytest.raises(ApiProblem) as refused:
             verify_webhook(SECRET, body, headers, now_seconds=now)
         assert refused.value.status == 401
+    for hostile in (
+        {"webhook-timestamp": "9" * 5000},
+        {"webhook-timestamp": "-5"},
+        {"webhook-signature": ""},
+    ):
+        with pytest.raises(ApiProblem) as refused:
+            verify_webhook(SECRET, BODY.encode(), {**headers, **hostile}, now_seconds=STAMP)
+        assert refused.value.status == 401

@@ -103,7 +103,7 @@ def verify_webhook(
         )
     if len(msg_id) > 256:
         raise _unauthorized("webhook-id is longer than 256 characters")
-    if not stamp.isdigit():
+    if not stamp.isdigit() or len(stamp) > 12:
         raise _unauthorized("webhook-timestamp must be Unix seconds")
     current = time.time() if now_seconds is None else now_seconds
     if abs(current - int(stamp)) > TOLERANCE_SECONDS:
