@@ -18,7 +18,7 @@ from ara_http import (
     resolve_control_token,
 )
 
-from .errors import ChatError
+from .errors import ChatError, InvalidOptionError
 
 __all__ = ["AraRuntimeClient"]
 
@@ -161,13 +161,13 @@ class AraRuntimeClient:
         sets `deliver: true` on any payload. Returns `{"job": job}`.
 
         Raises:
-            ValueError: Not exactly one of `every_seconds` and `cron`, or an empty payload.
+            InvalidOptionError (a `ValueError`): Not exactly one of `every_seconds` and `cron`, or an empty payload.
             ara_http.UnprocessableEntityError: A value the server refuses (the message names it).
         """
         if (every_seconds is None) == (cron is None):
-            raise ValueError("give exactly one of every_seconds and cron")
+            raise InvalidOptionError("give exactly one of every_seconds and cron")
         if not payload:
-            raise ValueError("payload must be a non-empty object")
+            raise InvalidOptionError("payload must be a non-empty object")
         body = {
             "name": name,
             "schedule_kind": "every" if every_seconds is not None else "cron",
@@ -196,7 +196,7 @@ class AraRuntimeClient:
         """`PATCH /automations/jobs/{id}` with the given fields only. Returns `{"job": job}`.
 
         Raises:
-            ValueError: No field given.
+            InvalidOptionError (a `ValueError`): No field given.
         """
         body: dict[str, Any] = {}
         if name is not None:
@@ -210,7 +210,7 @@ class AraRuntimeClient:
         if retry_backoff_seconds is not None:
             body["retry_backoff_seconds"] = retry_backoff_seconds
         if not body:
-            raise ValueError("give at least one field to update")
+            raise InvalidOptionError("give at least one field to update")
         return self._http.request("PATCH", f"/automations/jobs/{quote(job_id, safe='')}", json=body)
 
     def automation_enable(self, *, job_id: str) -> Any:
