@@ -40,6 +40,7 @@ from ..settings import Settings
 from ..store import Store, apps, now, runs, secrets
 from .deploy import materialize_files
 from .logbus import LogBus
+from .masking import MaskingSink, SecretMask
 
 __all__ = ["Execution", "Prepared", "declared_artifacts", "declared_packages", "deploy_warnings"]
 
@@ -402,7 +403,11 @@ class Execution:
             run=spec,
             workdir=prepared.workdir,
             env=await self._env(app, prepared, run_id=spec.run_id, attempt=attempt, key=key),
-            sink=sink or _LogSink(self.logbus, spec.app_id, spec.run_id),
+            # Secret values never reach the stored trace, the log or the streams (masked as `***`).
+            sink=MaskingSink(
+                sink or _LogSink(self.logbus, spec.app_id, spec.run_id),
+                SecretMask((await self.store.run(secrets.secret_env, self.store.box, app["id"])).values()),
+            ),
             timeout_seconds=timeout,
             tool_timeout_seconds=self.settings.tool_timeout_seconds,
             step_timeout_seconds=settings.timeout_seconds if settings else None,
@@ -416,11 +421,12 @@ class Execution:
             ctx = await self.context(app, run)
         except (PackageInstallError, ArtifactError) as exc:
             return RunOutcome("failed", "", [], f"the app's environment is not ready: {exc}")
+        mask = ctx.sink.mask if isinstance(ctx.sink, MaskingSink) else SecretMask(())
         if ctx.run.kind in ("agent", "handler") and not _declared(ctx):
             outcome = await execute_run(ctx)
             outcome.retryable = False  # another attempt cannot find it either
-            return outcome
-        return await execute_run(ctx)
+            return mask.outcome(outcome)
+        return mask.outcome(await execute_run(ctx))
 
     async def execute(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """Mark the run running, execute it, persist the outcome and log it.
