@@ -138,6 +138,7 @@ ROWS: list[Row] = [
         concrete="/apps/{app_id}/secrets/unknown",
     ),
     Row("GET", "/apps/{app_id}/setup", None, lambda: app_read(200)),
+    Row("GET", "/apps/{app_id}/webhook-secret", None, lambda: owner_only(200)),
     Row(
         "POST",
         "/apps/{app_id}/invites",

@@ -157,3 +157,60 @@ async def test_unkeyed_hashes_of_an_older_database_are_migrated(tmp_path):
         assert found is not None and found["id"] == "acct_1"
     finally:
         await store.close()
+
+
+async def test_callbacks_without_a_secret_are_signed_with_the_apps_secret(server):
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((dict(self.headers), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        c = server.client
+        server.app.state.settings.allow_private_callbacks = True
+        app_id = await server.deploy()
+        key = await server.runtime_key(app_id)
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/hook"
+        sent = await c.post(
+            f"/v1/apps/{app_id}/runs",
+            json={"input": {"text": "w"}, "response_mode": "webhook", "callback": {"url": url}},
+            headers=_bearer(key),
+        )
+        assert sent.status_code == 202, sent.text
+        for _ in range(400):
+            if got:
+                break
+            await asyncio.sleep(0.05)
+        assert got, "no delivery"
+        viewer = await server.api_key_for("v@example.com", app_id, "viewer")
+        refused = await c.get(f"/apps/{app_id}/webhook-secret", headers=_bearer(viewer))
+        assert refused.status_code == 403
+        secret = (await c.get(f"/apps/{app_id}/webhook-secret", headers=server.owner())).json()["secret"]
+        assert secret.startswith("whsec_") and len(secret) > 30
+        headers, body = got[0]
+        signed = f"{headers['X-Ara-Timestamp']}.{headers['X-Ara-Delivery-Id']}.".encode() + body
+        assert (
+            headers["X-Ara-Signature"]
+            == "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        )
+        empty = "sha256=" + hmac.new(b"", signed, hashlib.sha256).hexdigest()
+        assert headers["X-Ara-Signature"] != empty
+        run = (await c.get(f"/v1/apps/{app_id}/runs/{sent.json()['run_id']}", headers=_bearer(key))).text
+        assert secret not in run
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -151,6 +151,18 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         await deploy.delete_secret(app["id"], request.path_params["name"])
         return JSONResponse({"ok": True})
 
+    async def webhook_secret(request: Request) -> Response:
+        _, app = await auth.member_app(request, owner_only=True)
+        secret = await services.access.webhook_secret(str(app["id"]))
+        return JSONResponse(
+            {
+                "ok": True,
+                "app_id": app["id"],
+                "secret": secret,
+                "algorithm": "HMAC-SHA256 over '<X-Ara-Timestamp>.<X-Ara-Delivery-Id>.<raw body>'",
+            }
+        )
+
     async def setup(request: Request) -> Response:
         _, app = await auth.member_app(request)
         base = str(request.base_url).rstrip("/")
@@ -234,5 +246,6 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         Route("/apps/{app_id}/secrets", put_secret, methods=["POST"]),
         Route("/apps/{app_id}/secrets/{name}", delete_secret, methods=["DELETE"]),
         Route("/apps/{app_id}/setup", setup, methods=["GET"]),
+        Route("/apps/{app_id}/webhook-secret", webhook_secret, methods=["GET"]),
         Route("/apps/{app_id}/invites", invite, methods=["POST"]),
     ]

@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 from ..errors import ApiProblem
-from ..store import Store, accounts, apps, keys
+from ..store import Store, accounts, apps, keys, webhooks
 from ..store.keys import KeyMaterial
 from .ratelimit import RateLimiter
 
@@ -125,6 +125,18 @@ class AccessService:
         if app is None:
             raise ApiProblem(404, "not_found", f"app {app_id!r} not found")
         raise ApiProblem(401, "unauthorized", "invalid or revoked runtime key or app header key")
+
+    async def webhook_secret(self, app_id: str) -> str:
+        """The app's webhook signing secret (generated on first use): callbacks that do not bring
+        their own `secret` are signed with it.
+
+        Raises:
+            ApiProblem: 404 `not_found` (no such app).
+        """
+        secret = await self.store.run(webhooks.webhook_secret, self.store.box, app_id)
+        if secret is None:
+            raise ApiProblem(404, "not_found", f"app {app_id!r} not found")
+        return secret
 
     async def rotate(self, account: dict[str, Any], old_key: str) -> tuple[KeyMaterial, str]:
         """Revoke `old_key` and mint a new API key for the account. Returns the key and its id."""

@@ -18,7 +18,7 @@ from ara_http import ApiError, AsyncHttpClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..settings import Settings
-from ..store import Store, now
+from ..store import Store, now, webhooks
 from ..store import outbox as outbox_store
 from .logbus import LogBus
 from .policy import backoff_seconds
@@ -83,7 +83,9 @@ class Outbox:
             run_id=run["run_id"],
             event=event,
             url=str(callback["url"]),
-            secret=str(callback.get("secret") or ""),
+            # A callback without its own secret is signed with the app's (never with an empty key).
+            secret=str(callback.get("secret") or "")
+            or str(await webhooks.webhook_secret(conn, self.store.box, app_id) or ""),
             body=body,
         )
 
