@@ -64,8 +64,18 @@ def write_event(
             if existing is None:  # not the key: the event id itself collided
                 raise
             return existing["response"], ("replay" if existing["body_hash"] == digest else "conflict")
+        _insert_log(conn, app_id, log_message, created)
+    elif conn.dialect.name == "sqlite":  # the hot path: the writer thread's own connection
+        _sqlite_insert(conn, row, app_id, log_message)
     else:
         conn.execute(_INSERT_EVENT, row)
+        _insert_log(conn, app_id, log_message, created)
+    if runs:
+        conn.execute(_INSERT_RUNS, [new_run_values({"created_at": created, **r}) for r in runs])
+    return response, "new"
+
+
+def _insert_log(conn: sa.Connection, app_id: str, log_message: str | None, created: Any) -> None:
     if log_message is not None:
         conn.execute(
             _INSERT_LOG,
@@ -78,9 +88,52 @@ def write_event(
                 "created_at": created,
             },
         )
-    if runs:
-        conn.execute(_INSERT_RUNS, [new_run_values({"created_at": created, **r}) for r in runs])
-    return response, "new"
+
+
+_SQLITE_EVENT = (
+    "INSERT INTO events (id, app_id, idempotency_key, body_hash, body, response, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_LOG = (
+    "INSERT INTO logs (app_id, run_id, level, event_type, message, created_at) "
+    "VALUES (?, NULL, 'info', 'event.received', ?, ?)"
+)
+_processors: dict[int, tuple[Any, Any]] = {}
+
+
+def _sqlite_insert(conn: sa.Connection, row: dict[str, Any], app_id: str, log_message: str | None) -> None:
+    """The event row and its log line through the driver's cursor, in the connection's transaction.
+
+    Values are converted by the columns' own SQLAlchemy types (the same stored form as a Core
+    insert), without building a statement per event.
+    """
+    procs = _processors.get(id(conn.dialect))
+    if procs is None:
+        procs = (
+            t.events.c.body.type.bind_processor(conn.dialect),
+            t.events.c.created_at.type.bind_processor(conn.dialect),
+        )
+        _processors[id(conn.dialect)] = procs
+    as_json, as_time = procs
+    created = as_time(row["created_at"]) if as_time else row["created_at"]
+    cursor = conn.connection.driver_connection.cursor()  # pyright: ignore[reportOptionalMemberAccess]
+    try:
+        cursor.execute(
+            _SQLITE_EVENT,
+            (
+                row["id"],
+                app_id,
+                row["idempotency_key"],
+                row["body_hash"],
+                as_json(row["body"]) if as_json else row["body"],
+                as_json(row["response"]) if as_json else row["response"],
+                created,
+            ),
+        )
+        if log_message is not None:
+            cursor.execute(_SQLITE_LOG, (app_id, log_message, created))
+    finally:
+        cursor.close()
 
 
 async def record_event(

@@ -15,7 +15,9 @@ A transaction function is synchronous and takes a SQLAlchemy `Connection` first:
     result = await writer.submit(add, app_id)
 
 It must do only database work on `conn` (no I/O of its own, no awaiting); it runs in the writer
-thread.
+thread, and it may run twice (a batch in which another function raised is rolled back and
+written again, each function in its own savepoint), so it must not keep state outside the
+database between runs.
 """
 
 from __future__ import annotations
@@ -113,6 +115,26 @@ class GroupWriter:
                 self._write(conn, batch)
 
     def _write(self, conn: sa.Connection, batch: list[_Item]) -> None:
+        # Optimistic: the whole batch in one transaction without savepoints. When a function
+        # raises, the transaction is rolled back and the batch is written again with each
+        # function in its own savepoint (so one caller's error never fails the others).
+        try:
+            with conn.begin():
+                outcomes = [(True, fn(conn, *args, **kwargs)) for fn, args, kwargs, _, _ in batch]
+        except Exception as exc:
+            outcomes = [(False, exc)] if len(batch) == 1 else self._write_isolated(conn, batch)
+        self.batches += 1
+        self.written += sum(ok for ok, _ in outcomes)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for (ok, value), (_, _, _, future, loop) in zip(outcomes, batch, strict=True):
+            by_loop.setdefault(loop, []).append((future, ok, value))
+        for loop, answers in by_loop.items():  # one wake-up per waiting event loop
+            try:
+                loop.call_soon_threadsafe(_settle, answers)
+            except RuntimeError:  # the caller's loop is closed: nobody waits for these answers
+                pass
+
+    def _write_isolated(self, conn: sa.Connection, batch: list[_Item]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with conn.begin():
@@ -124,22 +146,17 @@ class GroupWriter:
                         outcomes.append((False, exc))
         except Exception as exc:  # the commit failed: nothing of the batch was written
             outcomes = [(False, exc)] * len(batch)
-        self.batches += 1
-        self.written += sum(ok for ok, _ in outcomes)
-        for (ok, value), (_, _, _, future, loop) in zip(outcomes, batch, strict=True):
-            try:
-                loop.call_soon_threadsafe(_settle, future, ok, value)
-            except RuntimeError:  # the caller's loop is closed: nobody waits for this answer
-                pass
+        return outcomes
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle(answers: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in answers:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def sqlite_writer_engine(

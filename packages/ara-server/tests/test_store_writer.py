@@ -1,0 +1,133 @@
+"""`Store.write`: transaction functions committed together (the group-commit writer on SQLite,
+`run_sync` on PostgreSQL); one function's error rolls back only its own writes; an event, its log
+line and its runs are written as one unit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from ara_server.store import Store, events, new_id, now
+from ara_server.store import schema as t
+
+
+async def _app(store: Store) -> str:
+    async with store.begin() as conn:
+        account = new_id("acct")
+        await conn.execute(
+            sa.insert(t.accounts).values(
+                id=account, email=f"{account}@example.com", is_owner=True, created_at=now()
+            )
+        )
+        app_id = new_id("app")
+        await conn.execute(
+            sa.insert(t.apps).values(
+                id=app_id,
+                owner_id=account,
+                slug=app_id.replace("_", "-"),
+                name="w",
+                status="active",
+                manifest={"name": "w"},
+                created_at=now(),
+                updated_at=now(),
+            )
+        )
+    return app_id
+
+
+def _add_log(conn: sa.Connection, app_id: str, message: str) -> str:
+    conn.execute(
+        sa.insert(t.logs).values(
+            app_id=app_id, run_id=None, level="info", event_type="t", message=message, created_at=now()
+        )
+    )
+    if message.startswith("fail"):
+        raise ValueError(message)
+    return message
+
+
+async def _messages(store: Store, app_id: str) -> list[str]:
+    async with store.connect() as conn:
+        rows = await conn.execute(sa.select(t.logs.c.message).where(t.logs.c.app_id == app_id))
+        return sorted(r[0] for r in rows)
+
+
+async def test_many_writers_all_committed_and_errors_stay_with_their_caller(store: Store) -> None:
+    app_id = await _app(store)
+    names = [f"ok-{i}" for i in range(60)] + [f"fail-{i}" for i in range(5)]
+    results = await asyncio.gather(*(store.write(_add_log, app_id, n) for n in names), return_exceptions=True)
+    for name, result in zip(names, results, strict=True):
+        if name.startswith("fail"):
+            assert isinstance(result, ValueError) and str(result) == name
+        else:
+            assert result == name
+    assert await _messages(store, app_id) == sorted(n for n in names if n.startswith("ok"))
+
+
+def _event(
+    app_id: str, run_id: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    event_id = new_id("evt")
+    body = {"event_type": "w.test", "message": "hello"}
+    response = {"ok": True, "event_id": event_id, "runs": [run_id] if run_id else []}
+    runs = []
+    if run_id:
+        runs.append(
+            {
+                "run_id": run_id,
+                "app_id": app_id,
+                "agent_id": "",
+                "workflow_id": "wf",
+                "kind": "command",
+                "mode": "async",
+                "status": "queued",
+                "input": {},
+                "idempotency_key": f"{event_id}:wf",
+            }
+        )
+    return body, response, runs
+
+
+async def test_event_log_line_and_runs_are_one_unit(store: Store) -> None:
+    app_id = await _app(store)
+    body, response, runs = _event(app_id, new_id("run"))
+    stored, outcome = await events.record_event(
+        store, app_id, None, body, response, runs, log_message=events.event_log_message(body)
+    )
+    assert (stored, outcome) == (response, "new")
+    assert await _messages(store, app_id) == ["w.test: hello"]
+    async with store.connect() as conn:
+        row = (await conn.execute(sa.select(t.events).where(t.events.c.id == response["event_id"]))).one()
+        assert row.body == body and row.response == response
+        assert (
+            await conn.execute(sa.select(t.runs.c.run_id).where(t.runs.c.app_id == app_id))
+        ).scalar() == runs[0]["run_id"]
+    # a run id that is taken: neither the event, its log line nor its run is kept
+    body2, response2, runs2 = _event(app_id, runs[0]["run_id"])
+    with pytest.raises(sa.exc.IntegrityError):
+        await events.record_event(store, app_id, None, body2, response2, runs2, log_message="second: x")
+    assert await _messages(store, app_id) == ["w.test: hello"]
+    async with store.connect() as conn:
+        assert (
+            await conn.execute(sa.select(t.events).where(t.events.c.id == response2["event_id"]))
+        ).first() is None
+
+
+async def test_idempotency_key_replay_and_conflict_in_one_batch(store: Store) -> None:
+    app_id = await _app(store)
+    body, response, _ = _event(app_id)
+    other = {**body, "message": "other"}
+    results = await asyncio.gather(
+        events.record_event(store, app_id, "k1", body, response, log_message="a"),
+        events.record_event(
+            store, app_id, "k1", body, {**response, "event_id": new_id("evt")}, log_message="b"
+        ),
+        events.record_event(
+            store, app_id, "k1", other, {**response, "event_id": new_id("evt")}, log_message="c"
+        ),
+    )
+    assert [outcome for _, outcome in results] == ["new", "replay", "conflict"]
+    assert all(stored == response for stored, _ in results)
+    assert await _messages(store, app_id) == ["a"]
