@@ -11,7 +11,7 @@ import msgspec
 import structlog
 from starlette.applications import Starlette
 
-from .engine import ModelProvider, configure_sandbox, reap_orphans, sandbox_policy
+from .engine import ModelProvider, configure_sandbox, isolation_status, reap_orphans, sandbox_policy
 from .http import EXCEPTION_HANDLERS, all_routes
 from .services import Services
 from .services.access import AccessService
@@ -47,6 +47,17 @@ def _sandbox_for(settings: Settings) -> None:
     report = reap_orphans(state_dir)
     if report.killed:
         log.warning("ended sandboxes left running by a crashed server", count=len(report.killed))
+    status = isolation_status()
+    if status.isolated:
+        log.info("sandbox isolation complete", mechanism=status.mechanism)
+    else:
+        log.warning(
+            "sandbox isolation incomplete: app code runs with fewer protections, and session exec and "
+            "file tools are refused to every account but the owner",
+            mechanism=status.mechanism,
+            off=status.off,
+            reason=status.reason,
+        )
 
 
 def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> Starlette:
