@@ -393,10 +393,53 @@ def test_ara_server_names_a_bad_database_url(tmp_path: Path):
     )
     assert workers.returncode != 0 and "--workers" in workers.stderr
     dev = subprocess.run(
-        [sys.executable, "-m", "ara_cli", "dev", "--database-url", "oracle://x", "--data-dir", str(tmp_path / "d")],
+        [
+            sys.executable,
+            "-m",
+            "ara_cli",
+            "dev",
+            "--database-url",
+            "oracle://x",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert dev.returncode != 0 and "--database-url" in dev.stderr and "Traceback" not in dev.stderr
+
+
+@pytest.mark.e2e
+async def test_async_client_cancels_a_hook_run(server: Any, tmp_path: Path):
+    import asyncio
+
+    from ara_http import ApiError
+    from ara_sdk import AsyncAraClient, load_app
+    from e2e_support import APPS
+
+    client = AsyncAraClient(
+        manifest=load_app(APPS / "slow_app.py").manifest,
+        api_key=server.owner_api_key,
+        base_url=server.base_url,
+        cwd=tmp_path,
+    )
+    key = (await client.deploy())["runtime_key"]
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        sent = await http.post(
+            f"/v1/apps/{(await client.setup())['app']['id']}/events",
+            json={"event_type": "slow.start"},
+            headers=_bearer(key),
+        )
+    (run_id,) = sent.json()["runs"]
+    for _ in range(300):
+        if (await client.run_status(run_id=run_id, runtime_key=key))["run"]["status"] == "running":
+            break
+        await asyncio.sleep(0.05)
+    cancelled = await client.cancel(run_id=run_id, runtime_key=key)
+    assert cancelled["run"]["status"] == "cancelled"
+    with pytest.raises(ApiError) as missing:
+        await client.cancel(run_id="run-nope", runtime_key=key)
+    assert missing.value.status == 404
+    await client.aclose()

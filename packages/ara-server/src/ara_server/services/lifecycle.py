@@ -117,6 +117,7 @@ class Lifecycle:
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopping = False
         self._active = 0  # run_claimed calls in progress (until their end is recorded)
+        self._cancel_early: set[str] = set()  # cancelled after this node claimed them, before they started
         self.wakeup = asyncio.Event()
 
     # ------------------------------------------------------------------------------- node tasks
@@ -260,6 +261,10 @@ class Lifecycle:
         )
         task = asyncio.create_task(self._attempt(app, run, policy), name=f"ara-run-{run_id}")
         held = self._attempts[run_id] = _Attempt(attempt, task)
+        if run_id in self._cancel_early:
+            self._cancel_early.discard(run_id)
+            held.reason = "cancel"
+            task.cancel()
         try:
             outcome = await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -461,5 +466,7 @@ class Lifecycle:
         if held is not None and not held.task.done():
             held.reason = "cancel"
             held.task.cancel()
+        elif held is None and outcome.owner == self.node_id:
+            self._cancel_early.add(run_id)  # claimed here a moment ago: stopped as soon as it starts
         row = await self.wait(app_id, run_id, timeout=wait_seconds)
         return runs_store.CancelOutcome("requested", row, outcome.owner)
