@@ -54,6 +54,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("setup", f"{_APP}:setup", "show the app's setup information", "app"),
     Command("setup-auth", f"{_APP}:setup_auth", "mint an app header key for callers", "app"),
     Command("invite", f"{_APP}:invite", "invite a viewer or member to the app", "app"),
+    Command(
+        "keys", "ara_cli._commands.keys:keys_app", "list or revoke the app's runtime and header keys", "app"
+    ),
     Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
     Command(

@@ -386,6 +386,14 @@ class _Calls:
         return Call("DELETE", f"/apps/{_q(app_id)}/x-keys/{_q(key_id)}")
 
     @staticmethod
+    def list_keys(app_id: str) -> Call:
+        return Call("GET", f"/apps/{_q(app_id)}/keys")
+
+    @staticmethod
+    def revoke_key(app_id: str, key_id: str) -> Call:
+        return Call("DELETE", f"/apps/{_q(app_id)}/keys/{_q(key_id)}")
+
+    @staticmethod
     def upsert_secret(app_id: str, *, name: str, values: Mapping[str, str]) -> Call:
         return Call("POST", f"/apps/{_q(app_id)}/secrets", SecretUpsert(name=name, values=dict(values)))
 
@@ -596,6 +604,15 @@ class AraApi:
         """`DELETE /apps/{app_id}/x-keys/{key_id}`."""
         self._send(CALLS.revoke_x_key(app_id, key_id))
 
+    def list_keys(self, app_id: str) -> HeaderKeyList:
+        """`GET /apps/{app_id}/keys`: the app's runtime keys (`id`, `name`, `key_prefix`,
+        `requests_per_minute`, `is_active`, `created_at`; never the key itself)."""
+        return cast(HeaderKeyList, self._send(CALLS.list_keys(app_id)))
+
+    def revoke_key(self, app_id: str, key_id: str) -> None:
+        """`DELETE /apps/{app_id}/keys/{key_id}`: revoke a runtime key (at once, on every node)."""
+        self._send(CALLS.revoke_key(app_id, key_id))
+
     def upsert_secret(self, app_id: str, *, name: str, values: Mapping[str, str]) -> dict[str, Any]:
         """`POST /apps/{app_id}/secrets`: create or replace a named group of secret values."""
         return cast("dict[str, Any]", self._send(CALLS.upsert_secret(app_id, name=name, values=values)))
@@ -794,6 +811,14 @@ class AsyncAraApi:
     async def revoke_x_key(self, app_id: str, key_id: str) -> None:
         """As `AraApi.revoke_x_key`."""
         await self._send(CALLS.revoke_x_key(app_id, key_id))
+
+    async def list_keys(self, app_id: str) -> HeaderKeyList:
+        """As `AraApi.list_keys`."""
+        return cast(HeaderKeyList, await self._send(CALLS.list_keys(app_id)))
+
+    async def revoke_key(self, app_id: str, key_id: str) -> None:
+        """As `AraApi.revoke_key`."""
+        await self._send(CALLS.revoke_key(app_id, key_id))
 
     async def upsert_secret(self, app_id: str, *, name: str, values: Mapping[str, str]) -> dict[str, Any]:
         """As `AraApi.upsert_secret`."""

@@ -510,6 +510,25 @@ class _ClientBase:
         call = CALLS.invite(app["id"], email=email, role=role, expires_in_hours=expires_in_hours)
         return (yield from self._app_call(call))
 
+    def _keys_flow(self) -> Flow[dict[str, Any]]:
+        app = yield from self._require_app()
+        runtime = yield from self._app_call(CALLS.list_keys(app["id"]))
+        header = yield from self._app_call(CALLS.list_x_keys(app["id"]))
+        return {
+            "app_id": app["id"],
+            "slug": self.slug,
+            "runtime_keys": list(runtime.get("keys") or []) if isinstance(runtime, dict) else [],
+            "app_header_keys": list(header.get("keys") or []) if isinstance(header, dict) else [],
+        }
+
+    def _revoke_key_flow(self, key_id: str, app_header: bool) -> Flow[dict[str, Any]]:
+        if not key_id.strip():
+            raise ValueError("revoke_key requires key_id (see keys())")
+        app = yield from self._require_app()
+        call = (CALLS.revoke_x_key if app_header else CALLS.revoke_key)(app["id"], key_id.strip())
+        answer = yield from self._app_call(call)
+        return answer if isinstance(answer, dict) else {"ok": True, "id": key_id.strip()}
+
     def _setup_auth_flow(
         self, x_key_name: str | None, x_key_rpm: int, ensure_runtime_key: bool
     ) -> Flow[SetupAuthResult]:
@@ -902,6 +921,21 @@ class AraClient(_ClientBase):
         """Make sure the app has a runtime key and an app header key; mint what is missing."""
         return self._api.drive(self._setup_auth_flow(x_key_name, x_key_rpm, ensure_runtime_key))
 
+    def keys(self) -> dict[str, Any]:
+        """The app's runtime keys and app header keys: `{"app_id", "slug", "runtime_keys": [...],
+        "app_header_keys": [...]}`, each key `{"id", "name", "key_prefix", "requests_per_minute",
+        "is_active", "created_at"}` (never the key itself)."""
+        return self._api.drive(self._keys_flow())
+
+    def revoke_key(self, key_id: str, *, app_header: bool = False) -> dict[str, Any]:
+        """Revoke a runtime key (or an app header key when `app_header`) by its id (from `keys()`).
+
+        Raises:
+            ValueError: `key_id` is empty.
+            NotFoundError: The app has no such key.
+        """
+        return self._api.drive(self._revoke_key_flow(key_id, app_header))
+
 
 class AsyncAraClient(_ClientBase):
     """Deploy and operate one app with `await` (over `httpx.AsyncClient`; no threads).
@@ -1136,6 +1170,14 @@ class AsyncAraClient(_ClientBase):
     ) -> SetupAuthResult:
         """As `AraClient.setup_auth`."""
         return await self._api.drive(self._setup_auth_flow(x_key_name, x_key_rpm, ensure_runtime_key))
+
+    async def keys(self) -> dict[str, Any]:
+        """As `AraClient.keys`."""
+        return await self._api.drive(self._keys_flow())
+
+    async def revoke_key(self, key_id: str, *, app_header: bool = False) -> dict[str, Any]:
+        """As `AraClient.revoke_key`."""
+        return await self._api.drive(self._revoke_key_flow(key_id, app_header))
 
 
 def _warnings(response: object) -> list[dict[str, str]]:
