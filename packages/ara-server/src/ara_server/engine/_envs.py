@@ -93,6 +93,9 @@ def _uv() -> str:
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    # Trust the system's certificate store (as pip does), so a package index behind a private CA
+    # works without extra settings; an operator's own UV_NATIVE_TLS wins.
+    env.setdefault("UV_NATIVE_TLS", "1")
     try:
         return subprocess.run(
             argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS, env=env, check=False

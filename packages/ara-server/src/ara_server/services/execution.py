@@ -9,6 +9,7 @@ its artifacts are fetched, and its ``startup`` entrypoint has run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -382,6 +383,8 @@ class Execution:
             ArtifactError: As `prepare`.
         """
         prepared = await self.prepare(app)
+        # Cheap when nothing changed (a digest stamp); restores a shipped file a run deleted.
+        await asyncio.to_thread(materialize_files, prepared.workdir, app["manifest"])
         run_input = run.get("input") or {}
         attempt = max(1, int(run.get("attempt") or run.get("attempts") or 0))
         key = str(run.get("idempotency_key") or run_input.get("idempotency_key") or run["run_id"])
@@ -396,6 +399,11 @@ class Execution:
             attempt=attempt,
             idempotency_key=key,
         )
+        if spec.kind == "agent" and spec.workflow_id != spec.agent_id and "task" not in run_input:
+            # A task workflow asked for by its id: its task text goes with the agent's instructions.
+            target = prepared.view.target(spec.workflow_id)
+            if target is not None and target.task:
+                spec = dataclasses.replace(spec, input={**run_input, "task": target.task})
         settings = prepared.view.subagent(spec.agent_id) if spec.agent_id else None
         timeout = (settings.timeout_seconds if settings else None) or self.settings.run_timeout_seconds
         return ExecutionContext(
