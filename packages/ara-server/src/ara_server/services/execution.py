@@ -1,5 +1,5 @@
-"""Execution: turn a stored run into an `ExecutionContext`, execute it with the engine's executor for
-its kind, and persist the outcome.
+"""Execution: turn a stored run into an `ExecutionContext` and execute one attempt with the engine's
+executor for its kind (the lifecycle records the outcome).
 
 Before a run executes, the app's deployed version is made ready on this node (once per version):
 its files are written, its ``python_packages`` environment is built (shared by identical apps),
@@ -38,7 +38,7 @@ from ..engine import (
 )
 from ..errors import ApiProblem
 from ..settings import Settings
-from ..store import Store, apps, now, runs, secrets
+from ..store import Store, apps, secrets
 from .deploy import materialize_files
 from .logbus import LogBus
 from .masking import MaskingSink, SecretMask
@@ -436,46 +436,6 @@ class Execution:
             return mask.outcome(outcome)
         return mask.outcome(await execute_run(ctx))
 
-    async def execute(self, app: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-        """Mark the run running, execute it, persist the outcome and log it.
-
-        Returns:
-            The updated run row.
-        """
-        app_id, run_id = app["id"], run["run_id"]
-        what = _describe(run)
-        started = now()
-        await self.store.run(runs.update_run, run_id, status="running", started_at=started)
-        await self.logbus.log(app_id, run_id, "info", "run.started", f"{what} started")
-        outcome = await self.outcome(app, run)
-        result = outcome.result if outcome.status == "completed" or outcome.trace else None
-        finished = now()
-        await self.store.run(
-            runs.update_run,
-            run_id,
-            status=outcome.status,
-            result=result,
-            error=outcome.error,
-            trace=outcome.trace,
-            finished_at=finished,
-        )
-        await self.logbus.log(
-            app_id,
-            run_id,
-            "error" if outcome.status == "failed" else "info",
-            f"run.{outcome.status}",
-            outcome.error or f"{what} {outcome.status}",
-        )
-        return {
-            **run,
-            "status": outcome.status,
-            "result": result,
-            "error": outcome.error,
-            "trace": outcome.trace,
-            "started_at": run.get("started_at") or started,
-            "finished_at": finished,
-        }
-
 
 def _declared(ctx: ExecutionContext) -> bool:
     """The run's agent or handler exists in the manifest."""
@@ -484,10 +444,3 @@ def _declared(ctx: ExecutionContext) -> bool:
         ctx.view.agent(run.agent_id) is not None
         or handler_row(ctx.view, run.workflow_id or run.agent_id) is not None
     )
-
-
-def _describe(run: dict[str, Any]) -> str:
-    kind = str(run.get("kind") or "agent")
-    if kind == "agent":
-        return f"agent {run.get('agent_id')}"
-    return f"{kind} {run.get('workflow_id') or run.get('agent_id')}"
