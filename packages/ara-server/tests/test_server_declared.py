@@ -215,7 +215,11 @@ async def test_runtime_artifacts_from_a_tarball_are_in_the_working_directory(ser
 
 async def test_startup_runs_once_per_deployed_version_with_its_output_in_the_logs(server):
     profile = {
-        "startup": {"entrypoint": "echo booted >> boots.txt; cat boots.txt; true", "shell": "bash", "args": []}
+        "startup": {
+            "entrypoint": "echo booted >> boots.txt; cat boots.txt; true",
+            "shell": "bash",
+            "args": [],
+        }
     }
     app_id = await server.deploy({**server.manifest(), "runtime_profile": profile})
     done = await _wait_log(server, app_id, "startup.completed")
@@ -300,3 +304,15 @@ async def test_two_apps_with_the_same_packages_use_one_environment(server, setti
     out = await _run(server, ids[1], key, "shouter", word="two_words")
     assert out["status"] == "completed", out
     assert out["result"]["tool_calls"][0]["result"] == "TwoWords"
+
+
+async def test_a_runtime_block_of_the_wrong_shape_is_a_422_with_its_path(server):
+    for profile, path in (
+        ({"python_packages": "inflection"}, "$.runtime_profile"),
+        ({"startup": {"entrypoint": 3}}, "$.runtime_profile"),
+    ):
+        resp = await server.client.post(
+            "/apps", json={**server.manifest(), "runtime_profile": profile}, headers=server.owner()
+        )
+        assert resp.status_code == 422, resp.text
+        assert path in resp.text
