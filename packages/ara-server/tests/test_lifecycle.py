@@ -138,12 +138,15 @@ async def test_max_retries_gives_three_attempts_with_the_documented_backoff(serv
         "attempt 3 of 3",
     ]
     assert len(retries) == 2
-    for n, (retry, following) in enumerate(zip(retries, attempts[1:], strict=True), start=1):
+    for n, (retry, previous, following) in enumerate(
+        zip(retries, attempts, attempts[1:], strict=True), start=1
+    ):
         delay = float(re.search(r"in ([0-9.]+) s$", retry["message"]).group(1))  # type: ignore[union-attr]
         # full jitter: uniform(0, min(cap, base * 2 ** (n - 1)))
         assert 0.0 <= delay <= base * 2 ** (n - 1)
-        # the next attempt never starts before the backoff has passed
-        assert _stamp(following["created_at"]) >= _stamp(retry["created_at"]) + delay - 0.01
+        # the next attempt never starts before the backoff has passed (counted from before the
+        # failed attempt's end, so from its start at the latest)
+        assert _stamp(following["created_at"]) >= _stamp(previous["created_at"]) + delay - 0.005
     kinds = [r["event_type"] for r in logs]
     assert kinds.count("run.failed") == 1 and kinds.index("run.failed") > kinds.index("run.retry")
 
