@@ -3,6 +3,15 @@
 The only package that imports httpx (enforced by import-linter).
 """
 
+import sys as _sys
+import types as _types
+
+if "httpx" not in _sys.modules:  # pragma: no branch
+    # The httpx package imports its command-line entry point (`httpx._main`: click, rich and
+    # pygments when installed) at import time. A library never uses it, and it costs tens of
+    # milliseconds at every CLI start: an empty stand-in makes httpx fall back to its stub `main`.
+    _sys.modules.setdefault("httpx._main", _types.ModuleType("httpx._main"))
+
 from ._auth import expires_at_iso, refresh_supabase_record, supabase_token_request
 from ._config import (
     MISSING_CREDENTIALS,

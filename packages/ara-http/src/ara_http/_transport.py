@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -15,6 +15,22 @@ import msgspec
 from httpx_sse import EventSource
 
 from .errors import APIConnectionError, ApiError, APITimeoutError, status_error
+
+#: Requests are sent without waiting for the server's delayed ACK of the previous segment.
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+def _verify(base_url: str) -> bool:
+    """TLS verification for a client of `base_url`: on for `https://` (every request goes to the
+    base URL: redirects are not followed), and no certificate store loaded for plain `http://`."""
+    return not base_url.startswith("http://")
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
 
 _json_loads = json.loads
 #: Compact JSON for dicts, lists and msgspec Structs alike (`{"a":1}`, as the original SDK sends).
@@ -247,6 +263,8 @@ class HttpClient(_Base):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
+        if transport is None:
+            transport = httpx.HTTPTransport(verify=_verify(self.base_url), socket_options=_SOCKET_OPTIONS)
         self._client = httpx.Client(transport=transport, follow_redirects=False)
         self._sleep = sleep
 
@@ -351,9 +369,13 @@ class AsyncHttpClient(_Base):
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep,
     ) -> None:
         super().__init__(base_url, auth=auth, timeout=timeout, retry=retry, headers=headers)
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(
+                verify=_verify(self.base_url), socket_options=_SOCKET_OPTIONS
+            )
         self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
         self._sleep = sleep
 
