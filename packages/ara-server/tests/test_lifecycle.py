@@ -139,7 +139,7 @@ async def test_max_retries_gives_three_attempts_with_the_documented_backoff(serv
     ]
     assert len(retries) == 2
     for n, (retry, previous, following) in enumerate(
-        zip(retries, attempts, attempts[1:], strict=True), start=1
+        zip(retries, attempts[:-1], attempts[1:], strict=True), start=1
     ):
         delay = float(re.search(r"in ([0-9.]+) s$", retry["message"]).group(1))  # type: ignore[union-attr]
         # full jitter: uniform(0, min(cap, base * 2 ** (n - 1)))
