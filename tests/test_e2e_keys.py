@@ -55,3 +55,31 @@ def test_keys_are_listed_and_a_revoked_key_stops_working(cli):
     assert missing.returncode != 0
     empty = cli("keys", "revoke", app)
     assert empty.returncode != 0 and "--key-id" in empty.stderr
+
+
+def test_a_redeploy_reuses_the_runtime_key_until_rotation_is_asked_for(cli):
+    app = str(APPS / "calc_app.py")
+    first = json.loads(cli("deploy", app).stdout)
+    assert first["runtime_key_created"] is True
+    for _ in range(3):
+        again = json.loads(cli("deploy", app).stdout)
+        assert again["runtime_key_created"] is False and again["runtime_key"] == first["runtime_key"]
+    keys = json.loads(cli("keys", "list", app).stdout)["runtime_keys"]
+    assert [k["is_active"] for k in keys] == [True]
+    rotated = json.loads(cli("deploy", app, "--rotate-key").stdout)
+    assert rotated["runtime_key_created"] is True and rotated["runtime_key"] != first["runtime_key"]
+    old_id = keys[0]["id"]
+    assert cli("keys", "revoke", app, "--key-id", old_id).returncode == 0
+    after = json.loads(cli("deploy", app).stdout)
+    assert after["runtime_key"] == rotated["runtime_key"] and after["runtime_key_created"] is False
+    ran = cli("run", app, "--agent", "calculator", "--input", "a=1", "--input", "b=2")
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_setup_auth_reuses_the_stored_runtime_key(cli):
+    app = str(APPS / "calc_app.py")
+    deployed = json.loads(cli("deploy", app).stdout)
+    auth = json.loads(cli("setup-auth", app).stdout)
+    assert auth["runtime_key_created"] is False and auth["runtime_key"] == deployed["runtime_key"]
+    keys = json.loads(cli("keys", "list", app).stdout)["runtime_keys"]
+    assert len(keys) == 1

@@ -19,11 +19,13 @@ from ara_http import (
     USE_CLIENT_AUTH,
     AppHeaderKeyAuth,
     AsyncHttpClient,
+    AuthenticationError,
     BearerAuth,
     ConflictError,
     ControlPlaneAuth,
     HttpClient,
     NotFoundError,
+    PermissionDeniedError,
     load_dotenv,
     resolve_base_url,
     resolve_control_token,
@@ -338,6 +340,7 @@ class _ClientBase:
         warm: bool,
         warm_agent_id: str | None,
         on_existing: str | None,
+        rotate_key: bool = False,
     ) -> Flow[DeployResult]:
         mode = on_existing or "update"
         if mode not in ("update", "error"):
@@ -380,12 +383,20 @@ class _ClientBase:
             if activate:
                 yield CALLS.update_app(app_id, StatusPatch(status="active"))
         secrets = yield from self._sync_secrets(app_id, definitions, reconcile)
-        minted: MintedKey = yield CALLS.create_key(
-            app_id, name=key_name or f"{self.slug}-py-local", requests_per_minute=key_rpm
-        )
-        key = str(minted.get("key") or "") if isinstance(minted, dict) else ""
-        if not key:
-            raise ClientError("deploy failed: runtime key missing")
+        # A redeploy keeps the stored runtime key while the server still accepts it (keys do not
+        # pile up); `rotate_key` or a key the server refuses mints a new one.
+        key = ""
+        stored = self.runtime_keys.get(self.slug) if existing is not None and not rotate_key else ""
+        if stored and (yield from self._key_works(app_id, stored)):
+            key = stored
+        created_key = not key
+        if created_key:
+            minted: MintedKey = yield CALLS.create_key(
+                app_id, name=key_name or f"{self.slug}-py-local", requests_per_minute=key_rpm
+            )
+            key = str(minted.get("key") or "") if isinstance(minted, dict) else ""
+            if not key:
+                raise ClientError("deploy failed: runtime key missing")
         legacy_path = self.runtime_keys.put(self.slug, key)
         warmup: dict[str, Any] | None = None
         if warm:
@@ -394,7 +405,7 @@ class _ClientBase:
         return {
             "app_id": app_id,
             "slug": self.slug,
-            "runtime_key_created": True,
+            "runtime_key_created": created_key,
             "runtime_key": key,
             "runtime_key_written": True,
             "runtime_key_path": str(legacy_path),
@@ -510,6 +521,14 @@ class _ClientBase:
         call = CALLS.invite(app["id"], email=email, role=role, expires_in_hours=expires_in_hours)
         return (yield from self._app_call(call))
 
+    def _key_works(self, app_id: str, key: str) -> Flow[bool]:
+        """Whether the server accepts `key` as a runtime key of the app (one cheap run listing)."""
+        try:
+            yield CALLS.list_runs(app_id, {"limit": 1}, BearerAuth(key))
+        except (AuthenticationError, PermissionDeniedError, NotFoundError):
+            return False
+        return True
+
     def _keys_flow(self) -> Flow[dict[str, Any]]:
         app = yield from self._require_app()
         runtime = yield from self._app_call(CALLS.list_keys(app["id"]))
@@ -536,6 +555,9 @@ class _ClientBase:
         app_id = app["id"]
         runtime_key = os.environ.get("ARA_RUNTIME_KEY", "").strip()
         runtime_created = False
+        stored = self.runtime_keys.get(self.slug) if not runtime_key and ensure_runtime_key else ""
+        if stored and (yield from self._key_works(app_id, stored)):
+            runtime_key = stored  # the key of the last deploy still works: no new key
         if not runtime_key and ensure_runtime_key:
             minted: MintedKey = yield CALLS.create_key(
                 app_id, name=f"{self.slug}-py-local", requests_per_minute=60
@@ -689,10 +711,14 @@ class AraClient(_ClientBase):
         warm_agent_id: str | None = None,
         warm_workflow_id: str | None = None,
         on_existing: str | None = "update",
+        rotate_key: bool = False,
     ) -> DeployResult:
-        """Create or update the app, sync its secrets, mint a runtime key, optionally warm it.
+        """Create or update the app, sync its secrets, make sure it has a runtime key, optionally warm it.
 
-        The key is stored for the app directory and slug (see `RuntimeKeyStore`, mode 0600).
+        A first deploy mints a runtime key and stores it for the app directory and slug (see
+        `RuntimeKeyStore`, mode 0600). A redeploy reuses the stored key while the server accepts it
+        (`runtime_key_created` is then false), so keys do not pile up; `rotate_key=True`, or a stored
+        key the server refuses (revoked), mints a new one. Revoke old keys with `revoke_key`.
 
         Args:
             activate: Set the app's status to `active`.
@@ -702,6 +728,7 @@ class AraClient(_ClientBase):
             warm_agent_id: Agent for the warm-up (default: the app's default).
             warm_workflow_id: Older spelling of `warm_agent_id`.
             on_existing: `update` (default) or `error` when the app exists.
+            rotate_key: Mint a new runtime key even when the stored one still works.
 
         Returns:
             `DeployResult`.
@@ -714,7 +741,7 @@ class AraClient(_ClientBase):
             ara_http.ApiError: Any other API failure (subclass by status).
         """
         flow = self._deploy_flow(
-            activate, key_name, key_rpm, warm, warm_agent_id or warm_workflow_id, on_existing
+            activate, key_name, key_rpm, warm, warm_agent_id or warm_workflow_id, on_existing, rotate_key
         )
         return self._api.drive(flow)
 
@@ -1019,10 +1046,11 @@ class AsyncAraClient(_ClientBase):
         warm_agent_id: str | None = None,
         warm_workflow_id: str | None = None,
         on_existing: str | None = "update",
+        rotate_key: bool = False,
     ) -> DeployResult:
         """As `AraClient.deploy`."""
         flow = self._deploy_flow(
-            activate, key_name, key_rpm, warm, warm_agent_id or warm_workflow_id, on_existing
+            activate, key_name, key_rpm, warm, warm_agent_id or warm_workflow_id, on_existing, rotate_key
         )
         return await self._api.drive(flow)
 

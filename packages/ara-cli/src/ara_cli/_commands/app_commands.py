@@ -71,8 +71,12 @@ def deploy(
     warm_agent: str = "",
     warm_workflow: str = "",
     on_existing: Literal["update", "error"] = "update",
+    rotate_key: bool = False,
 ) -> int:
-    """Deploy an app: create or update it, sync its secrets and mint a runtime key.
+    """Deploy an app: create or update it, sync its secrets and make sure it has a runtime key.
+
+    A redeploy keeps the runtime key stored by the last deploy while the server accepts it;
+    `--rotate-key` mints a new one (revoke the old one with `ara keys revoke`).
 
     Prints `{"ok", "slug", "runtime_key_created", "runtime_key", "warmup_run_id", "next"}`; the
     runtime key is also written to `.runtime-keys.local` (mode 0600) in the current directory, where
@@ -88,6 +92,7 @@ def deploy(
         warm_agent: Agent id for the warm-up run (default: the app's default agent).
         warm_workflow: Older spelling of `--warm-agent`.
         on_existing: `error` refuses to update an app that already exists.
+        rotate_key: Mint a new runtime key even when the stored one still works.
     """
     client = _client(app_script)
     with _progress(f"Deploying {client.slug} to {client.base_url}"):
@@ -98,6 +103,7 @@ def deploy(
             warm=warm,
             warm_agent_id=(warm_agent or warm_workflow) or None,
             on_existing=on_existing,
+            rotate_key=rotate_key,
         )
     warmup = result.get("warmup") if isinstance(result.get("warmup"), dict) else {}
     emit(
