@@ -92,14 +92,14 @@ def _install(uv: str, dist: Path, where: Path, package: str, extra: str = "") ->
     return where / "bin"
 
 
-def _run(bin_dir: Path, cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def _run(
+    bin_dir: Path, cwd: Path, *args: str, timeout: float = 180, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = _env(cwd)
+    if path is not None:
+        env["PATH"] = path
     return subprocess.run(
-        [str(bin_dir / args[0]), *args[1:]],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(cwd),
+        [str(bin_dir / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
@@ -224,7 +224,8 @@ def test_ara_cli_server_extra_runs_the_demo_outside_the_repository(
     installed = _installed(bin_dir, outside)
     assert installed["ara-server"] == _version("ara-server")
     assert "asyncpg" not in installed  # PostgreSQL is the ara-server[postgres] extra
-    proc = _run(bin_dir, outside, "ara", "demo", timeout=240)
+    # Nothing but the virtualenv and the system's basic tools on PATH (no uv, no repository).
+    proc = _run(bin_dir, outside, "ara", "demo", timeout=240, path=f"{bin_dir}:/usr/bin:/bin")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "_demo_apps" in proc.stdout  # the copy bundled in the wheel, not the repository's
     assert "find_free_slots" in proc.stdout or "find-free-slots" in proc.stdout
