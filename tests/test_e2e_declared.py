@@ -81,7 +81,9 @@ def test_every_declaration_runs(cli, server, deployed):
 
     # The startup entrypoint ran once for this version; its output is in the logs.
     lines = _log_lines(cli, "startup.completed")
-    assert any("event=startup.output" in line and "started startup-ran-declared-e2e" in line for line in lines)
+    assert any(
+        "event=startup.output" in line and "started startup-ran-declared-e2e" in line for line in lines
+    )
     app_id = deployed["app_id"]
     workdir: Path = server.settings.app_dir(app_id)
     assert (workdir / "startup.txt").read_text() == "startup-ran-declared-e2e\n"

@@ -86,7 +86,11 @@ def hello2(request, ctx):
 
 @app.subagent(
     channels=["email"],
-    hooks=[subagent_hook(event="py.check", command="python -c 'import inflection, sys; print(sys.version_info[0])'")],
+    hooks=[
+        subagent_hook(
+            event="py.check", command="python -c 'import inflection, sys; print(sys.version_info[0])'"
+        )
+    ],
 )
 def checker():
     """Checks python."""

@@ -120,7 +120,7 @@ async def test_bad_argument_names_the_json_path(tmp_path):
         _manifest(TOOLS), "agent", {"n": "twenty"}, workdir=tmp_path, provider=OfflineProvider()
     )
     assert out.status == "failed"
-    assert "`$.n` must be integer" in out.error
+    assert "`$.n` must be integer" in (out.error or "")
 
 
 async def test_timeout_kills_the_tool_and_the_loop_stays_responsive(tmp_path):
@@ -156,7 +156,7 @@ async def test_timeout_kills_the_tool_and_the_loop_stays_responsive(tmp_path):
     )
     elapsed = time.monotonic() - started
     task.cancel()
-    assert all(r.status == "failed" and "timed out after 1 s" in r.error for r in results)
+    assert all(r.status == "failed" and "timed out after 1 s" in (r.error or "") for r in results)
     assert elapsed < 30  # killed, not waited for 60 s
     assert ticks >= 5  # the event loop kept running while both tools slept
 
@@ -256,4 +256,4 @@ async def test_openai_compatible_provider_http_error_fails_the_run(tmp_path):
     out = await execute_agent_run(
         _manifest(TOOLS[:1]), "agent", {"message": "x"}, workdir=tmp_path, provider=provider
     )
-    assert out.status == "failed" and "model request failed" in out.error
+    assert out.status == "failed" and "model request failed" in (out.error or "")
