@@ -542,7 +542,7 @@ class _ClientBase:
 
     def _revoke_key_flow(self, key_id: str, app_header: bool) -> Flow[dict[str, Any]]:
         if not key_id.strip():
-            raise ValueError("revoke_key requires key_id (see keys())")
+            raise InvalidOptionError("revoke_key requires key_id (see keys())")
         app = yield from self._require_app()
         call = (CALLS.revoke_x_key if app_header else CALLS.revoke_key)(app["id"], key_id.strip())
         answer = yield from self._app_call(call)
@@ -958,7 +958,7 @@ class AraClient(_ClientBase):
         """Revoke a runtime key (or an app header key when `app_header`) by its id (from `keys()`).
 
         Raises:
-            ValueError: `key_id` is empty.
+            InvalidOptionError: `key_id` is empty (a `ValueError`).
             NotFoundError: The app has no such key.
         """
         return self._api.drive(self._revoke_key_flow(key_id, app_header))
