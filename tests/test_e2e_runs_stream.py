@@ -48,6 +48,7 @@ def test_run_stream_runs_table_and_resumable_events(cli, server, workdir, monkey
     assert len(page["runs"]) == 1 and page["next_cursor"]
 
     from ara_sdk import AraClient, AsyncAraClient, load_app
+    from ara_sdk._run_events import RunEvent
 
     monkeypatch.setenv("ARA_API_BASE_URL", server.base_url)
     monkeypatch.setenv("ARA_API_KEY", server.owner_api_key)
@@ -59,7 +60,7 @@ def test_run_stream_runs_table_and_resumable_events(cli, server, workdir, monkey
         assert [e["id"] for e in rest] == [e["id"] for e in full[2:]]
         assert client.runs(agent="calculator", limit=200)["runs"][0]["run_id"] == run_id
 
-    async def async_events() -> list[dict[str, Any]]:
+    async def async_events() -> list[RunEvent]:
         async with AsyncAraClient.from_env(manifest=manifest, cwd=workdir, app_dir=workdir) as client:
             return [e async for e in client.stream_run(run_id=run_id, last_event_id=full[0]["id"])]
 

@@ -22,7 +22,7 @@ EXCLUDED = r"(/events$|/logs/stream$|^/chat$|/session/terminal/exec$|^/apps/api-
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[Any]:
+def live(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     from ara_server import ServerThread, Settings
     from ara_server.engine import OfflineProvider
 
@@ -53,27 +53,28 @@ def live(tmp_path: Path) -> Iterator[Any]:
             }
             created = api.post("/apps", json=manifest)
             assert created.status_code == 201, created.text
-            srv.fuzzed_app_id = created.json()["app"]["id"]
+            app_id = str(created.json()["app"]["id"])
             assert api.post("/session/start").status_code == 200
-        yield srv
+        yield srv, app_id
 
 
-def test_schemathesis_finds_no_server_error(live: Any, tmp_path: Path):
+def test_schemathesis_finds_no_server_error(live: tuple[Any, str], tmp_path: Path):
+    server, app_id = live
     command = [which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")]
     # path parameters are those of the deployed app and its endpoint, so their routes are reached too
     config = tmp_path / "schemathesis.toml"
-    config.write_text(f'[parameters]\n"path.app_id" = "{live.fuzzed_app_id}"\n"path.label" = "hook"\n')
+    config.write_text(f'[parameters]\n"path.app_id" = "{app_id}"\n"path.label" = "hook"\n')
     proc = subprocess.run(
         [
             *command,
             "--config-file",
             str(config),
             "run",
-            f"{live.base_url}/openapi.json",
+            f"{server.base_url}/openapi.json",
             "--url",
-            live.base_url,
+            server.base_url,
             "-H",
-            f"Authorization: Bearer {live.owner_api_key}",
+            f"Authorization: Bearer {server.owner_api_key}",
             "--checks",
             "not_a_server_error",
             "--phases",
