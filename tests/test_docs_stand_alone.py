@@ -36,3 +36,15 @@ def test_doc_stands_alone(doc: Path) -> None:
         if "://" in target or target.startswith("mailto:"):
             continue
         assert (doc.parent / target).resolve().exists(), f"{doc.relative_to(REPO)} links to missing {target}"
+
+
+INSTALL = re.compile(r"\bpip install\b.*\bara-(core|http|sdk|cli|server)\b")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_install_commands_point_at_our_wheels(doc: Path) -> None:
+    """The registry's ara-core, ara-cli and ara-sdk are other projects: every install command in a
+    code block must name our wheels (`--find-links`)."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    commands = [line for block in blocks for line in block.splitlines() if INSTALL.search(line)]
+    assert all("--find-links" in line for line in commands), commands
