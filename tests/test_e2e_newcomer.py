@@ -246,6 +246,7 @@ def test_ara_dev_logs_one_json_line_per_request(tmp_path, home, workdir, devs):
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{base}/no-such-route", timeout=30)
     assert missing.value.code == 404
+    missing.value.close()
     _, err = dev.stop()
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     requests = [line for line in lines if line.get("event") == "request"]
@@ -256,3 +257,9 @@ def test_ara_dev_logs_one_json_line_per_request(tmp_path, home, workdir, devs):
         ("GET", "/no-such-route", 404),
     ]
     assert all(r["level"] == "info" and "timestamp" in r and r["duration_ms"] >= 0 for r in requests)
+
+
+def test_ara_demo_json_is_pure_json_on_stdout(home, workdir):
+    demo = _ara(["demo", "--json"], cwd=workdir, env=base_env(home), timeout=240)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert json.loads(demo.stdout)["status"] == "completed"  # server logs stay on stderr

@@ -413,6 +413,10 @@ def demo(app: str = DEFAULT_DEMO_APP, /, *, agent: str = "", message: str = "") 
     from ara_core import new_run_id, slugify
     from ara_sdk import AraClient, load_app
 
+    from .._logging import configure_logging
+
+    configure_logging()  # the server's logs go to stderr (WARNING unless ARA_LOG_LEVEL), never stdout
+
     server_module = _server_module()
     ServerThread, Settings = server_module.ServerThread, server_module.Settings  # noqa: N806
     script = find_demo_app(app)
