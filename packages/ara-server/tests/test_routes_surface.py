@@ -176,6 +176,9 @@ async def test_automation_session_tools(server: Any):
         execute, json={"tool_name": "automation_delete", "args": {"id": job_id}}, headers=owner
     )
     assert gone.json()["result"]["deleted"] is True
+    listed_tools = (await c.get("/session/runtime/tools?kind=builtin", headers=owner)).json()["tools"]
+    available = {t["name"] for t in listed_tools if t["available"]}
+    assert {"automation_create", "automation_list", "automation_update", "automation_delete"} <= available
 
 
 def test_due_times_every_and_cron():

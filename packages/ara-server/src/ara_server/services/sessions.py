@@ -93,15 +93,40 @@ BUILTIN_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
         "Fetch a URL (not available on ara-server).",
         {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]},
     ),
+    "automation_create": (
+        "Create a scheduled automation job of your account (every N seconds or a cron expression).",
+        {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "schedule_kind": {"type": "string", "enum": ["every", "cron"]},
+                "every_seconds": {"type": "integer", "minimum": 1},
+                "schedule_expr": {"type": "string"},
+                "timezone": {"type": "string", "default": "UTC"},
+                "payload": {"type": "object"},
+            },
+            "required": ["name", "schedule_kind", "payload"],
+        },
+    ),
+    "automation_list": ("List your automation jobs.", {"type": "object", "properties": {}, "required": []}),
+    "automation_update": (
+        "Change an automation job (name, enabled, payload, max_retries, retry_backoff_seconds).",
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "enabled": {"type": "boolean"},
+                "name": {"type": "string"},
+            },
+            "required": ["id"],
+        },
+    ),
+    "automation_delete": (
+        "Delete an automation job.",
+        {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+    ),
 }
-UNAVAILABLE = {
-    "web_search",
-    "web_fetch",
-    "automation_create",
-    "automation_list",
-    "automation_update",
-    "automation_delete",
-}
+UNAVAILABLE = {"web_search", "web_fetch"}
 
 
 #: Session tools served by the automation service (`/automations/*` as tools).
@@ -474,7 +499,7 @@ class SessionService:
         tools = [
             {"type": "function", "function": {"name": n, "description": d, "parameters": p}}
             for n, (d, p) in BUILTIN_TOOLS.items()
-            if n not in UNAVAILABLE
+            if n not in UNAVAILABLE and n not in AUTOMATION_TOOLS  # automations: tools/execute only
         ]
 
         async def call(name: str, arguments: dict[str, Any]) -> Any:
