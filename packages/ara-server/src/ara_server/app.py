@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 import msgspec
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from .engine import ModelProvider, configure_sandbox, isolation_status, reap_orphans, sandbox_policy
 from .http import EXCEPTION_HANDLERS, all_routes
+from .http.guard import RejectNul
 from .services import Services
 from .services.access import AccessService
 from .services.automations import AutomationService
@@ -131,7 +133,10 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
             await store.close()
 
     application = Starlette(
-        routes=all_routes(services), lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS
+        routes=all_routes(services),
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(RejectNul)],
     )
     application.state.store = store
     application.state.services = services

@@ -53,17 +53,25 @@ async def read_body(request: Request, *, limit: int = DEFAULT_MAX_BODY_BYTES) ->
     return b"".join(chunks)
 
 
-def _depth(value: Any, limit: int) -> bool:
-    """Whether `value` nests arrays/objects at most `limit` deep (iterative: no recursion)."""
+def _shape_problem(value: Any, limit: int) -> str | None:
+    """Why `value` is refused: arrays/objects nested deeper than `limit`, or a NUL character in a
+    string or key (no database text column stores it); `None` when it is fine. Iterative."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "request body contains a NUL character (\\u0000) in a string"
+        elif isinstance(item, dict | list):
             if level > limit:
-                return False
-            children = item.values() if isinstance(item, dict) else item  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+                return f"request body nests arrays/objects deeper than {limit} levels"
+            if isinstance(item, dict):
+                stack.extend((key, level) for key in item)  # pyright: ignore[reportUnknownVariableType]
+                children = item.values()  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+            else:
+                children = item  # pyright: ignore[reportUnknownVariableType]
             stack.extend((child, level + 1) for child in children)  # pyright: ignore[reportUnknownVariableType]
-    return True
+    return None
 
 
 async def json_body(
@@ -78,7 +86,8 @@ async def json_body(
 
     Raises:
         ApiProblem: 413 `body_too_large`; 400 `invalid_json` (not JSON, not UTF-8, NaN/Infinity,
-            nested deeper than `max_depth`); 400 `invalid_body` (not an object).
+            nested deeper than `max_depth`, a NUL character in a string); 400 `invalid_body` (not
+            an object).
     """
     raw = await read_body(request, limit=limit)
     if not raw.strip():
@@ -101,10 +110,9 @@ async def json_body(
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProblem(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
-    if not _depth(data, max_depth):
-        raise ApiProblem(
-            400, "invalid_json", f"request body nests arrays/objects deeper than {max_depth} levels"
-        )
+    problem = _shape_problem(data, max_depth)
+    if problem is not None:
+        raise ApiProblem(400, "invalid_json", problem)
     if not isinstance(data, dict):
         raise ApiProblem(400, "invalid_body", "request body must be a JSON object")
     return data  # pyright: ignore[reportUnknownVariableType]
