@@ -130,6 +130,11 @@ async def test_max_retries_gives_three_attempts_with_the_documented_backoff(serv
     assert (run["status"], run["attempt"]) == ("failed", 3), run
     assert f"attempt=3 run={run_id} key=order-42" in json.dumps(run)
     logs = await _logs(server, app_id, run_id)
+    for _ in range(100):  # the final log line is written just after the final status
+        if any(r["event_type"] == "run.failed" for r in logs):
+            break
+        await asyncio.sleep(0.05)
+        logs = await _logs(server, app_id, run_id)
     attempts = [r for r in logs if r["event_type"] == "run.attempt"]
     retries = [r for r in logs if r["event_type"] == "run.retry"]
     assert [a["message"].split(" on node")[0] for a in attempts] == [
