@@ -96,7 +96,12 @@ class Node:
     def __init__(self, name: str, database_url: str, data_dir: Path, workers: int, secrets_key: str) -> None:
         self.log = data_dir.parent / f"{name}.log"
         self._err = self.log.open("wb")
-        env = {**os.environ, "ARA_API_KEY": OWNER, "ARA_SECRETS_KEY": secrets_key, "HOME": str(data_dir.parent)}
+        env = {
+            **os.environ,
+            "ARA_API_KEY": OWNER,
+            "ARA_SECRETS_KEY": secrets_key,
+            "HOME": str(data_dir.parent),
+        }
         env.pop("ARA_MODEL_BASE_URL", None)
         self.proc = subprocess.Popen(
             [
@@ -169,7 +174,9 @@ def measure(base: str, nodes: int, runs: int, workers: int, tmp: Path) -> dict[s
         owner = {"Authorization": f"Bearer {OWNER}"}
         with httpx.Client(base_url=started[0].url, timeout=60) as c:
             app_id = c.post("/apps", json=MANIFEST, headers=owner).json()["app"]["id"]
-            runtime = c.post(f"/apps/{app_id}/keys", json={"requests_per_minute": 10**6}, headers=owner).json()["key"]
+            runtime = c.post(
+                f"/apps/{app_id}/keys", json={"requests_per_minute": 10**6}, headers=owner
+            ).json()["key"]
         auth = {"Authorization": f"Bearer {runtime}"}
         clients = [httpx.Client(base_url=n.url, timeout=60) for n in started]
 
@@ -221,7 +228,7 @@ def measure(base: str, nodes: int, runs: int, workers: int, tmp: Path) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
