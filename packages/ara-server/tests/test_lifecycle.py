@@ -272,7 +272,7 @@ async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(
     manifest = small_manifest("secretive")
     manifest["agent"]["tools"][0] = {
         **ECHO_TOOL,
-        "source": "def echo(text: str) -> dict:\n    import os\n    return {'reply': os.environ.get('TOKEN', 'missing')}\n",
+        "source": "def echo(text: str) -> dict:\n    import os\n    return {'reply': os.environ.get('TOKEN', 'missing')[::-1]}\n",
     }
     owner = "ara_owner_test_key_0123456789"
     with _node(tmp_path / "a", url, "node-a", owner) as a:
@@ -300,7 +300,8 @@ async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(
                         f"/v1/apps/{app_id}/run", json={"input": {"text": "x"}}, headers=_bearer(key)
                     )
                     assert done.status_code == 200, done.text
-                    assert done.json()["result"]["output_text"] == "s3cret", done.text
+                    # reversed: the exact secret value would be masked as ***
+                    assert done.json()["result"]["output_text"] == "terc3s", done.text
 
 
 async def test_a_clean_stop_hands_a_running_run_back_to_the_queue(settings: Settings):
