@@ -17,6 +17,7 @@ from .runs import new_run_values
 
 __all__ = ["event_log_message", "record_event", "write_event"]
 
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # built once, not per event
 _INSERT_EVENT = sa.insert(t.events)
 _INSERT_LOG = sa.insert(t.logs)
 _INSERT_RUNS = sa.insert(t.runs)
@@ -168,5 +169,5 @@ async def record_event(
     Raises:
         sqlalchemy.exc.IntegrityError: A run id or run idempotency key is taken.
     """
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    digest = hashlib.sha256(_DIGEST_JSON.encode(body).encode()).hexdigest()
     return await store.write(write_event, app_id, key, digest, body, response, list(runs), log_message)
