@@ -53,25 +53,13 @@ def _iso(value: Any) -> str | None:
 
 
 def resolve_agent(app: dict[str, Any], requested: str) -> str:
-    """The agent a run request names: an agent id, a workflow id of an agent workflow, or (when
-    `requested` is empty) the default agent.
+    """The agent a run request names (see `resolve_request`); ``""`` for a command, pipeline or
+    handler workflow.
 
     Raises:
         ApiProblem: 404 `agent_not_found`.
     """
-    agent_block = app["manifest"].get("agent") or {}
-    agents = [a.get("id") for a in agent_block.get("agents") or []]
-    agent_id = str(requested or agent_block.get("default_agent_id") or "")
-    if agent_id not in agents:
-        workflows = {w.get("id"): w.get("agent_id") for w in app["manifest"].get("workflows") or []}
-        if workflows.get(agent_id) in agents:
-            return str(workflows[agent_id])
-        raise ApiProblem(
-            404,
-            "agent_not_found",
-            f"agent {agent_id!r} not found in app {app['slug']!r}; agents: {', '.join(map(str, agents)) or 'none'}",
-        )
-    return agent_id
+    return resolve_request(app, requested).agent_id
 
 
 class RunService:
@@ -101,6 +89,7 @@ class RunService:
         self.settings, self.store, self.provider = settings, store, provider
         self.logbus = logbus or LogBus(store)
         self.notify = notify or (lambda: None)
+        self.execution = Execution(settings, store, self.logbus, provider)
 
     async def log(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
         """Append a log line (see `LogBus.log`)."""
