@@ -396,3 +396,28 @@ async def test_revoked_and_listed_runtime_keys(world: World):
         f"/v1/apps/{world.app_b}/run", json={"warmup": True}, headers=world.headers["runtime_b"]
     )
     assert still.status_code == 200
+
+
+async def test_without_isolation_only_the_server_owner_gets_session_tools(world, monkeypatch):
+    from ara_server.engine import IsolationStatus
+
+    off = IsolationStatus(mechanism="none", isolated=False, reason="bubblewrap missing (simulated)")
+
+    async def no_isolation() -> IsolationStatus:
+        return off
+
+    sessions = world.server.app.state.services.sessions
+    monkeypatch.setattr(sessions, "isolation", no_isolation)
+    c = world.server.client
+    body = {"tool_name": "exec", "args": {"command": "cat /proc/1/environ; echo done"}}
+    for principal, status in (("owner", 200), ("member", 403), ("other", 403), ("viewer", 403)):
+        headers = world.headers[principal]
+        assert (await c.post("/session/start", headers=headers)).status_code == 200
+        resp = await c.post("/session/runtime/tools/execute", json=body, headers=headers)
+        assert resp.status_code == status, (principal, resp.text)
+        terminal = await c.post("/session/terminal/exec", json={"command": "id"}, headers=headers)
+        assert terminal.status_code == status, (principal, terminal.text)
+        if status == 403:
+            assert "isolation" in resp.text or "role" in resp.text
+    ready = (await c.get("/readyz")).json()
+    assert "isolation" in ready
