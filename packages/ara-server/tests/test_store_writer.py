@@ -131,3 +131,20 @@ async def test_idempotency_key_replay_and_conflict_in_one_batch(store: Store) ->
     assert [outcome for _, outcome in results] == ["new", "replay", "conflict"]
     assert all(stored == response for stored, _ in results)
     assert await _messages(store, app_id) == ["a"]
+
+
+async def test_a_writer_that_cannot_open_its_database_answers_every_caller(tmp_path: Any) -> None:
+    from ara_server.store.writer import GroupWriter, WriterClosedError, sqlite_writer_engine
+
+    engine = sqlite_writer_engine(
+        f"sqlite+aiosqlite:///{tmp_path}/missing/dir/ara.db", busy_timeout_ms=100, pragmas=lambda _c: None
+    )
+    writer = GroupWriter(engine)
+    waiting = asyncio.ensure_future(writer.submit(lambda conn: 1))
+    await asyncio.sleep(0)  # queued before the thread starts
+    writer.start()
+    with pytest.raises(sa.exc.OperationalError):
+        await asyncio.wait_for(waiting, 30)
+    with pytest.raises(WriterClosedError):
+        await writer.submit(lambda conn: 1)
+    writer.close()

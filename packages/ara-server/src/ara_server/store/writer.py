@@ -65,6 +65,7 @@ class GroupWriter:
         self._queue: list[_Item] = []
         self._cond = threading.Condition()
         self._closing = False
+        self._failure: Exception | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -87,7 +88,9 @@ class GroupWriter:
         future: asyncio.Future[T] = loop.create_future()
         with self._cond:
             if self._closing:
-                raise WriterClosedError("the store is closed")
+                raise WriterClosedError(
+                    f"the store's writer stopped: {self._failure}" if self._failure else "the store is closed"
+                )
             self._queue.append((fn, args, kwargs, future, loop))
             self._cond.notify()
         return await future
@@ -103,16 +106,23 @@ class GroupWriter:
         self.engine.dispose()
 
     def _run(self) -> None:
-        with self.engine.connect() as conn:
-            while True:
-                with self._cond:
-                    while not self._queue and not self._closing:
-                        self._cond.wait()
-                    if not self._queue:
-                        return
-                    batch = self._queue[: self.max_batch]
-                    del self._queue[: self.max_batch]
-                self._write(conn, batch)
+        try:
+            with self.engine.connect() as conn:
+                while True:
+                    with self._cond:
+                        while not self._queue and not self._closing:
+                            self._cond.wait()
+                        if not self._queue:
+                            return
+                        batch = self._queue[: self.max_batch]
+                        del self._queue[: self.max_batch]
+                    self._write(conn, batch)
+        except Exception as exc:  # the connection could not be opened or broke: no caller waits forever
+            with self._cond:
+                self._closing = True
+                self._failure = exc
+                batch, self._queue = self._queue, []
+            self._answer([(False, exc)] * len(batch), batch)
 
     def _write(self, conn: sa.Connection, batch: list[_Item]) -> None:
         # Optimistic: the whole batch in one transaction without savepoints. When a function
@@ -125,6 +135,10 @@ class GroupWriter:
             outcomes = [(False, exc)] if len(batch) == 1 else self._write_isolated(conn, batch)
         self.batches += 1
         self.written += sum(ok for ok, _ in outcomes)
+        self._answer(outcomes, batch)
+
+    @staticmethod
+    def _answer(outcomes: list[tuple[bool, Any]], batch: list[_Item]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for (ok, value), (_, _, _, future, loop) in zip(outcomes, batch, strict=True):
             by_loop.setdefault(loop, []).append((future, ok, value))
