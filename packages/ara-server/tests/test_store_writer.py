@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from ara_server.store import Store, events, new_id, now
 from ara_server.store import schema as t
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 
 async def _app(store: Store) -> str:
@@ -106,7 +107,7 @@ async def test_event_log_line_and_runs_are_one_unit(store: Store) -> None:
         ).scalar() == runs[0]["run_id"]
     # a run id that is taken: neither the event, its log line nor its run is kept
     body2, response2, runs2 = _event(app_id, runs[0]["run_id"])
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(IntegrityError):
         await events.record_event(store, app_id, None, body2, response2, runs2, log_message="second: x")
     assert await _messages(store, app_id) == ["w.test: hello"]
     async with store.connect() as conn:
@@ -143,7 +144,7 @@ async def test_a_writer_that_cannot_open_its_database_answers_every_caller(tmp_p
     waiting = asyncio.ensure_future(writer.submit(lambda conn: 1))
     await asyncio.sleep(0)  # queued before the thread starts
     writer.start()
-    with pytest.raises(sa.exc.OperationalError):
+    with pytest.raises(OperationalError):
         await asyncio.wait_for(waiting, 30)
     with pytest.raises(WriterClosedError):
         await writer.submit(lambda conn: 1)
