@@ -20,6 +20,72 @@ import json
 import os
 import sys
 
+#: Names a tool's source may use for a module imported at the top of its file (the manifest carries
+#: only the function's own source): `import ara_sdk as ara`, `import numpy as np`, `import pandas as pd`.
+MODULE_ALIASES: dict[str, str] = {"ara": "ara_sdk", "np": "numpy", "pd": "pandas"}
+#: Standard-library modules never imported on a function's behalf (importing them has side effects).
+NEVER_IMPORTED = frozenset({"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter"})
+
+
+def _global_names(code, candidates, found):  # type: ignore[no-untyped-def]
+    """Collect which of `candidates` `code` (and the functions, classes and comprehensions nested in
+    it) loads as a global name, not as an attribute."""
+    import dis
+
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME") and instruction.argval in candidates:
+            found.add(instruction.argval)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            _global_names(const, candidates, found)
+    return found
+
+
+def _all_names(code, found):  # type: ignore[no-untyped-def]
+    found.update(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            _all_names(const, found)
+    return found
+
+
+def _import_missing_modules(code, namespace):  # type: ignore[no-untyped-def]
+    """Bind the modules a function's source uses without importing them itself.
+
+    A tool written as `import ara_sdk as ara` at its module's top and `ara.secret(...)` in its body
+    arrives here as the function's source alone, so `ara` would be a NameError at the call. Every
+    global name the source loads that it does not define and that is no builtin is bound to a module
+    when one can be imported under that name: an alias of `MODULE_ALIASES` (`ara` -> `ara_sdk`), a
+    standard-library module (`json`, `os`, ...), or an installed top-level package (`ara_sdk`,
+    `httpx`). Names that match no importable module stay unbound (the call gets the usual NameError).
+    """
+    import builtins
+    import importlib
+    import importlib.util
+
+    candidates = {
+        name
+        for name in _all_names(code, set())
+        if name not in namespace and not hasattr(builtins, name) and not name.startswith("__")
+    }
+    if not candidates:
+        return
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    for name in sorted(_global_names(code, candidates, set())):
+        module_name = str(MODULE_ALIASES.get(name) or name)
+        if module_name in NEVER_IMPORTED:
+            continue
+        if module_name not in stdlib:
+            try:
+                if importlib.util.find_spec(module_name) is None:
+                    continue
+            except (ImportError, ValueError):
+                continue
+        try:
+            namespace[name] = importlib.import_module(module_name)
+        except Exception:  # a module that fails to import leaves the name unbound, as before
+            continue
+
 
 def call(request):  # type: ignore[no-untyped-def]
     """Run the requested function; return the JSON reply text (never raises)."""
@@ -28,6 +94,7 @@ def call(request):  # type: ignore[no-untyped-def]
         code = compile(request["source"], "<" + request["function_name"] + ">", "exec")
         exec(code, namespace)
         fn = namespace[request["function_name"]]
+        _import_missing_modules(code, namespace)
         if request.get("mode") == "prompt":
             result = fn(request.get("input") or {})
         else:
