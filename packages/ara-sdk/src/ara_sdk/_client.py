@@ -7,6 +7,7 @@ synchronous client drives the flows with `httpx.Client`, the asynchronous one aw
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -60,6 +61,7 @@ from .errors import (
     AppNotDeployedError,
     ClientError,
     InvalidOptionError,
+    MissingDeployEnvError,
     MissingRuntimeKeyError,
     ProjectNameTakenError,
     SecretRoutesMissingError,
@@ -241,6 +243,69 @@ def _run_timeout() -> float:
         return 120.0
 
 
+#: Private runtime-profile key of job-first apps: the environment keys their jobs and tools require.
+REQUIRED_ENV_KEYS_KEY = "__required_env_keys"
+
+
+def _job_tool_keys(manifest: dict[str, Any]) -> list[str]:
+    """The `required_env` keys of a job-first app's tools (`ara.Job`: its entrypoints are shipped as
+    the prompt function `_automation_entry`), in tool order; none for other apps."""
+    agent = manifest.get("agent")
+    if not isinstance(agent, dict):
+        return []
+    agent = cast("dict[str, Any]", agent)
+    rows = [r for r in agent.get("agents") or [] if isinstance(r, dict)]
+    factories = [cast("dict[str, Any]", r).get("prompt_factory") for r in rows]
+    if not any(isinstance(f, dict) and f.get("function_name") == "_automation_entry" for f in factories):
+        return []
+    keys: list[str] = []
+    for row in agent.get("tools") or []:
+        if isinstance(row, dict):
+            keys.extend(str(k) for k in cast("dict[str, Any]", row).get("required_env") or [])
+    return keys
+
+
+def _required_env_secret(keys: Any, manifest: dict[str, Any]) -> SecretDefinition | None:
+    """The secret deploy syncs for a job-first app's required environment keys: the jobs'
+    `required_env` (the private runtime-profile key `__required_env_keys`), then its tools'.
+
+    Deploy reads each key from this process's environment and stores them all in one app secret
+    named `sdk-dict-<first 12 hex digits of the SHA-256 of the sorted keys as compact JSON>` (the
+    newest original SDK's name, so a redeploy with either SDK updates the same secret), referenced
+    from `runtime_profile.secret_refs`; the private key itself is never sent.
+
+    Raises:
+        MissingDeployEnvError: A key is not set in the environment.
+    """
+    listed = [str(k) for k in cast("list[Any]", keys)] if isinstance(keys, list | tuple) else []
+    names = list(dict.fromkeys([*listed, *_job_tool_keys(manifest)]))
+    if not names:
+        return None
+    missing = [name for name in names if name not in os.environ]
+    if missing:
+        raise MissingDeployEnvError(missing)
+    digest = hashlib.sha256(json.dumps(sorted(names), separators=(",", ":")).encode()).hexdigest()[:12]
+    return SecretDefinition(
+        name=f"sdk-dict-{digest}", values={name: os.environ[name] for name in names}, source="local_environ"
+    )
+
+
+def _check_manifest(manifest: dict[str, Any]) -> None:
+    """Validate the manifest as it will be sent (private runtime-profile keys left out).
+
+    Raises:
+        ManifestError: With the `(json_path, message)` of every broken rule.
+    """
+    from ara_core import validate_manifest
+
+    wire = dict(manifest)
+    profile = wire.get("runtime_profile")
+    if isinstance(profile, Mapping):
+        items = cast("Mapping[str, Any]", profile).items()
+        wire["runtime_profile"] = {k: v for k, v in items if not str(k).startswith("__")}
+    validate_manifest(wire)
+
+
 def _as_dict(manifest: Any) -> dict[str, Any]:
     if isinstance(manifest, Mapping):
         return dict(cast("Mapping[str, Any]", manifest))
@@ -345,15 +410,22 @@ class _ClientBase:
         mode = on_existing or "update"
         if mode not in ("update", "error"):
             raise InvalidOptionError("on_existing must be one of: update, error")
-        existing = yield from self._find_app()
-        if existing is not None and mode == "error":
-            raise AppExistsError(self.slug, existing["id"])
+        _check_manifest(self.manifest)
         profile = dict(self.manifest.get("runtime_profile") or {})
-        reconcile = "secret_refs" in profile
         definitions: list[SecretDefinition] = []
         for d in profile.pop(SECRET_DEFINITIONS_KEY, None) or []:
             if isinstance(d, SecretDefinition) and all(x.name != d.name for x in definitions):
                 definitions.append(d)
+        env_secret = _required_env_secret(profile.pop(REQUIRED_ENV_KEYS_KEY, None), self.manifest)
+        if env_secret is not None:
+            definitions.append(env_secret)
+            refs = [r for r in profile.get("secret_refs") or [] if isinstance(r, dict)]
+            if all(str(r.get("name", "")).lower() != env_secret.name for r in refs):
+                profile["secret_refs"] = [*refs, env_secret.ref()]
+        reconcile = "secret_refs" in profile
+        existing = yield from self._find_app()
+        if existing is not None and mode == "error":
+            raise AppExistsError(self.slug, existing["id"])
         payload = DeployPayload(
             name=str(self.manifest.get("name") or ""),
             description=str(self.manifest.get("description") or ""),
@@ -382,7 +454,7 @@ class _ClientBase:
             self._app = {"id": app_id, "slug": self.slug, "role": "owner"}
             if activate:
                 yield CALLS.update_app(app_id, StatusPatch(status="active"))
-        secrets = yield from self._sync_secrets(app_id, definitions, reconcile)
+        secrets = yield from self._sync_secrets(app_id, definitions, reconcile, profile.get("secret_refs"))
         # A redeploy keeps the stored runtime key while the server still accepts it (keys do not
         # pile up); `rotate_key` or a key the server refuses mints a new one.
         key = ""
@@ -415,7 +487,7 @@ class _ClientBase:
         }
 
     def _sync_secrets(
-        self, app_id: str, definitions: list[SecretDefinition], reconcile: bool
+        self, app_id: str, definitions: list[SecretDefinition], reconcile: bool, refs: Any = None
     ) -> Flow[SecretSync]:
         synced: list[str] = []
         referenced: list[str] = []
@@ -427,7 +499,7 @@ class _ClientBase:
                 yield CALLS.upsert_secret(app_id, name=d.name, values=d.values)
                 synced.append(d.name)
             if reconcile:
-                refs = (self.manifest.get("runtime_profile") or {}).get("secret_refs", [])
+                refs = refs or []
                 desired = {d.name.lower() for d in definitions} | {
                     str(r.get("name", "")).lower() for r in refs if isinstance(r, dict)
                 }

@@ -46,6 +46,7 @@ __all__ = [
     "InternalServerError",
     "InvalidOptionError",
     "MissingCredentialsError",
+    "MissingDeployEnvError",
     "MissingRuntimeKeyError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -167,6 +168,23 @@ class ProjectNameTakenError(ClientError):
         super().__init__(
             "Project name is already taken. Choose a different DNS-safe project_name "
             "(lowercase letters, digits, hyphens) and retry deploy."
+        )
+
+
+class MissingDeployEnvError(ClientError):
+    """Deploy needs environment variables that are not set: the keys a job-first app's jobs and
+    tools require (`required_env`, `ara.secret("NAME")`), which deploy syncs as an app secret.
+
+    Attributes:
+        names: The missing variables, in declaration order.
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = list(names)
+        super().__init__(
+            "Missing required environment variables for deploy-time secret sync: "
+            + ", ".join(self.names)
+            + ". Export them in the shell that deploys (they are stored as an app secret)."
         )
 
 
