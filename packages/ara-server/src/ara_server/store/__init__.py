@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..settings import SecretBox, Settings, key_encryption_key
@@ -103,8 +104,7 @@ class Store:
         self._writer: GroupWriter | None = None
         secure_data_dir(settings.data_dir)
         self._box: SecretBox | None = None
-        self.hasher = KeyHasher.load(settings.data_dir)
-        secure_data_dir(settings.data_dir)
+        self.hasher = KeyHasher()  # given the database's pepper by open()
 
     @property
     def box(self) -> SecretBox:
@@ -151,14 +151,12 @@ class Store:
 
         self.engine = engine
         self.cache.watch(engine)
-        async with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # nodes starting together migrate one at a time
-                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
-            await conn.run_sync(run_migrations)
         from .keyring import open_box_retrying
 
         try:
-            self._box = await open_box_retrying(self.begin, key_encryption_key(self.settings))
+            kek = key_encryption_key(self.settings)
+            await self._migrate(engine, kek)
+            self._box = await open_box_retrying(self.begin, kek)
         except BaseException:
             await engine.dispose()
             self.engine = None
@@ -170,6 +168,33 @@ class Store:
                 path = self.settings.data_dir / f"ara.db{suffix}"
                 if path.exists():
                     path.chmod(0o600)
+
+    async def _migrate(self, engine: AsyncEngine, kek: bytes) -> None:
+        """Apply the migrations and load the database's key pepper into `hasher`, in one transaction
+        (on PostgreSQL under an advisory lock: nodes starting together migrate one at a time, and the
+        first one stores the pepper). Retried once when another node stored the pepper first."""
+        from .keyring import FilePepperHasher, load_pepper
+
+        for attempt in (1, 2):
+            try:
+                async with engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+                    # Re-hashing digests of a database older than keyed hashes uses this node's
+                    # pepper file, which `load_pepper` then adopts as the database's pepper.
+                    conn.info[HASHER_INFO_KEY] = FilePepperHasher(self.settings.data_dir)
+                    try:
+                        await conn.run_sync(run_migrations)
+                    finally:
+                        conn.info[HASHER_INFO_KEY] = self.hasher
+                    pepper, legacy = await load_pepper(conn, kek, self.settings.data_dir)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                continue
+            self.hasher.use(pepper, legacy)
+            secure_data_dir(self.settings.data_dir)
+            return
 
     async def close(self) -> None:
         """Write what the group-commit writer holds, then dispose of the connection pool."""

@@ -54,7 +54,9 @@ async def ensure_owner(conn: AsyncConnection, owner_email: str, api_key: str | N
         material = KeyMaterial("api", hasher_of(conn))
         generated = material.key
     exists = (
-        await conn.execute(sa.select(t.api_keys.c.id).where(t.api_keys.c.key_hash == material.hash))
+        await conn.execute(
+            sa.select(t.api_keys.c.id).where(t.api_keys.c.key_hash.in_(hasher_of(conn).hashes(material.key)))
+        )
     ).first()
     if exists is None:
         await _insert_api_key(conn, owner["id"], material)
@@ -67,7 +69,7 @@ async def account_for_api_key(conn: AsyncConnection, key: str) -> dict[str, Any]
         await conn.execute(
             sa.select(t.accounts)
             .join(t.api_keys, t.api_keys.c.account_id == t.accounts.c.id)
-            .where(t.api_keys.c.key_hash == hasher_of(conn).hash(key), t.api_keys.c.revoked_at.is_(None))
+            .where(t.api_keys.c.key_hash.in_(hasher_of(conn).hashes(key)), t.api_keys.c.revoked_at.is_(None))
         )
     ).first()
     return row_dict(row)
@@ -95,7 +97,10 @@ async def rotate_api_key(conn: AsyncConnection, account_id: str, old_key: str) -
     """Revoke the calling key and mint a new one. Returns the new key and its id."""
     await conn.execute(
         sa.update(t.api_keys)
-        .where(t.api_keys.c.account_id == account_id, t.api_keys.c.key_hash == hasher_of(conn).hash(old_key))
+        .where(
+            t.api_keys.c.account_id == account_id,
+            t.api_keys.c.key_hash.in_(hasher_of(conn).hashes(old_key)),
+        )
         .values(revoked_at=now())
     )
     material = KeyMaterial("api", hasher_of(conn))

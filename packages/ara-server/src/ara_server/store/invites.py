@@ -53,7 +53,8 @@ async def accept_invite(conn: AsyncConnection, token: str) -> tuple[dict[str, An
         (
             await conn.execute(
                 sa.select(t.invites).where(
-                    t.invites.c.token_hash == hasher_of(conn).hash(token), t.invites.c.accepted_at.is_(None)
+                    t.invites.c.token_hash.in_(hasher_of(conn).hashes(token)),
+                    t.invites.c.accepted_at.is_(None),
                 )
             )
         ).first()

@@ -1,5 +1,6 @@
 """API keys, runtime keys, app header keys and invite tokens: random, shown once, stored only as
-keyed hashes (HMAC-SHA256 with the server's pepper, `<data_dir>/keys.pepper`)."""
+keyed hashes (HMAC-SHA256 with the database's key pepper, stored in the database wrapped by the
+secrets key, so every node of one database hashes alike; see `store.keyring`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,21 +42,37 @@ class KeyHasher:
 
     Hashing the SHA-256 digest (not the key itself) lets databases written before the pepper
     existed be migrated: their stored SHA-256 digests are re-hashed with `rehash`, no clear key
-    needed. A leaked database alone then no longer lets anyone test guessed keys; the pepper file
-    lives beside `secrets.key` (mode 0600) and must be copied with it to other nodes.
+    needed. A leaked database alone then no longer lets anyone test guessed keys: the pepper is
+    stored in the database wrapped by the secrets key (`store.keyring.load_pepper`).
+
+    A `Store` creates its hasher without a pepper and gives it the database's pepper when it opens
+    (`use`). Legacy peppers (a node's former `<data_dir>/keys.pepper` that differs from the
+    database's) are still accepted when looking keys up (`hashes`), never used for new keys.
 
     Args:
-        pepper: The secret (32 random bytes).
+        pepper: The secret (32 random bytes); `None` until `use` is called.
     """
 
-    def __init__(self, pepper: bytes) -> None:
-        if len(pepper) < 16:
-            raise ValueError("the key pepper must be at least 16 bytes")
-        self._pepper = pepper
+    def __init__(self, pepper: bytes | None = None) -> None:
+        self._peppers: tuple[bytes, ...] = ()
+        if pepper is not None:
+            self.use(pepper)
+
+    def use(self, pepper: bytes, legacy: Sequence[bytes] = ()) -> None:
+        """Hash with `pepper` from now on, and also accept keys hashed with the `legacy` peppers.
+
+        Raises:
+            ValueError: A pepper is shorter than 16 bytes.
+        """
+        for one in (pepper, *legacy):
+            if len(one) < 16:
+                raise ValueError("the key pepper must be at least 16 bytes")
+        self._peppers = (pepper, *(one for one in legacy if one != pepper))
 
     @classmethod
     def load(cls, data_dir: Path) -> KeyHasher:
-        """The hasher of `<data_dir>/keys.pepper`, created (mode 0600, 32 random bytes) when missing."""
+        """The hasher of `<data_dir>/keys.pepper` (the per-node pepper of older servers), created
+        (mode 0600, 32 random bytes) when missing."""
         path = data_dir / PEPPER_FILE
         if not path.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,13 +85,28 @@ class KeyHasher:
                     fh.write(secrets.token_bytes(32).hex().encode())
         return cls(bytes.fromhex(path.read_text().strip()))
 
+    def _pepper(self) -> bytes:
+        if not self._peppers:
+            raise RuntimeError("the key pepper is not loaded yet: open the Store first")
+        return self._peppers[0]
+
     def rehash(self, digest: str) -> str:
         """The keyed hash of a stored SHA-256 hex digest (migration of unkeyed hashes)."""
-        return hmac.new(self._pepper, digest.encode("ascii"), hashlib.sha256).hexdigest()
+        return hmac.new(self._pepper(), digest.encode("ascii"), hashlib.sha256).hexdigest()
 
     def hash(self, key: str) -> str:
-        """The keyed hash of a clear key (64 hex characters)."""
-        return self.rehash(hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest())
+        """The keyed hash of a clear key (64 hex characters), with the current pepper."""
+        return self.rehash(self._digest(key))
+
+    def hashes(self, key: str) -> list[str]:
+        """Every hash a stored key may have: the current pepper's first, then the legacy ones'."""
+        self._pepper()
+        digest = self._digest(key).encode("ascii")
+        return [hmac.new(one, digest, hashlib.sha256).hexdigest() for one in self._peppers]
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def hasher_of(conn: AsyncConnection) -> KeyHasher:
@@ -132,7 +165,7 @@ async def app_key(
         await conn.execute(
             sa.select(t.app_keys.c.id, t.app_keys.c.requests_per_minute).where(
                 t.app_keys.c.app_id == app_id,
-                t.app_keys.c.key_hash == hasher_of(conn).hash(key),
+                t.app_keys.c.key_hash.in_(hasher_of(conn).hashes(key)),
                 t.app_keys.c.kind.in_(kinds),
                 t.app_keys.c.revoked_at.is_(None),
             )
