@@ -257,7 +257,7 @@ def server(
     takes API requests, every node's workers claim runs with a lease, and a run whose node dies is
     taken over by another once its lease expires. Every node of one database needs the same
     secrets key (`ARA_SECRETS_KEY` or `--secrets-key-file`; a node with another key refuses to
-    start) and the same `keys.pepper` file in its data dir (copy it to every node).
+    start); it also opens the pepper API keys are hashed with, so keys work on every node.
 
     The owner's API key is `ARA_API_KEY` when set; otherwise one is generated on the first start of
     a database and printed once (kept in `<data-dir>/dev-credentials.json`, mode 0600).
