@@ -14,17 +14,25 @@ __all__ = ["EXCEPTION_HANDLERS", "all_routes"]
 
 
 def all_routes(services: Services) -> list[Route]:
-    """Every route of the server: health, control plane, runtime plane (runs, endpoints), sessions
-    (tools, files, terminal), automations, and `/openapi.json` describing them all."""
+    """Every route of the server: runtime plane (runs, events, logs), health, run views, endpoints,
+    control plane, sessions (tools, files, terminal), automations, and `/openapi.json` describing
+    them all.
+
+    Starlette tries routes in list order, so the ones called most (events, runs, `/healthz`) come
+    first; no two routes match the same method and path (a test checks it), so the order changes
+    only the cost of matching, never which route answers. `/openapi.json` lists them by resource.
+    """
     auth = Auth(services.access)
-    served = [
-        *health.routes(services),
-        *control.routes(services, auth),
-        *runtime.routes(services, auth),
-        *runs.routes(services, auth, services.run_views),
-        *endpoints.routes(services, services.endpoints),
+    hot = runtime.routes(services, auth)
+    health_routes = health.routes(services)
+    run_views = runs.routes(services, auth, services.run_views)
+    endpoint_routes = endpoints.routes(services, services.endpoints)
+    control_routes = control.routes(services, auth)
+    rest = [
         *sessions.routes(services, auth),
         *session_files.routes(services, auth, services.session_files),
         *automations.routes(services, auth, services.automations),
     ]
-    return [*served, *openapi.routes(services, served)]
+    documented = [*health_routes, *control_routes, *hot, *run_views, *endpoint_routes, *rest]
+    served = [*hot, *health_routes, *run_views, *endpoint_routes, *control_routes, *rest]
+    return [*served, *openapi.routes(services, documented)]
