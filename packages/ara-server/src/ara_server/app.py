@@ -12,7 +12,14 @@ import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from .engine import ModelProvider, configure_sandbox, isolation_status, reap_orphans, sandbox_policy
+from .engine import (
+    ModelProvider,
+    close_warm_sandboxes,
+    configure_sandbox,
+    isolation_status,
+    reap_orphans,
+    sandbox_policy,
+)
 from .http import EXCEPTION_HANDLERS, all_routes
 from .http.guard import RejectNul
 from .services import Services
@@ -45,13 +52,39 @@ def _sandbox_for(settings: Settings) -> None:
     current = sandbox_policy()
     state_dir = settings.data_dir / "sandbox-state"
     hidden = tuple(dict.fromkeys((*current.hidden_paths, settings.data_dir)))
-    configure_sandbox(msgspec.structs.replace(current, hidden_paths=hidden, state_dir=state_dir))
+    limits = msgspec.structs.replace(
+        current.limits,
+        cpu_seconds=settings.sandbox_cpu_seconds,
+        memory_bytes=settings.sandbox_memory_bytes,
+        open_files=settings.sandbox_open_files,
+        processes=settings.sandbox_processes,
+        output_bytes=settings.sandbox_output_bytes,
+    )
+    configure_sandbox(
+        msgspec.structs.replace(
+            current,
+            hidden_paths=hidden,
+            state_dir=state_dir,
+            limits=limits,
+            network=settings.sandbox_network,
+            warm_per_app=settings.sandbox_warm_per_app,
+        )
+    )
     report = reap_orphans(state_dir)
     if report.killed:
         log.warning("ended sandboxes left running by a crashed server", count=len(report.killed))
     status = isolation_status()
+    shown = {
+        "cpu_seconds": limits.cpu_seconds,
+        "memory_bytes": limits.memory_bytes,
+        "open_files": limits.open_files,
+        "processes": limits.processes,
+        "output_bytes": limits.output_bytes,
+        "network": settings.sandbox_network,
+        "warm_per_app": settings.sandbox_warm_per_app,
+    }
     if status.isolated:
-        log.info("sandbox isolation complete", mechanism=status.mechanism)
+        log.info("sandbox isolation complete", mechanism=status.mechanism, off=[], **shown)
     else:
         log.warning(
             "sandbox isolation incomplete: app code runs with fewer protections, and session exec and "
@@ -59,6 +92,7 @@ def _sandbox_for(settings: Settings) -> None:
             mechanism=status.mechanism,
             off=status.off,
             reason=status.reason,
+            **shown,
         )
 
 
@@ -130,6 +164,7 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
                     await scheduler
             await outbox.stop()
             await workers.stop()
+            await close_warm_sandboxes()
             await store.close()
 
     application = Starlette(

@@ -6,13 +6,24 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-__all__ = ["SecretBox", "SecretsKeyError", "Settings", "key_encryption_key"]
+__all__ = [
+    "SANDBOX_ENV",
+    "SecretBox",
+    "SecretsKeyError",
+    "Settings",
+    "SettingsError",
+    "key_encryption_key",
+    "parse_size",
+    "parse_switch",
+    "sandbox_settings_from_env",
+]
 
 
 @dataclass(slots=True)
@@ -59,6 +70,20 @@ class Settings:
         allow_private_callbacks: Accept webhook callback URLs on loopback, private, link-local and
             other non-public addresses (`ara dev` sets it; off by default so a runtime key cannot
             make the server call into its own network).
+        sandbox_cpu_seconds: CPU time of each process running app code (tools, prompt functions,
+            hooks, session commands), in seconds (`ARA_SANDBOX_CPU_SECONDS`). Default 120.
+        sandbox_memory_bytes: Address space of each such process, in bytes
+            (`ARA_SANDBOX_MEMORY_BYTES`). Default 2 GiB.
+        sandbox_open_files: Open file descriptors of each such process (`ARA_SANDBOX_OPEN_FILES`).
+            Default 1024.
+        sandbox_processes: Processes and threads of one sandbox (`ARA_SANDBOX_PROCESSES`).
+            Default 256.
+        sandbox_output_bytes: Bytes of stdout and of stderr kept per call; the rest is dropped and
+            the result marked truncated (`ARA_SANDBOX_OUTPUT_BYTES`). Default 1 MiB.
+        sandbox_network: App code may open outbound connections (`ARA_SANDBOX_NETWORK`, `on` or
+            `off`); off gives it a network namespace with only loopback. Default on.
+        sandbox_warm_per_app: Warm sandboxes kept per app environment for tool calls and prompt
+            functions (`ARA_SANDBOX_WARM_PER_APP`); 0 starts a fresh sandbox per call. Default 0.
     """
 
     data_dir: Path
@@ -84,8 +109,21 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64
     allow_private_callbacks: bool = False
+    sandbox_cpu_seconds: int = 120
+    sandbox_memory_bytes: int = 2048 * 1024 * 1024
+    sandbox_open_files: int = 1024
+    sandbox_processes: int = 256
+    sandbox_output_bytes: int = 1024 * 1024
+    sandbox_network: bool = True
+    sandbox_warm_per_app: int = 0
 
     def __post_init__(self) -> None:
+        for name in SANDBOX_ENV.values():
+            value = getattr(self, name)
+            if name != "sandbox_network" and (
+                not isinstance(value, int) or value < (0 if name == "sandbox_warm_per_app" else 1)
+            ):
+                raise SettingsError(name, f"must be an integer of at least {0 if 'warm' in name else 1}")
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         if not self.node_id:
             self.node_id = f"{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -98,6 +136,80 @@ class Settings:
     def app_dir(self, app_id: str) -> Path:
         """Working directory of an app's sandboxed code: `<data_dir>/apps/<app_id>/work`."""
         return self.data_dir / "apps" / app_id / "work"
+
+
+#: Environment variable -> `Settings` field of the sandbox settings (`sandbox_settings_from_env`).
+SANDBOX_ENV = {
+    "ARA_SANDBOX_CPU_SECONDS": "sandbox_cpu_seconds",
+    "ARA_SANDBOX_MEMORY_BYTES": "sandbox_memory_bytes",
+    "ARA_SANDBOX_OPEN_FILES": "sandbox_open_files",
+    "ARA_SANDBOX_PROCESSES": "sandbox_processes",
+    "ARA_SANDBOX_OUTPUT_BYTES": "sandbox_output_bytes",
+    "ARA_SANDBOX_NETWORK": "sandbox_network",
+    "ARA_SANDBOX_WARM_PER_APP": "sandbox_warm_per_app",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value it cannot take.
+
+    Attributes:
+        name: The setting: a `Settings` field or an environment variable.
+    """
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        super().__init__(f"{name}: {problem}")
+
+
+def sandbox_settings_from_env(environ: Mapping[str, str]) -> dict[str, int | bool]:
+    """The sandbox settings given as `ARA_SANDBOX_*` environment variables, as `Settings` keyword
+    arguments (unset or empty variables are left out, so the defaults apply).
+
+    Integers may carry a `k`, `m` or `g` suffix (powers of 1024: `512m`); `ARA_SANDBOX_NETWORK` is
+    `on`/`off` (also `true`/`false`, `1`/`0`, `yes`/`no`).
+
+    Raises:
+        SettingsError: A value cannot be read; `name` is the variable.
+    """
+    out: dict[str, int | bool] = {}
+    for variable, name in SANDBOX_ENV.items():
+        raw = environ.get(variable, "").strip()
+        if not raw:
+            continue
+        if name == "sandbox_network":
+            flag = parse_switch(raw)
+            if flag is None:
+                raise SettingsError(variable, f"expected on or off, got {raw!r}")
+            out[name] = flag
+        else:
+            number = parse_size(raw)
+            if number is None:
+                raise SettingsError(
+                    variable, f"expected a whole number (with an optional k, m or g), got {raw!r}"
+                )
+            out[name] = number
+    return out
+
+
+def parse_switch(raw: str) -> bool | None:
+    """`on`/`true`/`1`/`yes` -> True, `off`/`false`/`0`/`no` -> False, anything else -> None."""
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    return None
+
+
+def parse_size(raw: str) -> int | None:
+    """A whole number with an optional `k`/`m`/`g` suffix (powers of 1024), or None if malformed."""
+    value = raw.strip().lower().removesuffix("b")
+    scale = 1
+    if value[-1:] in ("k", "m", "g"):
+        scale = 1024 ** ("kmg".index(value[-1]) + 1)
+        value = value[:-1]
+    return int(value) * scale if value.isdigit() else None
 
 
 class SecretsKeyError(Exception):

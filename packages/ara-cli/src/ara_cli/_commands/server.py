@@ -72,6 +72,27 @@ def _secrets_key(secrets_key_file: Path | None) -> str | None:
     return os.environ.get("ARA_SECRETS_KEY", "").strip() or None
 
 
+def _sandbox_settings(server_module: Any, flags: dict[str, int | bool | None]) -> dict[str, int | bool]:
+    """`Settings` keyword arguments of the sandbox: the `ARA_SANDBOX_*` variables, overridden by the
+    `--sandbox-*` flags that were given.
+
+    Raises:
+        CliError: A variable or flag has a value it cannot take (named in the message).
+    """
+    try:
+        values = server_module.sandbox_settings_from_env(os.environ)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    for name, value in flags.items():
+        if value is None:
+            continue
+        least = 0 if name == "sandbox_warm_per_app" else 1
+        if not isinstance(value, bool) and value < least:
+            raise CliError(f"--{name.replace('_', '-')} must be at least {least}")
+        values[name] = value
+    return values
+
+
 def _start(server: Any, host: str, port: int) -> None:
     try:
         server.start()
@@ -141,6 +162,13 @@ def dev(
     host: str = "127.0.0.1",
     data_dir: Path | None = None,
     database_url: str = "",
+    sandbox_cpu_seconds: int | None = None,
+    sandbox_memory_bytes: int | None = None,
+    sandbox_open_files: int | None = None,
+    sandbox_processes: int | None = None,
+    sandbox_output_bytes: int | None = None,
+    sandbox_network: bool | None = None,
+    sandbox_warm_per_app: int | None = None,
 ) -> int:
     """Run ara-server in the foreground for local development (SQLite under the data dir).
 
@@ -161,6 +189,20 @@ def dev(
         data_dir: Where the database, app files and logs live (default `~/.ara/dev`).
         database_url: Database to use instead of SQLite in the data dir, e.g.
             `postgresql://user@host:5432/ara` (several nodes can share one; see `ara server`).
+        sandbox_cpu_seconds: CPU time of each process running app code, in seconds (default
+            `ARA_SANDBOX_CPU_SECONDS`, else 120).
+        sandbox_memory_bytes: Address space of each such process, in bytes (default
+            `ARA_SANDBOX_MEMORY_BYTES`, else 2 GiB).
+        sandbox_open_files: Open files of each such process (default `ARA_SANDBOX_OPEN_FILES`, else
+            1024).
+        sandbox_processes: Processes and threads of one sandbox (default `ARA_SANDBOX_PROCESSES`,
+            else 256).
+        sandbox_output_bytes: Bytes of stdout and of stderr kept per call (default
+            `ARA_SANDBOX_OUTPUT_BYTES`, else 1 MiB).
+        sandbox_network: Let app code open outbound connections (default `ARA_SANDBOX_NETWORK`,
+            else on); `--no-sandbox-network` leaves it only loopback.
+        sandbox_warm_per_app: Warm sandboxes kept per app environment (default
+            `ARA_SANDBOX_WARM_PER_APP`, else 0: a fresh sandbox per call).
     """
     from ara_http import DevServerInfo, clear_dev_server, write_dev_server
 
@@ -184,6 +226,18 @@ def dev(
         database_url=database_url_setting(database_url),
         secrets_key=_secrets_key(None),
         allow_private_callbacks=True,  # local development: webhooks to local receivers
+        **_sandbox_settings(
+            server_module,
+            {
+                "sandbox_cpu_seconds": sandbox_cpu_seconds,
+                "sandbox_memory_bytes": sandbox_memory_bytes,
+                "sandbox_open_files": sandbox_open_files,
+                "sandbox_processes": sandbox_processes,
+                "sandbox_output_bytes": sandbox_output_bytes,
+                "sandbox_network": sandbox_network,
+                "sandbox_warm_per_app": sandbox_warm_per_app,
+            },
+        ),
     )
     server = ServerThread(settings, middleware=AccessLog)  # one log line per request on stderr
     _start(server, host, port)
@@ -250,6 +304,13 @@ def server(
     secrets_key_file: Path | None = None,
     without_scheduler: bool = False,
     allow_private_callbacks: bool = False,
+    sandbox_cpu_seconds: int | None = None,
+    sandbox_memory_bytes: int | None = None,
+    sandbox_open_files: int | None = None,
+    sandbox_processes: int | None = None,
+    sandbox_output_bytes: int | None = None,
+    sandbox_network: bool | None = None,
+    sandbox_warm_per_app: int | None = None,
 ) -> int:
     """Run one ara-server node in the foreground, logging JSON lines to stderr.
 
@@ -279,6 +340,20 @@ def server(
         allow_private_callbacks: Accept webhook callback URLs on loopback and private addresses
             (off by default: a runtime key could otherwise make the server call into its own
             network; `ara dev` allows them).
+        sandbox_cpu_seconds: CPU time of each process running app code, in seconds (default
+            `ARA_SANDBOX_CPU_SECONDS`, else 120).
+        sandbox_memory_bytes: Address space of each such process, in bytes (default
+            `ARA_SANDBOX_MEMORY_BYTES`, else 2 GiB).
+        sandbox_open_files: Open files of each such process (default `ARA_SANDBOX_OPEN_FILES`, else
+            1024).
+        sandbox_processes: Processes and threads of one sandbox (default `ARA_SANDBOX_PROCESSES`,
+            else 256).
+        sandbox_output_bytes: Bytes of stdout and of stderr kept per call (default
+            `ARA_SANDBOX_OUTPUT_BYTES`, else 1 MiB).
+        sandbox_network: Let app code open outbound connections (default `ARA_SANDBOX_NETWORK`,
+            else on); `--no-sandbox-network` leaves it only loopback.
+        sandbox_warm_per_app: Warm sandboxes kept per app environment (default
+            `ARA_SANDBOX_WARM_PER_APP`, else 0: a fresh sandbox per call).
     """
     import structlog
 
@@ -320,6 +395,18 @@ def server(
         secrets_key=_secrets_key(secrets_key_file),
         scheduler_interval_seconds=0.0 if without_scheduler else 1.0,
         allow_private_callbacks=allow_private_callbacks,
+        **_sandbox_settings(
+            server_module,
+            {
+                "sandbox_cpu_seconds": sandbox_cpu_seconds,
+                "sandbox_memory_bytes": sandbox_memory_bytes,
+                "sandbox_open_files": sandbox_open_files,
+                "sandbox_processes": sandbox_processes,
+                "sandbox_output_bytes": sandbox_output_bytes,
+                "sandbox_network": sandbox_network,
+                "sandbox_warm_per_app": sandbox_warm_per_app,
+            },
+        ),
     )
     node = ServerThread(settings)
     _start(node, host, port)
