@@ -142,3 +142,80 @@ async def test_zero_ttl_disables_the_cache() -> None:
 
     assert await cache.get("k", load) == 1
     assert await cache.get("k", load) == 2
+
+
+async def test_concurrent_misses_share_one_read() -> None:
+    cache = ReadCache(ttl=60)
+    gate = asyncio.Event()
+    loads: list[int] = []
+
+    async def load() -> dict[str, int]:
+        loads.append(1)
+        await gate.wait()
+        return {"n": len(loads)}
+
+    waiters = [asyncio.create_task(cache.get("k", load)) for _ in range(20)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiters) == [{"n": 1}] * 20
+    assert loads == [1]
+    assert await cache.get("k", load) == {"n": 1}  # and kept
+
+
+async def test_a_shared_read_that_fails_fails_every_waiter_and_is_not_kept() -> None:
+    cache = ReadCache(ttl=60)
+    gate = asyncio.Event()
+    loads: list[int] = []
+
+    async def broken() -> int:
+        loads.append(1)
+        await gate.wait()
+        raise ConnectionError("database unreachable")
+
+    async def working() -> int:
+        return 7
+
+    waiters = [asyncio.create_task(cache.get("k", broken)) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert [type(r) for r in results] == [ConnectionError] * 3
+    assert loads == [1]
+    assert await cache.get("k", working) == 7
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_read() -> None:
+    cache = ReadCache(ttl=60)
+    gate = asyncio.Event()
+
+    async def load() -> str:
+        await gate.wait()
+        return "value"
+
+    first = asyncio.create_task(cache.get("k", load))
+    second = asyncio.create_task(cache.get("k", load))
+    await asyncio.sleep(0)
+    first.cancel()
+    gate.set()
+    assert await second == "value"
+    assert first.cancelled()
+
+
+async def test_a_read_started_before_an_invalidation_is_not_shared_after_it() -> None:
+    cache = ReadCache(ttl=60)
+    gate = asyncio.Event()
+
+    async def before() -> str:
+        await gate.wait()
+        return "before the write"
+
+    async def after() -> str:
+        return "after the write"
+
+    early = asyncio.create_task(cache.get("k", before))
+    await asyncio.sleep(0)
+    cache.invalidate()
+    assert await cache.get("k", after) == "after the write"
+    gate.set()
+    assert await early == "before the write"
+    assert await cache.get("k", before) == "after the write"

@@ -9,10 +9,14 @@ raw SQL write) clears the whole cache, after its commit; a value read while such
 flight is not kept (a generation counter), so a revoked key is refused by this node as soon as the
 revoke is committed. Other nodes of a deployment see the change when their entries expire, at most
 `ttl` seconds later.
+
+Concurrent misses of one key share one read: when an entry expires under load, the requests that
+miss it together wait for the same database read instead of each sending its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
@@ -55,26 +59,48 @@ class ReadCache:
         self.max_entries = max_entries
         self.generation = 0
         self._entries: dict[Hashable, tuple[int, float, Any]] = {}
+        # reads in flight: key -> (generation when started, the read)
+        self._flights: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}
 
     def invalidate(self) -> None:
         """Forget every cached value (and any read in flight)."""
         self.generation += 1
         self._entries.clear()
+        self._flights.clear()  # a read started before this write is not shared with later callers
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[T | None]]) -> T | None:
-        """The cached value of `key`, or `await load()` (kept when not `None` and no watched write
-        was committed meanwhile)."""
+        """The cached value of `key`, or the result of `load()` (kept when not `None` and no watched
+        write was committed meanwhile). Callers that miss the same key while its read is in flight
+        share that read (and its error); a caller that is cancelled does not cancel it.
+
+        Raises:
+            Exception: What `load()` raised (nothing is kept; the next call reads again).
+        """
         entry = self._entries.get(key)
         clock = time.monotonic()
         if entry is not None and entry[0] == self.generation and entry[1] > clock:
             return entry[2]
-        generation = self.generation
-        value = await load()
-        if value is not None and self.ttl > 0 and generation == self.generation:
+        if self.ttl <= 0:
+            return await load()
+        flight = self._flights.get(key)
+        if flight is None or flight[0] != self.generation:
+            flight = (self.generation, asyncio.ensure_future(load()))
+            self._flights[key] = flight
+            flight[1].add_done_callback(lambda done, key=key, flight=flight: self._landed(key, flight, clock))
+        return await asyncio.shield(flight[1])
+
+    def _landed(self, key: Hashable, flight: tuple[int, asyncio.Future[Any]], started: float) -> None:
+        """Keep the result of a finished read (unless a watched write was committed meanwhile)."""
+        generation, done = flight
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if done.cancelled() or done.exception() is not None:
+            return  # (the error was retrieved: every waiter sees it, none is logged as lost)
+        value = done.result()
+        if value is not None and generation == self.generation:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[key] = (generation, clock + self.ttl, value)
-        return value
+            self._entries[key] = (generation, started + self.ttl, value)
 
     def watch(self, engine: AsyncEngine | sa.Engine) -> None:
         """Invalidate on every committed write to a watched table through `engine`.
