@@ -74,6 +74,21 @@ def _shape_problem(value: Any, limit: int) -> str | None:
     return None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of the range of a double")
+    return value
+
+
+#: Built once (not per request): refuses NaN/Infinity and numbers beyond a double.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
 async def json_body(
     request: Request, *, limit: int = DEFAULT_MAX_BODY_BYTES, max_depth: int = DEFAULT_MAX_JSON_DEPTH
 ) -> dict[str, Any]:
@@ -92,27 +107,21 @@ async def json_body(
     raw = await read_body(request, limit=limit)
     if not raw.strip():
         return {}
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON number")
-
-    def finite(text: str) -> float:
-        value = float(text)
-        if not math.isfinite(value):
-            raise ValueError(f"{text} is out of the range of a double")
-        return value
-
     try:
-        data = json.loads(raw, parse_constant=no_constant, parse_float=finite)
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as `json.loads` does
+        data = _DECODER.decode(text)
     except RecursionError:
         raise ApiProblem(
             400, "invalid_json", f"request body nests arrays/objects deeper than {max_depth} levels"
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProblem(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
-    problem = _shape_problem(data, max_depth)
-    if problem is not None:
-        raise ApiProblem(400, "invalid_json", problem)
+    # A NUL in a decoded string needs a `\u0000` escape in the text (a raw one is not valid JSON),
+    # and n levels of nesting need n brackets: most bodies skip the walk.
+    if "\\u0000" in text or text.count("[") + text.count("{") > max_depth:
+        problem = _shape_problem(data, max_depth)
+        if problem is not None:
+            raise ApiProblem(400, "invalid_json", problem)
     if not isinstance(data, dict):
         raise ApiProblem(400, "invalid_body", "request body must be a JSON object")
     return data  # pyright: ignore[reportUnknownVariableType]

@@ -169,5 +169,6 @@ async def record_event(
     Raises:
         sqlalchemy.exc.IntegrityError: A run id or run idempotency key is taken.
     """
-    digest = hashlib.sha256(_DIGEST_JSON.encode(body).encode()).hexdigest()
+    # the digest only tells a replay from a conflict: an event without an idempotency key has none
+    digest = hashlib.sha256(_DIGEST_JSON.encode(body).encode()).hexdigest() if key else ""
     return await store.write(write_event, app_id, key, digest, body, response, list(runs), log_message)
