@@ -158,6 +158,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped():
 )
 def test_execution_policy_comes_from_the_subagent_agent_or_workflow(agent_id, workflow_id, expected):
     manifest = {
+        "name": "policies",
         "agent": {
             "agents": [
                 {"id": "booker"},
@@ -173,7 +174,7 @@ def test_execution_policy_comes_from_the_subagent_agent_or_workflow(agent_id, wo
                     "hooks": [{"id": "booker-hook-1", "event": "mail.received", "command": "echo hi"}],
                 }
             ],
-        }
+        },
     }
     p = execution_policy(manifest, "app_1", agent_id, workflow_id, default_timeout_seconds=600.0)
     assert (
@@ -220,3 +221,21 @@ async def test_an_event_and_its_runs_are_stored_together_or_not_at_all(store: St
     assert (await store.run(q.get_run, app_id, "hook-1"))["status"] == "queued"
     _, replay = await events.record_event(store, app_id, "k1", body, response, [run])
     assert replay == "replay"
+
+
+def test_execution_policy_falls_back_to_the_app_wide_execution_settings():
+    from ara_core import view_of
+
+    manifest = {
+        "name": "policies",
+        "runtime_profile": {"execution": {"max_retries": 4, "timeout_seconds": 30}},
+        "agent": {"agents": [{"id": "plain"}, {"id": "own", "runtime": {"max_retries": 1}}]},
+        "workflows": [{"id": "job", "mode": "run", "run": {"command": "true"}, "trigger": {"type": "api"}}],
+    }
+    view = view_of(manifest)
+    plain = execution_policy(view, "app_1", "plain", "plain", default_timeout_seconds=600.0)
+    assert (plain.max_retries, plain.timeout_seconds, plain.max_concurrency) == (4, 30.0, None)
+    own = execution_policy(view, "app_1", "own", "own", default_timeout_seconds=600.0)
+    assert (own.max_retries, own.timeout_seconds) == (1, 30.0)
+    job = execution_policy(manifest, "app_1", "", "job", default_timeout_seconds=600.0)
+    assert (job.max_retries, job.timeout_seconds, job.concurrency_key) == (0, 600.0, None)

@@ -482,7 +482,9 @@ class AutomationService:
                     "idempotency_key": f"automation:{arun['id']}",
                 }
                 run.update(
-                    policy_columns(app["manifest"], run, default_timeout_seconds=self.default_timeout_seconds)
+                    policy_columns(
+                        apps.app_view(app), run, default_timeout_seconds=self.default_timeout_seconds
+                    )
                 )
                 run["max_attempts"] = 1 + int(job["max_retries"])
                 arun["run_id"] = run["run_id"]

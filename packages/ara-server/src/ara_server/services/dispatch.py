@@ -154,7 +154,7 @@ class Dispatcher:
                 "idempotency_key": f"{key or event_id}:{target.workflow_id}",
                 **run_fields(target, event_input),
             }
-            rows.append({**row, **policy_columns(app["manifest"], row)})
+            rows.append({**row, **policy_columns(apps.app_view(app), row)})
         # the event and its runs commit together: a crash keeps both or neither
         stored, outcome = await events.record_event(
             self.store, app["id"], key, body, response, rows, log_message=events.event_log_message(body)
@@ -184,7 +184,7 @@ class Dispatcher:
             "idempotency_key": f"schedule:{schedule_key}:{fire_time.isoformat()}",
             **run,
         }
-        row.update(policy_columns(app["manifest"], row))
+        row.update(policy_columns(apps.app_view(app), row))
         if not await schedules.record_firing(self.store, app["id"], schedule_key, fire_time, row):
             return None
         return run_id

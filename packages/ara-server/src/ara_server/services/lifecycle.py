@@ -216,7 +216,7 @@ class Lifecycle:
         run of an automation job retries as the job says (`input.automation.max_retries` and
         `retry_backoff_seconds`)."""
         policy = execution_policy(
-            app["manifest"],
+            apps.app_view(app),
             app["id"],
             str(run.get("agent_id") or ""),
             str(run.get("workflow_id") or ""),

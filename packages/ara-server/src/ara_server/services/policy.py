@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ara_core import ManifestView, SubagentSettings, view_of
+from msgspec import UnsetType
+
 __all__ = ["ExecutionPolicy", "backoff_seconds", "execution_policy", "policy_columns"]
 
 
@@ -46,37 +49,33 @@ def backoff_seconds(failed_attempt: int, base: float, cap: float, rng: random.Ra
     return (rng or random).uniform(0.0, ceiling)
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return float(value)
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _governing(manifest: Mapping[str, Any], agent_id: str, workflow_id: str) -> tuple[str, dict[str, Any]]:
-    """The subagent (or agent) row whose `runtime` and `sandbox` govern a run, and its id."""
-    block = _dict(manifest.get("agent"))
+def _governing(view: ManifestView, agent_id: str, workflow_id: str) -> tuple[str, SubagentSettings | None]:
+    """The settings of the subagent (or agent) that govern a run, and its id: the first subagent
+    whose id or workflow id is the run's agent or workflow id (or one of whose hooks is the run's
+    workflow), else the agent row of that id; `None` settings for a plain workflow."""
     names = {n for n in (agent_id, workflow_id) if n}
-    for sub in block.get("subagents") or []:
-        if not isinstance(sub, dict):
+    block = view.manifest.agent
+    rows = () if isinstance(block, UnsetType) or isinstance(block.subagents, UnsetType) else block.subagents
+    for row in rows:
+        settings = view.subagent(row.id)
+        if settings is None:
             continue
-        hooks = {str(_dict(h).get("id") or "") for h in sub.get("hooks") or []}
-        if names & {str(sub.get("id") or ""), str(sub.get("workflow_id") or "")} or workflow_id in hooks:
-            return str(sub.get("id") or sub.get("workflow_id")), sub
-    for agent in block.get("agents") or []:
-        if isinstance(agent, dict) and agent.get("id") and agent.get("id") in names:
-            return str(agent["id"]), agent
-    for workflow in manifest.get("workflows") or []:
-        if isinstance(workflow, dict) and workflow.get("id") == workflow_id:
-            return workflow_id, workflow
-    return agent_id or workflow_id, {}
+        if names & {settings.id, settings.workflow_id} or any(h.id == workflow_id for h in settings.hooks):
+            return settings.id, settings
+    for name in (agent_id, workflow_id):
+        if name and view.agent(name) is not None:
+            return name, view.subagent(name)
+    return agent_id or workflow_id, None
 
 
 def execution_policy(
-    manifest: Mapping[str, Any],
+    manifest: ManifestView | Mapping[str, Any],
     app_id: str,
     agent_id: str,
     workflow_id: str,
@@ -86,17 +85,26 @@ def execution_policy(
     """The execution settings of a run of `agent_id` / `workflow_id`.
 
     Read from the subagent whose id or workflow id (or one of whose hooks) matches the run, else
-    the agent row, else the workflow: `runtime.timeout_seconds` (default `default_timeout_seconds`),
-    `runtime.max_retries` (default 0), `runtime.retry_backoff_seconds` (default 0),
-    `sandbox.max_concurrency` (default no limit). Values that are not numbers are ignored (the
-    deploy reports them).
+    the agent row (`ManifestView.subagent`): its `runtime.timeout_seconds` (else the app-wide
+    `runtime_profile.execution`; default `default_timeout_seconds`), `runtime.max_retries`
+    (default 0), `runtime.retry_backoff_seconds` (default 0), `sandbox.max_concurrency` (default
+    no limit). A plain workflow gets the defaults.
+
+    Args:
+        manifest: The app's manifest view (`store.apps.app_view(app)`), or the manifest document.
+
+    Raises:
+        ara_core.ManifestError: A manifest document does not decode (stored manifests were
+            validated at deploy).
     """
-    name, row = _governing(manifest, agent_id, workflow_id)
-    runtime, sandbox = _dict(row.get("runtime")), _dict(row.get("sandbox"))
-    timeout = _number(runtime.get("timeout_seconds"))
-    retries = _number(runtime.get("max_retries"))
-    backoff = _number(runtime.get("retry_backoff_seconds"))
-    limit = _number(sandbox.get("max_concurrency"))
+    view = manifest if isinstance(manifest, ManifestView) else view_of(manifest)
+    name, settings = _governing(view, agent_id, workflow_id)
+    if settings is None:
+        return ExecutionPolicy(timeout_seconds=default_timeout_seconds)
+    timeout = _number(settings.timeout_seconds)
+    retries = _number(settings.max_retries)
+    backoff = _number(settings.retry_backoff_seconds)
+    limit = _number(settings.max_concurrency)
     max_concurrency = max(1, int(limit)) if limit is not None else None
     return ExecutionPolicy(
         timeout_seconds=timeout if timeout is not None and timeout > 0 else default_timeout_seconds,
@@ -108,7 +116,10 @@ def execution_policy(
 
 
 def policy_columns(
-    manifest: Mapping[str, Any], row: Mapping[str, Any], *, default_timeout_seconds: float = 600.0
+    manifest: ManifestView | Mapping[str, Any],
+    row: Mapping[str, Any],
+    *,
+    default_timeout_seconds: float = 600.0,
 ) -> dict[str, Any]:
     """The lifecycle columns a new runs row needs (`max_attempts`, `concurrency_key`,
     `max_concurrency`), from the manifest of its app. Merge them into the row before inserting."""

@@ -11,7 +11,7 @@ from ara_core import new_run_id
 from ..engine import ModelProvider, RunOutcome
 from ..errors import ApiProblem
 from ..settings import Settings
-from ..store import Store, runs
+from ..store import Store, apps, runs
 from .dispatch import RequestTarget, resolve_request
 from .execution import Execution
 from .logbus import LogBus
@@ -106,7 +106,9 @@ class RunService:
         """A new runs row with the lifecycle columns of its app's manifest."""
         return {
             **row,
-            **policy_columns(app["manifest"], row, default_timeout_seconds=self.settings.run_timeout_seconds),
+            **policy_columns(
+                apps.app_view(app), row, default_timeout_seconds=self.settings.run_timeout_seconds
+            ),
         }
 
     async def run_sync(
