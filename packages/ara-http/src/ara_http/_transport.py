@@ -213,6 +213,15 @@ class _Base:
             request["content"] = _encode(json_body)
         return request
 
+    def _prepare_raw(
+        self, method: str, path: str, headers: Mapping[str, str] | None, auth: Any, timeout: float | None
+    ) -> dict[str, Any]:
+        """A request without a body: no `Content-Type`, `Accept: */*`."""
+        req = self._prepare(method, path, None, headers, auth, timeout)
+        sent = {k: v for k, v in req["headers"].items() if k.lower() not in ("content-type", "accept")}
+        req["headers"] = {"Accept": "*/*", **sent}
+        return req
+
     def _retry_delay(
         self, attempt: int, req: dict[str, Any], path: str, outcome: httpx.Response | httpx.HTTPError
     ) -> float | None:
@@ -321,6 +330,47 @@ class HttpClient(_Base):
             self._sleep(delay)
             attempt += 1
 
+    def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = USE_CLIENT_AUTH,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Send a request without a body and return the answer's body as raw bytes (a file download).
+
+        No `Content-Type` is sent and `Accept` is `*/*`; failures are retried and raised as by
+        `request`.
+
+        Args:
+            method: HTTP method.
+            path: Path (may include a query string), appended to the base URL.
+            headers: Extra headers (merged last).
+            auth: Auth for this call; `None` sends no auth; default: the client's.
+            timeout: Timeout in seconds for this call.
+
+        Returns:
+            The body, byte for byte (empty for 204 or an empty body).
+
+        Raises:
+            APIStatusError: A non-2xx status; the subclass says which (`NotFoundError` for 404, ...).
+            APIConnectionError: No response (`APITimeoutError` when it timed out); names the host.
+        """
+        req = self._prepare_raw(method, path, headers, auth, timeout)
+        attempt = 0
+        while True:
+            try:
+                outcome: httpx.Response | httpx.HTTPError = self._client.request(**req)
+            except httpx.HTTPError as exc:
+                outcome = exc
+            delay = self._retry_delay(attempt, req, path, outcome)
+            if delay is None:
+                return outcome.content  # type: ignore[union-attr]
+            self._sleep(delay)
+            attempt += 1
+
     def stream_events(
         self,
         method: str,
@@ -411,6 +461,29 @@ class AsyncHttpClient(_Base):
             delay = self._retry_delay(attempt, req, path, outcome)
             if delay is None:
                 return _decode(outcome)  # type: ignore[arg-type]
+            await self._sleep(delay)
+            attempt += 1
+
+    async def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = USE_CLIENT_AUTH,
+        timeout: float | None = None,
+    ) -> bytes:
+        """As `HttpClient.request_bytes`, awaited."""
+        req = self._prepare_raw(method, path, headers, auth, timeout)
+        attempt = 0
+        while True:
+            try:
+                outcome: httpx.Response | httpx.HTTPError = await self._client.request(**req)
+            except httpx.HTTPError as exc:
+                outcome = exc
+            delay = self._retry_delay(attempt, req, path, outcome)
+            if delay is None:
+                return outcome.content  # type: ignore[union-attr]
             await self._sleep(delay)
             attempt += 1
 

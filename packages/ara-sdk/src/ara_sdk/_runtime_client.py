@@ -282,6 +282,16 @@ class AraRuntimeClient:
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         return self._http.request("POST", "/session/files/upload", content=b"".join(parts), headers=headers)
 
+    def files_download(self, *, path: str) -> bytes:
+        """`GET /session/files/download`: the file's bytes, as stored.
+
+        Raises:
+            NotFoundError: No such file (404); `UnprocessableEntityError` for a directory (422).
+        """
+        return self._http.request_bytes(
+            "GET", f"/session/files/download?{urlencode({'path': _remote(path)})}"
+        )
+
     def session_exec(self, *, command: str, timeout_seconds: int = 90) -> Any:
         """`POST /session/terminal/exec`: `{"ok", "exit_code", "stdout", "stderr", "timed_out",
         "duration_seconds", "truncated"}`; the timeout is clamped to 5-600 seconds."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from cyclopts import App
@@ -301,6 +301,35 @@ def files_upload(*, local: Path, path: str = "") -> int:
     if not local.is_file():
         raise CliError(f"ara runtime: no local file {str(local)!r}")
     emit(_rt().files_upload(local=local, path=path))
+    return 0
+
+
+@files_app.command(name="download")
+@guarded
+def files_download(*, path: str, output: Path | None = None) -> int:
+    """Download a workspace file byte for byte and print `{"ok", "remote_path", "filename", "bytes",
+    "output_path"}`.
+
+    Args:
+        path: File path in the workspace.
+        output: Local file to write (default: the remote file's name in the current directory).
+    """
+    name = PurePosixPath(path.rstrip("/")).name
+    if not name:
+        raise CliError("ara runtime: files download --path must name a file")
+    remote = path if path.startswith("/") else f"/root/.ara/workspace/{path}"
+    data = _rt().files_download(path=path)
+    target = output if output is not None else Path.cwd() / name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        raise CliError(
+            f"ara runtime: --output: cannot write {str(target)!r} ({exc.strerror or exc})"
+        ) from None
+    emit(
+        {"ok": True, "remote_path": remote, "filename": name, "bytes": len(data), "output_path": str(target)}
+    )
     return 0
 
 
