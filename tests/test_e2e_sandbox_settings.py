@@ -113,3 +113,29 @@ def test_bad_sandbox_settings_are_named(tmp_path: Path):
         "sandbox_memory_bytes": 512 * 1024 * 1024,
         "sandbox_network": False,
     }
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--sandbox-processes", "0"], {}, "--sandbox-processes"),
+        ([], {"ARA_SANDBOX_NETWORK": "maybe"}, "ARA_SANDBOX_NETWORK"),
+        ([], {"ARA_SANDBOX_MEMORY_BYTES": "-5"}, "ARA_SANDBOX_MEMORY_BYTES"),
+    ],
+)
+def test_ara_server_names_a_bad_sandbox_setting(
+    tmp_path: Path, args: list[str], env: dict[str, str], named: str
+):
+    import subprocess
+    import sys
+
+    from e2e_support import base_env
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "ara_cli", "server", "--port", "0", "--data-dir", str(tmp_path / "d"), *args],
+        env={**base_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and named in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
