@@ -33,14 +33,17 @@ FILES_STAMP = ".ara-files.sha256"
 _SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]$")
 
 
-def materialize_files(workdir: Path, manifest: Mapping[str, Any]) -> None:
+def materialize_files(workdir: Path, manifest: ManifestView | Mapping[str, Any]) -> None:
     """Write the app's `runtime_profile.files` into its working directory.
+
+    `manifest` is the app's view (`store.apps.app_view`) or its manifest document.
 
     A stamp of the files' digest makes this a no-op when the same files are already there (every
     run calls it, so a node that did not handle the deploy still gets them); a shipped file that a
     run deleted is written again.
     """
-    declared = view_of(manifest).runtime().files
+    view = manifest if isinstance(manifest, ManifestView) else view_of(manifest)
+    declared = view.runtime().files
     files = () if isinstance(declared, UnsetType) else declared
     digest = hashlib.sha256(msgspec.json.encode(files)).hexdigest()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -298,7 +298,7 @@ class Execution:
     async def _prepare(self, app: dict[str, Any], version: str) -> Prepared:
         view = apps.app_view(app)
         workdir = self.settings.app_dir(app["id"])
-        await asyncio.to_thread(materialize_files, workdir, app["manifest"])
+        await asyncio.to_thread(materialize_files, workdir, view)
         packages = [pkg for _, pkg in declared_packages(view)]
         environment = await ensure_environment(self.envs_dir, packages)
         artifact_dirs: list[Path] = []
@@ -384,7 +384,7 @@ class Execution:
         """
         prepared = await self.prepare(app)
         # Cheap when nothing changed (a digest stamp); restores a shipped file a run deleted.
-        await asyncio.to_thread(materialize_files, prepared.workdir, app["manifest"])
+        await asyncio.to_thread(materialize_files, prepared.workdir, apps.app_view(app))
         run_input = run.get("input") or {}
         attempt = max(1, int(run.get("attempt") or run.get("attempts") or 0))
         key = str(run.get("idempotency_key") or run_input.get("idempotency_key") or run["run_id"])
