@@ -191,3 +191,117 @@ async def test_a_pending_delivery_survives_a_restart(
     assert receiver.received[-1][2] == 200
     assert _verify("whsec_test", receiver.received[-1][0], receiver.received[-1][1])
     assert app_id
+
+
+# --------------------------------------------------------------- the callback URL policy at send time
+
+
+async def _store_with_app(
+    tmp_path: Path, database_url: str | None, *, allow_private: bool
+) -> tuple[Any, str]:
+    from ara_server.store import Store, accounts, apps
+
+    settings = _settings(tmp_path, database_url)
+    settings.allow_private_callbacks = allow_private
+    store = Store(settings)
+    await store.open()
+    async with store.begin() as conn:
+        owner = await accounts.account_by_email(conn, "o@example.com", create=True)
+    assert owner is not None
+    app = await apps.create_app(store, owner["id"], "hooked", MANIFEST)
+    assert app is not None
+    return store, str(app["id"])
+
+
+async def _enqueue(store: Any, app_id: str, url: str) -> str:
+    async with store.begin() as conn:
+        return await outbox_store.enqueue_delivery(
+            conn, app_id=app_id, run_id="run_rebound", event="run.completed", url=url, secret="s", body=b"{}"
+        )
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+async def test_a_callback_that_now_points_at_loopback_is_refused_at_send_time(
+    tmp_path: Path, database_url: str | None, receiver: Receiver, host: str
+):
+    """The callback passed the policy when the run was submitted; by the time the run finishes its
+    host resolves to loopback (DNS rebinding). The delivery is refused, not sent, not retried."""
+    from ara_server.services.logbus import LogBus
+    from ara_server.services.outbox import Outbox
+
+    store, app_id = await _store_with_app(tmp_path, database_url, allow_private=False)
+    try:
+        port = receiver.url.rsplit(":", 1)[1].split("/", 1)[0]
+        await _enqueue(store, app_id, f"http://{host}:{port}/hook")
+        outbox = Outbox(store.settings, store, LogBus(store))
+        assert await outbox.deliver_one()
+        rows = await store.run(outbox_store.deliveries_of, "run_rebound")
+        assert (rows[0]["status"], rows[0]["attempt"]) == ("failed", 1)
+        assert not await outbox.deliver_one()  # nothing left to retry
+    finally:
+        await store.close()
+    assert receiver.received == []
+
+
+async def test_an_http_callback_is_pinned_to_the_address_that_was_checked(
+    tmp_path: Path, database_url: str | None, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+):
+    """The request goes to the address the policy checked, with the callback's own Host header (so
+    a second lookup by the HTTP client cannot be steered elsewhere)."""
+    from ara_server.services import outbox as outbox_module
+    from ara_server.services.logbus import LogBus
+
+    lookups: list[tuple[str, int]] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        lookups.append((host, port))
+        return ["127.0.0.1"]  # a name no resolver knows, answered with the receiver's address
+
+    # Treat the receiver's loopback address as public for this test only.
+    monkeypatch.setattr(outbox_module, "is_public_address", lambda address: address == "127.0.0.1")
+    store, app_id = await _store_with_app(tmp_path, database_url, allow_private=False)
+    try:
+        port = int(receiver.url.rsplit(":", 1)[1].split("/", 1)[0])
+        await _enqueue(store, app_id, f"http://hooks.invalid:{port}/hook?x=1")
+        outbox = outbox_module.Outbox(store.settings, store, LogBus(store), resolve=resolve)
+        assert await outbox.deliver_one()
+        rows = await store.run(outbox_store.deliveries_of, "run_rebound")
+        assert rows[0]["status"] == "delivered"
+    finally:
+        await store.close()
+    assert lookups == [("hooks.invalid", port)]
+    assert [h["host"] for h, _, _ in receiver.received] == [f"hooks.invalid:{port}"]
+
+
+async def test_callback_target_checks_every_address_and_pins_http_only():
+    from ara_server.services.outbox import CallbackRefused, callback_target
+
+    answers = {"hooks.example": ["93.184.216.34"], "mixed.example": ["93.184.216.34", "10.0.0.5"]}
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        if host not in answers:
+            raise OSError("name does not resolve")
+        return answers[host]
+
+    target = await callback_target("http://hooks.example:8080/hook?x=1", allow_private=False, resolve=resolve)
+    assert target == ("http://93.184.216.34:8080/hook?x=1", {"Host": "hooks.example:8080"})
+    assert await callback_target("https://hooks.example/h", allow_private=False, resolve=resolve) == (
+        "https://hooks.example/h",
+        {},
+    )
+    with pytest.raises(CallbackRefused):
+        await callback_target("http://mixed.example/h", allow_private=False, resolve=resolve)
+    with pytest.raises(CallbackRefused):
+        await callback_target("http://[::ffff:10.0.0.1]/h", allow_private=False, resolve=resolve)
+    with pytest.raises(CallbackRefused):
+        await callback_target("ftp://hooks.example/h", allow_private=False, resolve=resolve)
+    with pytest.raises(OSError):  # a temporary failure: the delivery is retried
+        await callback_target("http://gone.example/h", allow_private=False, resolve=resolve)
+    asked.clear()
+    assert await callback_target("http://localhost:1/h", allow_private=True, resolve=resolve) == (
+        "http://localhost:1/h",
+        {},
+    )
+    assert asked == []

@@ -1,6 +1,6 @@
 """Webhook deliveries of finished runs: a durable outbox (stored with the run's final status, in the
 same transaction), delivered by any node, signed over the exact bytes sent, retried with backoff
-across restarts."""
+across restarts. The callback URL policy is checked again at send time (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,29 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 from ara_http import ApiError, AsyncHttpClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..errors import ApiProblem
 from ..settings import Settings
 from ..store import Store, now, webhooks
 from ..store import outbox as outbox_store
+from .callbacks import check_callback_url, is_public_address
 from .logbus import LogBus
 from .policy import backoff_seconds
 from .runs import public_run
 
-__all__ = ["Outbox", "delivery_body", "sign_delivery"]
+__all__ = ["CallbackRefused", "Outbox", "Resolver", "callback_target", "delivery_body", "sign_delivery"]
 
 log = structlog.get_logger("ara_server.outbox")
 
@@ -32,6 +38,71 @@ log = structlog.get_logger("ara_server.outbox")
 DELIVERY_TIMEOUT_SECONDS = 10.0
 #: Longest delay between two attempts of a delivery, in seconds.
 DELIVERY_BACKOFF_CAP_SECONDS = 600.0
+
+
+#: Resolves `(host, port)` to IP address strings (`getaddrinfo`); replaceable in tests.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+class CallbackRefused(Exception):
+    """The callback URL breaks the callback URL policy at send time (malformed, or its host now
+    resolves to a loopback, private or otherwise non-public address). The delivery is not retried."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to now (the event loop's `getaddrinfo`).
+
+    Raises:
+        OSError: The name does not resolve (a temporary failure: the delivery is retried).
+    """
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def callback_target(
+    url: str, *, allow_private: bool, resolve: Resolver = system_resolver
+) -> tuple[str, dict[str, str]]:
+    """Where to send a delivery now: the URL to connect to and the extra headers.
+
+    The callback URL was checked when the run was submitted, but a host name can resolve elsewhere
+    by the time the run finishes (DNS rebinding). Unless `allow_private`, the host is resolved again
+    and every address must be public; an `http` URL is then pinned to the checked address (the
+    request goes to that IP with the original `Host` header), so the connection cannot be steered
+    to another address between the check and the request. An `https` URL keeps its host name (its
+    certificate must match the name, which an internal service's does not).
+
+    Raises:
+        CallbackRefused: The URL is malformed, or the host resolves to a non-public address.
+        OSError: The host does not resolve now (retry later).
+    """
+    try:
+        await check_callback_url(url, allow_private=True, where="callback.url")  # syntax only
+    except ApiProblem as exc:
+        raise CallbackRefused(exc.message) from None
+    if allow_private:
+        return url, {}
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = [ipaddress.ip_address(host).compressed]
+        literal = True
+    except ValueError:
+        addresses = await resolve(host, port)
+        literal = False
+    private = [a for a in addresses if not is_public_address(a)]
+    if private or not addresses:
+        raise CallbackRefused(
+            f"callback host {host!r} now resolves to a loopback, private or otherwise non-public address "
+            f"({', '.join(private) or 'none'}); the delivery is not sent"
+        )
+    if literal or parts.scheme != "http":
+        return url, {}
+    pinned = ipaddress.ip_address(addresses[0].split("%", 1)[0])
+    netloc = f"[{pinned.compressed}]" if pinned.version == 6 else pinned.compressed
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), {"Host": parts.netloc}
 
 
 def sign_delivery(secret: str, timestamp: str, delivery_id: str, body: bytes) -> str:
@@ -62,10 +133,14 @@ class Outbox:
         settings: Server settings (node id, lease, attempts, backoff).
         store: The store.
         logbus: Where delivery outcomes are logged.
+        resolve: Resolves callback hosts at send time (default `getaddrinfo`).
     """
 
-    def __init__(self, settings: Settings, store: Store, logbus: LogBus) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, logbus: LogBus, *, resolve: Resolver = system_resolver
+    ) -> None:
         self.settings, self.store, self.logbus = settings, store, logbus
+        self.resolve = resolve
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -140,10 +215,24 @@ class Outbox:
         }
         error: str | None = None
         try:
-            async with AsyncHttpClient(row["url"], timeout=DELIVERY_TIMEOUT_SECONDS) as client:
-                await client.request("POST", "", content=body, headers=headers, auth=None)
-        except ApiError as exc:
-            error = str(exc)
+            target, extra = await callback_target(
+                str(row["url"]), allow_private=s.allow_private_callbacks, resolve=self.resolve
+            )
+            async with AsyncHttpClient(target, timeout=DELIVERY_TIMEOUT_SECONDS) as client:
+                await client.request("POST", "", content=body, headers={**headers, **extra}, auth=None)
+        except CallbackRefused as exc:
+            await self.store.run(
+                outbox_store.settle_delivery,
+                row["id"],
+                s.node_id,
+                row["attempt"],
+                status="failed",
+                error=str(exc),
+            )
+            await self.logbus.log(row["app_id"], row["run_id"], "error", "webhook.refused", str(exc))
+            return True
+        except (ApiError, OSError, UnicodeError) as exc:
+            error = str(exc) or type(exc).__name__
         if error is None:
             await self.store.run(
                 outbox_store.settle_delivery, row["id"], s.node_id, row["attempt"], status="delivered"
