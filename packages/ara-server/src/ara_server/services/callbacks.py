@@ -31,7 +31,8 @@ async def check_callback_url(url: object, *, allow_private: bool, where: str = "
     Unless `allow_private` (the `allow_private_callbacks` setting; `ara dev` sets it), every
     address the host resolves to must be public: loopback, private, link-local (cloud metadata),
     shared and reserved ranges are refused, so a runtime key cannot make the server call into its
-    own network. The check runs when the run is submitted.
+    own network. The check runs when the run is submitted (and the outbox checks again before
+    each delivery: `services.outbox.callback_target`).
 
     Raises:
         ApiProblem: 422 `invalid_callback`, naming `where`.
