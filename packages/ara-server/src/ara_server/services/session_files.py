@@ -2,20 +2,17 @@
 `/session/terminal/exec`, `/session/heartbeat`).
 
 Paths are given as the client shows them: under `/root/.ara/workspace` (`WORKSPACE_ROOT`) or
-relative to it. Both map onto the caller's session workspace directory; anything resolving
-outside it (another absolute path, `..`, a symbolic link leading out) is refused with 403
+relative to it. Both map onto the caller's session workspace directory, reached through
+`workspace_fs.Workspace` (the same no-follow walk as the session's builtin tools): another
+absolute path, a `..` leaving the workspace or a symbolic link on the way is refused with 403
 `path_outside_workspace`. Answers use the same `/root/.ara/workspace/...` form.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
 import os
-import stat
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +21,9 @@ import msgspec
 
 from ..engine import run_sandboxed
 from ..errors import ApiProblem
+from . import workspace_fs
 from .sessions import SessionService, ToolRefused
+from .workspace_fs import MAX_PATH, WORKSPACE_ROOT, Workspace, WorkspacePathError
 
 __all__ = [
     "MAX_DOWNLOAD_BYTES",
@@ -37,16 +36,12 @@ __all__ = [
     "TerminalExec",
 ]
 
-#: The workspace root as clients name it.
-WORKSPACE_ROOT = "/root/.ara/workspace"
 #: Largest file `read` returns, in bytes (use download beyond).
 MAX_READ_BYTES = 1024 * 1024
 #: Output kept per stream of a terminal command, in bytes.
 MAX_TERMINAL_OUTPUT_BYTES = 1024 * 1024
 #: Largest file `download` returns, in bytes.
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
-#: Longest path accepted, in characters.
-MAX_PATH = 4096
 
 PathText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATH)]
 
@@ -76,20 +71,9 @@ class Heartbeat(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """`POST /session/heartbeat`: an empty object."""
 
 
-def _link(path: str) -> ApiProblem:
-    return ApiProblem(
-        403,
-        "path_outside_workspace",
-        f"at `path`: {path!r} goes through a symbolic link (links are not followed)",
-    )
-
-
-def _outside(path: str) -> ApiProblem:
-    return ApiProblem(
-        403,
-        "path_outside_workspace",
-        f"at `path`: {path!r} is outside the session workspace ({WORKSPACE_ROOT})",
-    )
+def _problem(exc: WorkspacePathError, where: str = "`path`") -> ApiProblem:
+    """The HTTP answer for a workspace path error (`where` names the request field)."""
+    return ApiProblem(exc.status, exc.code, f"at {where}: {exc.message}")
 
 
 class SessionFiles:
@@ -116,120 +100,34 @@ class SessionFiles:
     @staticmethod
     def parts(path: str) -> list[str]:
         """The workspace-relative components of a client path, checked lexically (403
-        `path_outside_workspace` for another absolute path or a `..` that leaves the workspace)."""
-        if "\0" in path or len(path) > MAX_PATH:
-            raise ApiProblem(422, "invalid_path", "at `path`: must be at most 4096 characters, without NUL")
-        if path == WORKSPACE_ROOT or path.startswith(WORKSPACE_ROOT + "/"):
-            relative = path[len(WORKSPACE_ROOT) :]
-        elif path.startswith("/"):
-            raise _outside(path)
-        else:
-            relative = path
-        out: list[str] = []
-        for part in relative.split("/"):
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if not out:
-                    raise _outside(path)
-                out.pop()
-            else:
-                out.append(part)
-        return out
+        `path_outside_workspace` for another absolute path or a `..` that leaves the workspace;
+        422 `invalid_path` for NUL or too long)."""
+        try:
+            return workspace_fs.parts(path)
+        except WorkspacePathError as exc:
+            raise _problem(exc) from None
 
     @staticmethod
     def shown(parts: list[str]) -> str:
         """The client form of a workspace path."""
-        return "/".join([WORKSPACE_ROOT, *parts])
+        return workspace_fs.shown(parts)
 
     @staticmethod
-    def _open_dir(root: Path, parts: list[str], path: str, *, create: bool = False) -> int:
-        """A descriptor of the directory `parts` under `root`, walked one component at a time with
-        `O_NOFOLLOW`: a symbolic link anywhere on the way is refused (403), so nothing the
-        session's own commands create can redirect the server outside the workspace."""
-        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(root, flags)
+    def _read_file(root: Path, path: str, limit: int) -> tuple[list[str], bytes]:
         try:
-            for part in parts:
-                if create:
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=fd)
-                try:
-                    child = os.open(part, flags, dir_fd=fd)
-                except FileNotFoundError:
-                    raise ApiProblem(404, "not_found", f"no directory {path!r}") from None
-                except NotADirectoryError:
-                    if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
-                        raise _link(path) from None
-                    raise ApiProblem(
-                        422, "not_a_directory", f"at `path`: {path!r} has a file where a directory is needed"
-                    ) from None
-                except OSError as exc:
-                    if exc.errno == errno.ELOOP:
-                        raise _link(path) from None
-                    raise
-                os.close(fd)
-                fd = child
-            return fd
-        except BaseException:
-            os.close(fd)
-            raise
-
-    def _read_file(self, root: Path, path: str, limit: int) -> tuple[list[str], bytes]:
-        parts = self.parts(path)
-        if not parts:
-            raise ApiProblem(422, "not_a_file", f"at `path`: {path!r} is a directory")
-        dir_fd = self._open_dir(root, parts[:-1], path)
-        try:
-            try:
-                fd = os.open(
-                    parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd
-                )
-            except FileNotFoundError:
-                raise ApiProblem(404, "not_found", f"no file {self.shown(parts)!r}") from None
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise _link(path) from None
-                raise
-        finally:
-            os.close(dir_fd)
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if stat.S_ISDIR(info.st_mode):
-                raise ApiProblem(422, "not_a_file", f"at `path`: {self.shown(parts)!r} is a directory")
-            if not stat.S_ISREG(info.st_mode):
-                raise ApiProblem(422, "not_a_file", f"at `path`: {self.shown(parts)!r} is not a regular file")
-            if info.st_size > limit:
-                raise ApiProblem(413, "file_too_large", f"file is {info.st_size} bytes; at most {limit} here")
-            data = handle.read(limit + 1)
-        if len(data) > limit:
-            raise ApiProblem(413, "file_too_large", f"file is larger than {limit} bytes")
+            parts, data, _ = Workspace(root).read(path, limit)
+        except WorkspacePathError as exc:
+            raise _problem(exc) from None
+        except OSError as exc:
+            raise ApiProblem(422, "read_failed", f"could not read: {exc.strerror or exc}") from None
         return parts, data
 
-    def _write_file(self, root: Path, parts: list[str], path: str, data: bytes) -> None:
-        """Write `data` at `parts` (parents created): a temporary file then a rename, all through
-        directory descriptors (a symbolic link in the way is replaced, never followed)."""
-        if not parts:
-            raise ApiProblem(422, "not_a_file", f"at `path`: {path!r} is a directory")
-        dir_fd = self._open_dir(root, parts[:-1], path, create=True)
+    @staticmethod
+    def _write_file(root: Path, parts: list[str], path: str, data: bytes, where: str = "`path`") -> None:
         try:
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISDIR(os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False).st_mode):
-                    raise ApiProblem(422, "not_a_file", f"at `path`: {self.shown(parts)!r} is a directory")
-            tmp = f".ara-write-{uuid.uuid4().hex}"
-            fd = os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
-            )
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                os.replace(tmp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp, dir_fd=dir_fd)
-                raise
-        finally:
-            os.close(dir_fd)
+            Workspace(root).write(parts, path, data)
+        except WorkspacePathError as exc:
+            raise _problem(exc, where) from None
 
     async def list_dir(self, account: dict[str, Any], path: str | None) -> dict[str, Any]:
         """`{ok, path, entries: [{name, path, type, size, modified_at}]}` sorted by name (404 / 422).
@@ -238,23 +136,22 @@ class SessionFiles:
         parts = self.parts(path or WORKSPACE_ROOT)
 
         def listing() -> list[dict[str, Any]]:
-            fd = self._open_dir(root, parts, path or WORKSPACE_ROOT)
             try:
-                out: list[dict[str, Any]] = []
-                for entry in sorted(os.scandir(fd), key=lambda e: e.name):
-                    info = entry.stat(follow_symlinks=False)
-                    out.append(
-                        {
-                            "name": entry.name,
-                            "path": self.shown([*parts, entry.name]),
-                            "type": "dir" if stat.S_ISDIR(info.st_mode) else "file",
-                            "size": info.st_size,
-                            "modified_at": datetime.fromtimestamp(info.st_mtime, UTC).isoformat(),
-                        }
-                    )
-                return out
-            finally:
-                os.close(fd)
+                _, entries = Workspace(root).list(path or WORKSPACE_ROOT)
+            except WorkspacePathError as exc:
+                raise _problem(exc) from None
+            except OSError as exc:
+                raise ApiProblem(422, "read_failed", f"could not list: {exc.strerror or exc}") from None
+            return [
+                {
+                    "name": e.name,
+                    "path": self.shown([*parts, e.name]),
+                    "type": "dir" if e.kind == "dir" else "file",
+                    "size": e.size,
+                    "modified_at": datetime.fromtimestamp(e.mtime, UTC).isoformat(),
+                }
+                for e in entries
+            ]
 
         entries = await asyncio.to_thread(listing)
         return {"ok": True, "path": self.shown(parts), "entries": entries}
@@ -298,8 +195,8 @@ class SessionFiles:
             targets.append((parts, item.path, item.content.encode("utf-8")))
 
         def write_all() -> None:
-            for parts, given, data in targets:
-                self._write_file(root, parts, given, data)
+            for i, (parts, given, data) in enumerate(targets):
+                self._write_file(root, parts, given, data, f"`$.writes[{i}].path`")
 
         try:
             await asyncio.to_thread(write_all)
@@ -318,8 +215,8 @@ class SessionFiles:
             if not path or path.endswith("/") or not parts:
                 return True
             try:
-                fd = self._open_dir(root, parts, path)
-            except ApiProblem:
+                fd = Workspace(root).open_dir(parts, path)
+            except (WorkspacePathError, OSError):
                 return False
             os.close(fd)
             return True

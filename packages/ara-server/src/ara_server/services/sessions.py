@@ -22,7 +22,9 @@ from ..engine import (
 from ..errors import ApiProblem
 from ..store import Store, apps
 from ..store import sessions as sessions_store
+from . import workspace_fs
 from .automations import AutomationService
+from .workspace_fs import Workspace, WorkspacePathError
 
 __all__ = ["BUILTIN_TOOLS", "TOOL_ARGS", "SessionService", "ToolFailure", "ToolRefused", "run_builtin"]
 
@@ -31,6 +33,11 @@ EXEC_TIMEOUT_SECONDS = 60.0
 MAX_EXEC_TIMEOUT_SECONDS = 600.0
 MAX_OUTPUT_BYTES = 256 * 1024
 MAX_GLOB_RESULTS = 10_000
+#: Most lines `search_files` returns, and the bytes it reads of each file.
+MAX_SEARCH_HITS = 200
+MAX_SEARCH_FILE_BYTES = 8 * 1024 * 1024
+#: Largest file `edit_file` changes, in bytes.
+MAX_EDIT_BYTES = 8 * 1024 * 1024
 
 #: Builtin tools: name -> (description, parameters schema).
 BUILTIN_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -188,7 +195,7 @@ class SearchArgs(msgspec.Struct, kw_only=True):
 
 
 class GlobArgs(msgspec.Struct, kw_only=True):
-    """`glob`: a relative glob `pattern` (`*.py`, `src/**/*.md`)."""
+    """`glob`: a glob `pattern` relative to the workspace (`*.py`, `src/**/*.md`); no `..`."""
 
     pattern: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
@@ -216,29 +223,6 @@ def _typed(name: str, args: dict[str, Any]) -> Any:
         raise ToolFailure(f"{name}: {text}") from None
 
 
-def _inside(root: Path, path: str) -> Path:
-    if not path or "\0" in path:
-        raise ToolFailure(f"path {path!r} must be a non-empty workspace path without NUL bytes")
-    target = (root / path).resolve()
-    if target != root and root not in target.parents:
-        raise ToolFailure(f"path {path!r} is outside the session workspace")
-    return target
-
-
-def _glob(root: Path, pattern: str) -> list[str]:
-    parts = pattern.split("/")
-    if "\0" in pattern or pattern.startswith("/") or ".." in parts:
-        raise ToolFailure(f"glob pattern {pattern!r} must be relative to the workspace, without '..' or NUL")
-    out: list[str] = []
-    for p in root.glob(pattern):
-        resolved = p.resolve()
-        if resolved == root or root in resolved.parents:
-            out.append(str(p.relative_to(root)))
-        if len(out) >= MAX_GLOB_RESULTS:
-            break
-    return sorted(out)
-
-
 def _cap(text: str) -> str:
     return text if len(text) <= MAX_OUTPUT_BYTES else text[:MAX_OUTPUT_BYTES] + "\n[truncated]"
 
@@ -246,9 +230,13 @@ def _cap(text: str) -> str:
 async def run_builtin(root: Path, name: str, args: dict[str, Any], *, hidden: tuple[Path, ...] = ()) -> Any:
     """Execute one builtin tool in the workspace `root`.
 
-    Arguments are typed (`TOOL_ARGS`); file tools stay inside `root` (symbolic links that lead out
-    are refused); `exec` runs `bash -c` in a sandbox (`run_sandboxed`) with `root` as its only
-    writable directory and the paths in `hidden` (the server's data directory) invisible.
+    Arguments are typed (`TOOL_ARGS`); the file tools reach `root` only through
+    `workspace_fs.Workspace` (paths relative to `root` or under `/root/.ara/workspace`, walked
+    without following symbolic links: a link on the way is refused, a link read is refused, a
+    link written over or deleted is replaced or removed itself, globs and searches never descend
+    into one); `read_file` returns at most `MAX_OUTPUT_BYTES` bytes (then `[truncated]`). `exec`
+    runs `bash -c` in a sandbox (`run_sandboxed`) with `root` as its only writable directory and
+    the paths in `hidden` (the server's data directory) invisible.
 
     Raises:
         ToolFailure: Unknown or unavailable tool, bad arguments, path outside the workspace, I/O error.
@@ -261,55 +249,36 @@ async def run_builtin(root: Path, name: str, args: dict[str, Any], *, hidden: tu
     if name not in TOOL_ARGS:
         raise ToolFailure(f"unknown tool {name!r}; builtin tools: {', '.join(sorted(BUILTIN_TOOLS))}")
     typed = _typed(name, args)
+    files = Workspace(root)
     try:
         if isinstance(typed, WriteFileArgs):
-
-            def write() -> str:
-                target = _inside(root, typed.path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(typed.content, encoding="utf-8")
-                return "File written."
-
-            return await asyncio.to_thread(write)
+            await asyncio.to_thread(
+                lambda: files.write(workspace_fs.parts(typed.path), typed.path, typed.content.encode("utf-8"))
+            )
+            return "File written."
         if isinstance(typed, EditFileArgs):
 
             def edit() -> str:
-                target = _inside(root, typed.path)
-                text = target.read_text(encoding="utf-8")
+                components, data, _ = files.read(typed.path, MAX_EDIT_BYTES)
+                text = data.decode("utf-8")  # not UTF-8: a ValueError, refused below
                 if typed.old not in text:
-                    raise ToolFailure(f"text to replace not found in {typed.path}")
-                target.write_text(text.replace(typed.old, typed.new, 1), encoding="utf-8")
+                    raise ToolFailure(f"edit_file: text to replace not found in {typed.path}")
+                files.write(components, typed.path, text.replace(typed.old, typed.new, 1).encode("utf-8"))
                 return "File edited."
 
             return await asyncio.to_thread(edit)
         if isinstance(typed, ListDirArgs):
-
-            def listing() -> list[dict[str, Any]]:
-                target = _inside(root, typed.path)
-                return [
-                    {"name": p.name, "type": "dir" if p.is_dir() else "file", "size": p.lstat().st_size}
-                    for p in sorted(target.iterdir())
-                ]
-
-            return await asyncio.to_thread(listing)
+            _, entries = await asyncio.to_thread(files.list, typed.path)
+            return [{"name": e.name, "type": e.kind, "size": e.size} for e in entries]
         if isinstance(typed, GlobArgs):
-            return await asyncio.to_thread(_glob, root, typed.pattern)
+            return await asyncio.to_thread(files.glob, typed.pattern, MAX_GLOB_RESULTS)
         if isinstance(typed, SearchArgs):
-
-            def search() -> list[dict[str, Any]]:
-                base, hits = _inside(root, typed.path), list[dict[str, Any]]()
-                for p in sorted(base.rglob("*")):
-                    resolved = p.resolve()
-                    if root not in resolved.parents or not resolved.is_file() or len(hits) >= 200:
-                        continue
-                    for n, line in enumerate(
-                        resolved.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-                    ):
-                        if typed.query in line:
-                            hits.append({"path": str(p.relative_to(root)), "line": n, "text": line[:500]})
-                return hits
-
-            return await asyncio.to_thread(search)
+            hits = await asyncio.to_thread(
+                lambda: files.search(
+                    typed.path, typed.query, max_hits=MAX_SEARCH_HITS, max_file_bytes=MAX_SEARCH_FILE_BYTES
+                )
+            )
+            return [{"path": h.path, "line": h.line, "text": h.text} for h in hits]
         if isinstance(typed, ExecArgs):
             done = await run_sandboxed(
                 ["bash", "-c", typed.command],
@@ -328,18 +297,15 @@ async def run_builtin(root: Path, name: str, args: dict[str, Any], *, hidden: tu
             }
         assert isinstance(typed, PathArgs)
         if name == "delete_file":
-
-            def delete() -> str:
-                target = _inside(root, typed.path)
-                if not target.is_file():
-                    raise ToolFailure(f"no file {typed.path!r}")
-                target.unlink()
-                return "File deleted."
-
-            return await asyncio.to_thread(delete)
-        return await asyncio.to_thread(
-            lambda: _cap(_inside(root, typed.path).read_text(encoding="utf-8", errors="replace"))
+            await asyncio.to_thread(files.delete, typed.path)
+            return "File deleted."
+        _, data, truncated = await asyncio.to_thread(
+            lambda: files.read(typed.path, MAX_OUTPUT_BYTES, truncate=True)
         )
+        text = data.decode("utf-8", errors="replace")
+        return text + "\n[truncated]" if truncated else text
+    except WorkspacePathError as exc:
+        raise ToolFailure(f"{name}: {exc.message}") from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ToolFailure(f"{name}: {reason}") from None
