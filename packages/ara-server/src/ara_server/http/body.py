@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -127,19 +128,34 @@ async def json_body(
     return data  # pyright: ignore[reportUnknownVariableType]
 
 
-def decode(data: Any, into: type[T], *, code: str = "invalid_body") -> T:
+def decode(
+    data: Any, into: type[T], *, code: str = "invalid_body", codes: Mapping[str, str] | None = None
+) -> T:
     """Convert decoded JSON into a typed request body (a msgspec Struct).
 
+    Args:
+        data: The decoded JSON (usually from `json_body`).
+        into: The Struct type.
+        code: The error code of a refusal.
+        codes: Error codes by the JSON path of the refused field (e.g. `{"$.input": "invalid_input"}`),
+            used instead of `code` for that field and what it contains.
+
     Raises:
-        ApiProblem: 422 with `code`, the message naming the JSON path (`at $.field: ...`).
+        ApiProblem: 422 with `code`, the message naming the JSON path (`at `$.field`: ...`).
     """
     try:
         return msgspec.convert(data, into, strict=True)
     except msgspec.ValidationError as exc:
         text = str(exc)
+        path = "$"
         if " - at `" in text:
-            message, _, path = text.rpartition(" - at `")
-            text = f"at `{path.rstrip('`')}`: {message}"
+            message, _, at = text.rpartition(" - at `")
+            path = at.rstrip("`")
+            text = f"at `{path}`: {message}"
+        for prefix, field_code in (codes or {}).items():
+            if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+                code = field_code
+                break
         raise ApiProblem(422, code, text) from None
 
 

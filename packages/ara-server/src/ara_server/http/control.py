@@ -14,7 +14,7 @@ from ..services import Services
 from ..services.deploy import validate_secret
 from .auth import Auth
 from .body import bearer, decode, json_body
-from .schemas import InviteAccept, InviteCreate, KeyCreate, SecretPut
+from .schemas import AppUpdate, InviteAccept, InviteCreate, KeyCreate, SecretPut
 
 __all__ = ["routes"]
 
@@ -75,7 +75,9 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def update_app(request: Request) -> Response:
         _, app = await auth.member_app(request, write=True)
-        status = await deploy.update_app(app, await manifest_body(request))
+        raw = await manifest_body(request)
+        decode(raw, AppUpdate, code="invalid_manifest", codes={"$.status": "invalid_status"})
+        status = await deploy.update_app(app, raw)  # merged and validated as a typed manifest
         return JSONResponse(
             {
                 "ok": True,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
+from ara_core import Manifest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,7 +19,18 @@ from ..services import Services
 from ..services.automations import AutomationRun, Job, JobCreate, JobUpdate, ReplayRequest
 from ..services.run_views import RunQuery
 from ..services.session_files import FilesWrite, Heartbeat, TerminalExec
-from .schemas import InviteAccept, InviteCreate, KeyCreate, SecretPut, ToolExecute
+from .schemas import (
+    AppUpdate,
+    ChatRequest,
+    ControlCall,
+    EventRequest,
+    InviteAccept,
+    InviteCreate,
+    KeyCreate,
+    RunRequest,
+    SecretPut,
+    ToolExecute,
+)
 
 __all__ = ["OPERATIONS", "Operation", "openapi_document", "routes"]
 
@@ -219,6 +231,22 @@ class AppAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     warnings: list[DeployWarning] = []
 
 
+class UpdatedApp(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """The app of an update answer."""
+
+    id: str
+    slug: str
+    status: str
+
+
+class UpdateAnswer(msgspec.Struct, kw_only=True):
+    """`PATCH /apps/{app_id}`: the app's status now and the deploy warnings of its manifest."""
+
+    ok: bool
+    app: UpdatedApp
+    warnings: list[DeployWarning] = []
+
+
 class MintedKey(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """A new runtime or app header key (`key` shown once)."""
 
@@ -227,6 +255,7 @@ class MintedKey(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     key: str
     key_prefix: str
     name: str
+    requests_per_minute: int
 
 
 class RunAnswer(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
@@ -290,6 +319,194 @@ class EndpointInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """Any JSON object: its keys become the agent's input."""
 
 
+class Rotated(msgspec.Struct, kw_only=True):
+    """`POST /apps/api-key/rotate`: the caller's new API key (shown once); the old one stops working."""
+
+    ok: bool
+    api_key: str
+    key_prefix: str
+    key_identifier: str
+
+
+class KeyInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """A runtime or app header key as listed (never the key; `created_at` ISO 8601 UTC)."""
+
+    id: str
+    name: str
+    key_prefix: str
+    requests_per_minute: int
+    is_active: bool
+    created_at: str
+
+
+class KeyList(msgspec.Struct, kw_only=True):
+    """`GET /apps/{app_id}/keys` and `/x-keys`, oldest first."""
+
+    keys: list[KeyInfo]
+
+
+class KeyRevoked(msgspec.Struct, kw_only=True):
+    """`DELETE /apps/{app_id}/keys/{key_id}` and `/x-keys/{key_id}`."""
+
+    ok: bool
+    id: str
+    revoked: bool
+
+
+class SecretInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """A secret as listed: its `name` and key names, never values (`updated_at` ISO 8601 UTC)."""
+
+    name: str
+    keys: list[str]
+    updated_at: str
+
+
+class SecretList(msgspec.Struct, kw_only=True):
+    """`GET /apps/{app_id}/secrets`, by name."""
+
+    secrets: list[SecretInfo]
+
+
+class SecretSaved(msgspec.Struct, kw_only=True):
+    """`POST /apps/{app_id}/secrets`: the secret's name and its key names (sorted)."""
+
+    ok: bool
+    name: str
+    keys: list[str]
+
+
+class WebhookSecret(msgspec.Struct, kw_only=True):
+    """`GET /apps/{app_id}/webhook-secret`: the secret signing the app's webhook deliveries."""
+
+    ok: bool
+    app_id: str
+    secret: str
+    algorithm: str
+
+
+class SetupEndpoints(msgspec.Struct, kw_only=True):
+    """The runtime URLs of an app."""
+
+    run: str
+    runs: str
+    events: str
+    logs: str
+
+
+class SetupApp(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """The app of a setup answer (`role` is the caller's)."""
+
+    id: str
+    slug: str
+    name: str
+    status: str
+    role: str
+
+
+class Setup(msgspec.Struct, kw_only=True):
+    """`GET /apps/{app_id}/setup`: what a client needs to call the app."""
+
+    ok: bool
+    app: SetupApp
+    agents: list[str]
+    default_agent_id: str | None
+    endpoints: SetupEndpoints
+    runtime_keys: int
+    app_header_keys: list[KeyInfo]
+    secrets: list[str]
+
+
+class Invite(msgspec.Struct, kw_only=True):
+    """A created invite (`invite_token` shown once; `expires_at` ISO 8601 UTC)."""
+
+    id: str
+    email: str
+    role: Literal["viewer", "member"]
+    expires_at: str
+    invite_token: str
+    accept_url: str
+
+
+class InviteAnswer(msgspec.Struct, kw_only=True):
+    """`POST /apps/{app_id}/invites`."""
+
+    ok: bool
+    invite: Invite
+
+
+class InviteAccepted(msgspec.Struct, kw_only=True):
+    """`POST /auth/cli/invites/accept`: the invited account's API key (shown once)."""
+
+    ok: bool
+    app_id: str
+    email: str
+    role: str
+    api_key: str
+    key_prefix: str
+
+
+class ControlState(msgspec.Struct, kw_only=True):
+    """Whether an app UI is connected to the session, and its actions."""
+
+    connected: bool
+    actions: list[Any]
+
+
+class Capabilities(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`GET /session/runtime/capabilities`: tool, skill and agent names of the session."""
+
+    session_id: str
+    session_type: str
+    sandbox_url_present: bool
+    tools: list[str]
+    skills: list[str]
+    agents: list[Any]
+    control: ControlState
+
+
+class SkillName(msgspec.Struct, kw_only=True):
+    """A skill."""
+
+    name: str
+
+
+class SkillList(msgspec.Struct, kw_only=True):
+    """`GET /session/runtime/skills`."""
+
+    session_id: str
+    skills: list[SkillName]
+
+
+class SessionTool(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """A session tool: `kind` `builtin` (with its JSON Schema `parameters`) or `app` (with the app's
+    slug)."""
+
+    name: str
+    kind: str
+    description: str = ""
+
+
+class SessionToolList(msgspec.Struct, kw_only=True):
+    """`GET /session/runtime/tools`."""
+
+    tools: list[SessionTool]
+
+
+class ToolResult(msgspec.Struct, kw_only=True):
+    """`POST /session/runtime/tools/execute`: the tool's free-form JSON `result`."""
+
+    ok: bool
+    session_id: str
+    tool_name: str
+    result: Any
+
+
+class ControlActions(msgspec.Struct, kw_only=True):
+    """`GET /session/runtime/control/actions`."""
+
+    actions: list[Any]
+
+
 class OpenAPIDocument(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """This document."""
 
@@ -328,35 +545,46 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/readyz"): Operation("Readiness (database, migrations, sandbox)", response=Ok),
     ("GET", "/openapi.json"): Operation("This document", response=OpenAPIDocument),
     ("GET", "/auth/cli/whoami"): Operation("The caller's account", response=Whoami),
-    ("POST", "/auth/cli/invites/accept"): Operation("Accept an invite", request=InviteAccept),
+    ("POST", "/auth/cli/invites/accept"): Operation(
+        "Accept an invite", request=InviteAccept, response=InviteAccepted
+    ),
     ("GET", "/apps"): Operation("The caller's apps", response=AppList),
     ("POST", "/apps"): Operation(
-        "Deploy a new app (the body is its manifest)", status=201, request=Anything, response=AppAnswer
+        "Deploy a new app (the body is its manifest)", status=201, request=Manifest, response=AppAnswer
     ),
-    ("POST", "/apps/api-key/rotate"): Operation("Rotate the caller's API key"),
+    ("POST", "/apps/api-key/rotate"): Operation("Rotate the caller's API key", response=Rotated),
     ("PATCH", "/apps/{app_id}"): Operation(
-        "Deploy a new manifest version", request=Anything, response=AppAnswer
+        "Deploy a new manifest version (its keys replace the deployed ones), or set the status",
+        request=AppUpdate,
+        response=UpdateAnswer,
     ),
-    ("GET", "/apps/{app_id}/keys"): Operation("Runtime keys of an app"),
+    ("GET", "/apps/{app_id}/keys"): Operation("Runtime keys of an app", response=KeyList),
     ("POST", "/apps/{app_id}/keys"): Operation(
         "Mint a runtime key", status=201, request=KeyCreate, response=MintedKey
     ),
-    ("DELETE", "/apps/{app_id}/keys/{key_id}"): Operation("Revoke a runtime key"),
-    ("GET", "/apps/{app_id}/x-keys"): Operation("App header keys of an app"),
+    ("DELETE", "/apps/{app_id}/keys/{key_id}"): Operation("Revoke a runtime key", response=KeyRevoked),
+    ("GET", "/apps/{app_id}/x-keys"): Operation("App header keys of an app", response=KeyList),
     ("POST", "/apps/{app_id}/x-keys"): Operation(
         "Mint an app header key", status=201, request=KeyCreate, response=MintedKey
     ),
-    ("DELETE", "/apps/{app_id}/x-keys/{key_id}"): Operation("Revoke an app header key"),
-    ("GET", "/apps/{app_id}/secrets"): Operation("Secret names of an app (never values)"),
-    ("POST", "/apps/{app_id}/secrets"): Operation("Set a secret", request=SecretPut),
-    ("DELETE", "/apps/{app_id}/secrets/{name}"): Operation("Delete a secret"),
-    ("GET", "/apps/{app_id}/setup"): Operation("Setup state of an app"),
-    ("POST", "/apps/{app_id}/invites"): Operation("Invite someone", status=201, request=InviteCreate),
+    ("DELETE", "/apps/{app_id}/x-keys/{key_id}"): Operation("Revoke an app header key", response=KeyRevoked),
+    ("GET", "/apps/{app_id}/secrets"): Operation(
+        "Secret names of an app (never values)", response=SecretList
+    ),
+    ("POST", "/apps/{app_id}/secrets"): Operation("Set a secret", request=SecretPut, response=SecretSaved),
+    ("DELETE", "/apps/{app_id}/secrets/{name}"): Operation("Delete a secret", response=Ok),
+    ("GET", "/apps/{app_id}/setup"): Operation("Setup state of an app", response=Setup),
+    ("GET", "/apps/{app_id}/webhook-secret"): Operation(
+        "The secret signing the app's webhooks (owner only)", response=WebhookSecret
+    ),
+    ("POST", "/apps/{app_id}/invites"): Operation(
+        "Invite someone", status=201, request=InviteCreate, response=InviteAnswer
+    ),
     ("POST", "/v1/apps/{app_id}/run"): Operation(
-        "Run an agent and wait for its result", request=Anything, response=RunAnswer
+        "Run an agent and wait for its result", request=RunRequest, response=RunAnswer
     ),
     ("POST", "/v1/apps/{app_id}/runs"): Operation(
-        "Queue an async run", status=202, request=Anything, response=RunSubmittedAnswer
+        "Queue an async run", status=202, request=RunRequest, response=RunSubmittedAnswer
     ),
     ("GET", "/v1/apps/{app_id}/runs"): Operation("List runs, newest first", response=RunPage, query=RunQuery),
     ("GET", "/v1/apps/{app_id}/runs/{run_id}"): Operation("One run", response=RunStatusAnswer),
@@ -367,7 +595,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         media="text/event-stream",
     ),
     ("POST", "/v1/apps/{app_id}/events"): Operation(
-        "Send an event", status=202, request=Anything, response=EventAnswer
+        "Send an event", status=202, request=EventRequest, response=EventAnswer
     ),
     ("GET", "/v1/apps/{app_id}/logs/stream"): Operation(
         "The app's log lines as Server-Sent Events",
@@ -378,16 +606,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/session/start"): Operation("Start (or get) the caller's session", response=SessionAnswer),
     ("GET", "/session/status"): Operation("The caller's session", response=SessionAnswer),
     ("POST", "/session/stop"): Operation("Stop the caller's session", response=SessionAnswer),
-    ("GET", "/session/runtime/capabilities"): Operation("Tools, skills and agents of the session"),
-    ("GET", "/session/runtime/skills"): Operation("Skills of the session"),
-    ("GET", "/session/runtime/tools"): Operation(
-        "Tools of the session", extra_query=(("kind", "all, builtin, app or connector"),)
+    ("GET", "/session/runtime/capabilities"): Operation(
+        "Tools, skills and agents of the session", response=Capabilities
     ),
-    ("POST", "/session/runtime/tools/execute"): Operation("Run a session tool", request=ToolExecute),
-    ("GET", "/session/runtime/control/actions"): Operation("UI control actions"),
-    ("POST", "/session/runtime/control/call"): Operation("Call a UI control action", request=Anything),
+    ("GET", "/session/runtime/skills"): Operation("Skills of the session", response=SkillList),
+    ("GET", "/session/runtime/tools"): Operation(
+        "Tools of the session",
+        response=SessionToolList,
+        extra_query=(("kind", "all, builtin, app or connector"),),
+    ),
+    ("POST", "/session/runtime/tools/execute"): Operation(
+        "Run a session tool", request=ToolExecute, response=ToolResult
+    ),
+    ("GET", "/session/runtime/control/actions"): Operation("UI control actions", response=ControlActions),
+    ("POST", "/session/runtime/control/call"): Operation(
+        "Call a UI control action (409 while no app UI is connected)", request=ControlCall, response=Ok
+    ),
     ("POST", "/chat"): Operation(
-        "Chat with the session agent (SSE)", request=Anything, response=None, media="text/event-stream"
+        "Chat with the session agent (SSE)", request=ChatRequest, response=None, media="text/event-stream"
     ),
     ("GET", "/session/files"): Operation(
         "List a workspace directory",

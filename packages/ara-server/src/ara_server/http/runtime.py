@@ -19,35 +19,25 @@ from ..services.callbacks import check_callback_url
 from ..services.dispatch import resolve_request
 from ..services.runs import public_run
 from .auth import Auth
-from .body import json_body
+from .body import decode, json_body
+from .schemas import MAX_IDEMPOTENCY_KEY, EventRequest, RunRequest
 
 #: A client-chosen run id: 1-128 characters of letters, digits, `.`, `_`, `:` and `-`.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-#: Longest idempotency key, in characters.
-MAX_IDEMPOTENCY_KEY = 256
-
-__all__ = ["routes"]
+__all__ = ["MAX_IDEMPOTENCY_KEY", "routes"]
 
 
-def _input(body: dict[str, Any]) -> dict[str, Any]:
-    value = body.get("input", {})
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ApiProblem(422, "invalid_input", "at `$.input`: must be a JSON object")
-    return value
+#: Refusals of a run body's `input` carry their own code.
+_RUN_CODES = {"$.input": "invalid_input"}
 
 
-def _requested_agent(body: dict[str, Any]) -> str:
-    value = body.get("agent_id") or body.get("workflow_id") or ""
-    if not isinstance(value, str) or len(value) > 256:
-        raise ApiProblem(422, "invalid_body", "at `$.agent_id`: must be a string of at most 256 characters")
-    return value
+def _requested_agent(body: RunRequest) -> str:
+    return body.agent_id or body.workflow_id or ""
 
 
-def _idempotency_key(body: dict[str, Any], header: str) -> str | None:
-    value = body.get("idempotency_key") or header.strip() or None
-    if value is not None and (not isinstance(value, str) or len(value) > MAX_IDEMPOTENCY_KEY):
+def _idempotency_key(body: RunRequest, header: str) -> str | None:
+    value = body.idempotency_key or header.strip() or None
+    if value is not None and len(value) > MAX_IDEMPOTENCY_KEY:
         raise ApiProblem(
             422,
             "invalid_body",
@@ -56,11 +46,11 @@ def _idempotency_key(body: dict[str, Any], header: str) -> str | None:
     return value
 
 
-def _client_run_id(body: dict[str, Any]) -> str | None:
-    value = body.get("run_id")
-    if value is None or value == "":
+def _client_run_id(body: RunRequest) -> str | None:
+    value = body.run_id
+    if not value:
         return None
-    if not isinstance(value, str) or not RUN_ID.match(value):
+    if not RUN_ID.match(value):
         raise ApiProblem(
             422,
             "invalid_body",
@@ -73,14 +63,18 @@ def routes(services: Services, auth: Auth) -> list[Route]:
     """The runtime-plane routes."""
     runs, settings = services.runs, services.settings
 
-    async def run_body(request: Request) -> dict[str, Any]:
+    async def raw_body(request: Request) -> dict[str, Any]:
         return await json_body(request, limit=settings.max_run_bytes, max_depth=settings.max_json_depth)
+
+    async def run_body(request: Request) -> tuple[RunRequest, dict[str, Any]]:
+        raw = await raw_body(request)
+        return decode(raw, RunRequest, codes=_RUN_CODES), raw
 
     async def run(request: Request) -> Response:
         app = await auth.runtime_app(request)
-        body = await run_body(request)
-        run_input = _input(body)
-        if body.get("warmup"):
+        body, _ = await run_body(request)
+        run_input = body.input or {}
+        if body.warmup:
             return JSONResponse(
                 {
                     "ok": True,
@@ -111,20 +105,19 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def submit_run(request: Request) -> Response:
         app = await auth.runtime_app(request)
-        body = await run_body(request)
-        run_input = _input(body)
+        body, raw = await run_body(request)
+        run_input = body.input or {}
         target = resolve_request(app, _requested_agent(body))
         agent_id = target.agent_id
-        mode = str(body.get("response_mode") or "poll")
-        callback = body.get("callback")
-        if mode not in ("poll", "webhook"):
-            raise ApiProblem(422, "invalid_body", "at `$.response_mode`: must be 'poll' or 'webhook'")
+        mode = body.response_mode or "poll"
+        # stored as sent: a newer client's extra callback keys are kept
+        callback: dict[str, Any] | None = raw.get("callback") if body.callback is not None else None
         if mode == "webhook":
-            if not isinstance(callback, dict):
+            if body.callback is None:
                 raise ApiProblem(
                     422, "invalid_body", "at `$.callback`: webhook mode needs a callback object with a url"
                 )
-            await check_callback_url(callback.get("url"), allow_private=settings.allow_private_callbacks)
+            await check_callback_url(body.callback.url, allow_private=settings.allow_private_callbacks)
         key = _idempotency_key(body, request.headers.get("x-idempotency-key", ""))
         run_id = _client_run_id(body)
         row, created = await runs.submit(
@@ -133,7 +126,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
             run_input,
             run_id=run_id,
             idempotency_key=key,
-            callback=callback if mode == "webhook" and isinstance(callback, dict) else None,
+            callback=callback if mode == "webhook" else None,
             target=target,
         )
         if row["app_id"] != app["id"] or (
@@ -170,7 +163,8 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def events(request: Request) -> Response:
         app = await auth.runtime_app(request)
-        body = await run_body(request)
+        raw = await raw_body(request)
+        decode(raw, EventRequest, code="invalid_event")  # the raw body is recorded as sent
         key = request.headers.get("x-idempotency-key", "").strip() or None
         if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
             raise ApiProblem(
@@ -178,7 +172,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
                 "invalid_body",
                 f"X-Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters",
             )
-        response, new = await services.dispatch.event(app, body, key)
+        response, new = await services.dispatch.event(app, raw, key)
         return JSONResponse(response, 202 if new else 200)
 
     async def logs_stream(request: Request) -> Response:

@@ -14,7 +14,7 @@ from ..errors import ApiProblem
 from ..services import Services
 from .auth import Auth
 from .body import decode, json_body
-from .schemas import ToolExecute
+from .schemas import ChatRequest, ControlCall, ToolExecute
 
 __all__ = ["routes"]
 
@@ -109,23 +109,17 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def control_call(request: Request) -> Response:
         account = await auth.account(request)
-        body = await small_body(request)
-        session_id = body.get("session_id")
-        if session_id is not None and not isinstance(session_id, str):
-            raise ApiProblem(422, "invalid_body", "at `$.session_id`: must be a string")
-        await sessions.running(account["id"], session_id or None)
+        body = decode(await small_body(request), ControlCall)
+        await sessions.running(account["id"], body.session_id or None)
         raise ApiProblem(
             409, "no_ui", "no app UI is connected to this session; control actions need the Ara app open"
         )
 
     async def chat(request: Request) -> Response:
         account = await auth.account(request)
-        body = await small_body(request)
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise ApiProblem(422, "invalid_body", "at `$.messages`: must be a non-empty list")
-        last: Any = messages[-1]
-        text = str(last.get("content", "")) if isinstance(last, dict) else ""
+        body = decode(await small_body(request), ChatRequest)
+        content = body.messages[-1].content
+        text = "" if content is None else content if isinstance(content, str) else str(content)
 
         async def stream() -> AsyncIterator[bytes]:
             async for event in sessions.chat(account, text):
