@@ -257,14 +257,18 @@ class Workspace:
                 raise
         finally:
             os.close(dir_fd)
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        try:
+            info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):
                 raise NotAFile(path, f"{shown(components)!r} is a directory")
             if not stat.S_ISREG(info.st_mode):
                 raise NotAFile(path, f"{shown(components)!r} is not a regular file")
             if info.st_size > limit and not truncate:
                 raise FileTooLarge(path, f"the file is {info.st_size} bytes; at most {limit} here")
+        except BaseException:
+            os.close(fd)
+            raise
+        with os.fdopen(fd, "rb") as handle:
             data = handle.read(limit + 1)
         if len(data) > limit:
             if not truncate:
@@ -501,9 +505,10 @@ class Workspace:
             file_fd = os.open(name, _READ_FLAGS, dir_fd=fd)
         except OSError:
             return None
+        if not stat.S_ISREG(os.fstat(file_fd).st_mode):
+            os.close(file_fd)
+            return None
         with os.fdopen(file_fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return None
             try:
                 return handle.read(limit)
             except OSError:
