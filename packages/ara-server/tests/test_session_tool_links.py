@@ -199,3 +199,17 @@ async def test_chat_tools_refuse_links_too(server: Any, planted: Planted) -> Non
     )
     assert "root:x:" not in resp.text and MARKER not in json.dumps(outputs)
     assert planted.marker.read_text() == MARKER and not (planted.data_dir / "evil.txt").exists()
+
+
+async def test_session_files_routes_refuse_the_same_links(server: Any, planted: Planted) -> None:
+    c, owner = server.client, server.owner()
+    for path in [*THROUGH_LINKS, *LINKS]:
+        for route in ("/session/files/read", "/session/files/download"):
+            resp = await c.get(route, params={"path": path}, headers=owner)
+            assert (resp.status_code, resp.json()["error"]["code"]) == (403, "path_outside_workspace"), path
+            assert "root:x:" not in resp.text and MARKER not in resp.text
+    for path in ["etc", "data", "sub/up"]:
+        resp = await c.get("/session/files", params={"path": path}, headers=owner)
+        assert resp.status_code == 403, resp.text
+    directory = await c.get("/session/files/read", params={"path": "sub"}, headers=owner)
+    assert (directory.status_code, directory.json()["error"]["code"]) == (422, "not_a_file")
