@@ -62,7 +62,7 @@ BUILTIN_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "list_dir": (
-        "List a workspace directory.",
+        "List a workspace directory: name, type (dir, file, link or other) and size in bytes of each entry.",
         {"type": "object", "properties": {"path": {"type": "string", "default": "."}}, "required": []},
     ),
     "exec": (
