@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COMMANDS", "Command", "render_help"]
+__all__ = ["COMMANDS", "Command", "is_one_shot", "render_help"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,9 @@ class Command:
         group: Help section: `app` (needs an app script), `server`, `global` or `alias`.
         aliases: Other words for the same command.
         more: An extra help line printed under the summary.
+        one_shot: The command makes a bounded number of API calls (or writes a few files) and
+            exits: `ara` runs it without the cyclic garbage collector (see `ara_cli.__main__`).
+            Commands that serve, stream without end or run the user's code keep it.
     """
 
     name: str
@@ -30,6 +33,7 @@ class Command:
     group: str
     aliases: tuple[str, ...] = ()
     more: str = ""
+    one_shot: bool = False
 
 
 _APP = "ara_cli._commands.app_commands"
@@ -43,19 +47,36 @@ COMMANDS: tuple[Command, ...] = (
         "create or update the app, sync secrets, mint a runtime key",
         "app",
         ("up",),
+        one_shot=True,
     ),
-    Command("run", f"{_APP}:run", "run an agent and print the result", "app"),
-    Command("run-async", f"{_APP}:run_async", "submit a run without waiting (poll or webhook)", "app"),
-    Command("runs", "ara_cli._commands.runs_commands:runs", "list the app's runs, newest first", "app"),
-    Command("run-status", f"{_APP}:run_status", "show (or --wait for) a run's status", "app"),
-    Command("cancel", f"{_APP}:cancel", "cancel a queued or running run", "app"),
-    Command("logs", f"{_APP}:logs", "stream the app's run logs", "app"),
-    Command("events", f"{_APP}:events", "send an event (idempotent by key)", "app"),
-    Command("setup", f"{_APP}:setup", "show the app's setup information", "app"),
-    Command("setup-auth", f"{_APP}:setup_auth", "mint an app header key for callers", "app"),
-    Command("invite", f"{_APP}:invite", "invite a viewer or member to the app", "app"),
+    Command("run", f"{_APP}:run", "run an agent and print the result", "app", one_shot=True),
     Command(
-        "keys", "ara_cli._commands.keys:keys_app", "list or revoke the app's runtime and header keys", "app"
+        "run-async",
+        f"{_APP}:run_async",
+        "submit a run without waiting (poll or webhook)",
+        "app",
+        one_shot=True,
+    ),
+    Command(
+        "runs",
+        "ara_cli._commands.runs_commands:runs",
+        "list the app's runs, newest first",
+        "app",
+        one_shot=True,
+    ),
+    Command("run-status", f"{_APP}:run_status", "show (or --wait for) a run's status", "app", one_shot=True),
+    Command("cancel", f"{_APP}:cancel", "cancel a queued or running run", "app", one_shot=True),
+    Command("logs", f"{_APP}:logs", "stream the app's run logs", "app"),
+    Command("events", f"{_APP}:events", "send an event (idempotent by key)", "app", one_shot=True),
+    Command("setup", f"{_APP}:setup", "show the app's setup information", "app", one_shot=True),
+    Command("setup-auth", f"{_APP}:setup_auth", "mint an app header key for callers", "app", one_shot=True),
+    Command("invite", f"{_APP}:invite", "invite a viewer or member to the app", "app", one_shot=True),
+    Command(
+        "keys",
+        "ara_cli._commands.keys:keys_app",
+        "list or revoke the app's runtime and header keys",
+        "app",
+        one_shot=True,
     ),
     Command("local", f"{_APP}:local", "call the app's local entrypoint on this machine", "app"),
     Command("dev", f"{_SERVER}:dev", "run ara-server on 127.0.0.1 for local development", "server"),
@@ -88,9 +109,15 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("stop", "ara_cli._commands.runtime:stop", "shorthand for `ara runtime session stop`", "alias"),
     Command(
-        "init", f"{_SCAFFOLD}:init", "create a new app (app.py, a test, README, .env.example)", "project"
+        "init",
+        f"{_SCAFFOLD}:init",
+        "create a new app (app.py, a test, README, .env.example)",
+        "project",
+        one_shot=True,
     ),
-    Command("completion", f"{_SCAFFOLD}:completion", "print a shell completion script", "project"),
+    Command(
+        "completion", f"{_SCAFFOLD}:completion", "print a shell completion script", "project", one_shot=True
+    ),
 )
 
 
@@ -145,6 +172,26 @@ def render_help(prog: str = "ara") -> str:
         f"  {prog} <command> --help",
     ]
     return "\n".join(lines) + "\n"
+
+
+def is_one_shot(args: list[str]) -> bool:
+    """Whether the command line `args` (after the program name) runs a one-shot command.
+
+    `ara app.py ...` is `ara deploy app.py ...`.
+
+    Args:
+        args: The arguments, e.g. `["run", "app.py", "--agent", "a"]`.
+
+    Returns:
+        True for a command with `one_shot` set (or one of its aliases); False otherwise, and for
+        an unknown word.
+    """
+    if not args:
+        return False
+    word = args[0]
+    if word.endswith(".py") and not word.startswith("-"):
+        word = "deploy"
+    return any(c.one_shot and word in (c.name, *c.aliases) for c in COMMANDS)
 
 
 def _label(command: Command) -> str:
