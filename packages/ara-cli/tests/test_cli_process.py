@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ara_cli._registry import COMMANDS, is_one_shot
 
 
