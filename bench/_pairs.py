@@ -505,9 +505,7 @@ def deploy(base_url: str, owner_key: str, manifest: dict[str, Any]) -> tuple[str
         response = client.post("/apps", headers=owner, json=manifest)
         response.raise_for_status()
         app_id = str(response.json()["app"]["id"])
-        response = client.post(
-            f"/apps/{app_id}/keys", headers=owner, json={"requests_per_minute": 1_000_000}
-        )
+        response = client.post(f"/apps/{app_id}/keys", headers=owner, json={"requests_per_minute": 1_000_000})
         response.raise_for_status()
         return app_id, str(response.json()["key"])
 
@@ -736,8 +734,12 @@ def _serve(kind: str, data_dir: Path, owner_key: str) -> None:
     os.dup2(2, 1)
     if kind == "ara":
         from ara_server import ServerThread, Settings
+        from ara_server.settings import sandbox_settings_from_env
 
-        server = ServerThread(Settings(data_dir=data_dir, port=0, owner_api_key=owner_key)).start()
+        # ARA_SANDBOX_* variables apply as under `ara dev` (e.g. ARA_SANDBOX_WARM_PER_APP)
+        sandbox = sandbox_settings_from_env(os.environ)
+        settings = Settings(data_dir=data_dir, port=0, owner_api_key=owner_key, **sandbox)  # pyright: ignore[reportArgumentType]
+        server = ServerThread(settings).start()
         _announce(server.base_url, server.owner_api_key, getattr(server, "_server", None))
         sys.stdin.read()
         server.stop()

@@ -12,13 +12,18 @@ Each round interleaves spawn, no-tool run, 1-tool run, N-tool run, again and aga
 slope (p50(N tools) - p50(1 tool)) / (N - 1). Prints p50s and the ratios no-tool run / spawn and
 slope / spawn as median (min-max over rounds).
 
-Run:  uv run python bench/bench_tool_call.py [--seconds 2] [--rounds 3] [--tools 5]
+`--warm N` runs the server with N warm sandboxes per app environment (`ARA_SANDBOX_WARM_PER_APP`):
+tool calls and prompt functions are served by a pre-forked child of a fork server; the script
+then also prints how many sandbox processes the server holds and their resident memory.
+
+Run:  uv run python bench/bench_tool_call.py [--seconds 2] [--rounds 3] [--tools 5] [--warm N]
 Results go to docs/benchmarks.md (a benchmark, not a timed test).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -97,6 +102,29 @@ def run_ms(client: httpx.Client, app_id: str, key: str, tools: int) -> float:
     return elapsed
 
 
+def descendants_rss(pid: int) -> tuple[int, int]:
+    """`(count, resident bytes)` of the processes below `pid` (its sandboxes), read from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            pages = int((entry / "statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        rss[int(entry.name)] = pages * page
+    below: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - below
+        below |= frontier
+    return len(below), sum(rss[p] for p in below)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -104,12 +132,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per round (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--tools", type=int, default=5, help="N, tool calls of the largest run (default 5)")
+    parser.add_argument(
+        "--warm", type=int, default=0, help="warm sandboxes per app environment (default 0: cold calls)"
+    )
     args = parser.parse_args()
     check_run_args(parser, args)
+    if args.warm < 0:
+        parser.error("--warm must be 0 or more")
+    os.environ["ARA_SANDBOX_WARM_PER_APP"] = str(args.warm)  # read by the server process
     if args.tools < 2:
         parser.error("--tools must be at least 2 (the slope needs 1 and N tool calls)")
     print(f"machine: {machine()}")
+    print(f"warm sandboxes per app environment: {args.warm}")
     counts = (0, 1, args.tools)
+    held: tuple[int, int] = (0, 0)
     with scratch_dir("ara-bench-tool-") as tmp:
         owner_key = new_owner_key()
         with ServerProcess("ara", Path(tmp) / "ara", owner_key) as server:
@@ -127,6 +163,7 @@ def main() -> None:
                         for n in counts:
                             samples[f"run{n}"].append(run_ms(client, *apps[n], n))
                     rounds.append({name: percentile(values, 50) for name, values in samples.items()})
+                held = descendants_rss(server.pid)
     n = args.tools
     slopes = [(r[f"run{n}"] - r["run1"]) / (n - 1) for r in rounds]
     print(
@@ -146,6 +183,9 @@ def main() -> None:
         f"  ratio one more tool call / spawn {spread([s / r['spawn'] for s, r in zip(slopes, rounds, strict=True)])}"
     )
     print(f"  one more tool call, ms        {spread(slopes)}".replace("x (", " ms (").replace("x)", ")"))
+    print(
+        f"  processes under the server after the runs: {held[0]}, resident {held[1] / 2**20:.1f} MiB in all"
+    )
 
 
 if __name__ == "__main__":
