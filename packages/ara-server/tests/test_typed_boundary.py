@@ -162,3 +162,16 @@ async def test_real_answers_decode_into_the_listed_response_structs(server: Any)
         op = openapi.OPERATIONS[(method, template)]
         assert op.response is not None and op.response is not openapi.Anything, template
         msgspec.convert(resp.json(), op.response, strict=True)  # raises if the Struct misdescribes it
+
+
+async def test_queries_are_listed_from_their_structs_and_decoded(server: Any):
+    doc = (await server.client.get("/openapi.json")).json()
+    tools = {p["name"]: p for p in doc["paths"]["/session/runtime/tools"]["get"]["parameters"]}
+    assert set(tools["kind"]["schema"]["enum"]) == {"all", "builtin", "app", "connector"}
+    assert "session_id" in tools
+    logs = {p["name"] for p in doc["paths"]["/v1/apps/{app_id}/logs/stream"]["get"]["parameters"]}
+    assert "follow" in logs
+    await server.client.post("/session/start", headers=server.owner())
+    bad = await server.client.get("/session/runtime/tools?kind=all&kind=nope", headers=server.owner())
+    status, code, message = _error(bad)
+    assert (status, code) == (422, "invalid_kind") and message.startswith("at `kind`"), message

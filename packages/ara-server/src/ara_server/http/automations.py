@@ -10,7 +10,8 @@ from starlette.routing import Route
 from ..services import Services
 from ..services.automations import AutomationService, JobCreate, JobUpdate, ReplayRequest
 from .auth import Auth
-from .body import decode, json_body
+from .body import decode, decode_query, json_body
+from .schemas import StateQuery
 
 __all__ = ["routes"]
 
@@ -47,8 +48,8 @@ def routes(services: Services, auth: Auth, automations: AutomationService) -> li
 
     async def list_runs(request: Request) -> Response:
         account = await auth.account(request)
-        state = request.query_params.get("state")
-        found = await automations.runs(str(account["id"]), state or None)
+        query = decode_query(request, StateQuery)
+        found = await automations.runs(str(account["id"]), query.state or None)
         return JSONResponse({"runs": msgspec.to_builtins(found)})
 
     async def replay(request: Request) -> Response:

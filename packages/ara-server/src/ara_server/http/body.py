@@ -13,7 +13,15 @@ from starlette.requests import Request
 
 from ..errors import ApiProblem
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_JSON_DEPTH", "bearer", "decode", "json_body", "read_body"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_JSON_DEPTH",
+    "bearer",
+    "decode",
+    "decode_query",
+    "json_body",
+    "read_body",
+]
 
 #: Body limit when a router passes none, in bytes.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -156,6 +164,23 @@ def decode(
             if path == prefix or path.startswith((prefix + ".", prefix + "[")):
                 code = field_code
                 break
+        raise ApiProblem(422, code, text) from None
+
+
+def decode_query(request: Request, into: type[T], *, code: str = "invalid_query") -> T:
+    """The query string as a typed Struct (strings converted to numbers, booleans and times; a
+    repeated parameter keeps its last value).
+
+    Raises:
+        ApiProblem: 422 with `code`, naming the parameter (`at `name`: ...`).
+    """
+    try:
+        return msgspec.convert(dict(request.query_params), into, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if " - at `$." in text:
+            message, _, name = text.rpartition(" - at `$.")
+            text = f"at `{name.rstrip('`')}`: {message}"
         raise ApiProblem(422, code, text) from None
 
 

@@ -27,9 +27,13 @@ from .schemas import (
     InviteAccept,
     InviteCreate,
     KeyCreate,
+    LogsQuery,
     RunRequest,
     SecretPut,
+    SessionQuery,
+    StateQuery,
     ToolExecute,
+    ToolsQuery,
 )
 
 __all__ = ["OPERATIONS", "Operation", "openapi_document", "routes"]
@@ -601,24 +605,28 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "The app's log lines as Server-Sent Events",
         response=None,
         media="text/event-stream",
-        extra_query=(("follow", "`false` to stop at the last line (default true)"),),
+        query=LogsQuery,
     ),
     ("POST", "/session/start"): Operation("Start (or get) the caller's session", response=SessionAnswer),
     ("GET", "/session/status"): Operation("The caller's session", response=SessionAnswer),
     ("POST", "/session/stop"): Operation("Stop the caller's session", response=SessionAnswer),
     ("GET", "/session/runtime/capabilities"): Operation(
-        "Tools, skills and agents of the session", response=Capabilities
+        "Tools, skills and agents of the session", response=Capabilities, query=SessionQuery
     ),
-    ("GET", "/session/runtime/skills"): Operation("Skills of the session", response=SkillList),
+    ("GET", "/session/runtime/skills"): Operation(
+        "Skills of the session", response=SkillList, query=SessionQuery
+    ),
     ("GET", "/session/runtime/tools"): Operation(
         "Tools of the session",
         response=SessionToolList,
-        extra_query=(("kind", "all, builtin, app or connector"),),
+        query=ToolsQuery,
     ),
     ("POST", "/session/runtime/tools/execute"): Operation(
         "Run a session tool", request=ToolExecute, response=ToolResult
     ),
-    ("GET", "/session/runtime/control/actions"): Operation("UI control actions", response=ControlActions),
+    ("GET", "/session/runtime/control/actions"): Operation(
+        "UI control actions", response=ControlActions, query=SessionQuery
+    ),
     ("POST", "/session/runtime/control/call"): Operation(
         "Call a UI control action (409 while no app UI is connected)", request=ControlCall, response=Ok
     ),
@@ -660,7 +668,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/automations/runs"): Operation(
         "Automation runs, newest first",
         response=AutomationRunList,
-        extra_query=(("state", "queued, running, succeeded, failed, skipped or cancelled"),),
+        query=StateQuery,
     ),
     ("POST", "/automations/runs/{run_id}/replay"): Operation(
         "Run a job again now", response=ReplayAnswer, status=202, request=ReplayRequest

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import TypeVar
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -16,26 +14,9 @@ from ..errors import ApiProblem
 from ..services import Services
 from ..services.run_views import RunQuery, RunViews
 from .auth import Auth
+from .body import decode_query
 
 __all__ = ["decode_query", "routes"]
-
-T = TypeVar("T")
-
-
-def decode_query(request: Request, into: type[T]) -> T:
-    """The query string as a typed Struct (strings converted to numbers and times).
-
-    Raises:
-        ApiProblem: 422 `invalid_query` naming the parameter.
-    """
-    try:
-        return msgspec.convert(dict(request.query_params), into, strict=False)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        if " - at `$." in text:
-            message, _, name = text.rpartition(" - at `$.")
-            text = f"at `{name.rstrip('`')}`: {message}"
-        raise ApiProblem(422, "invalid_query", text) from None
 
 
 def routes(services: Services, auth: Auth, views: RunViews) -> list[Route]:

@@ -19,8 +19,8 @@ from ..services.callbacks import check_callback_url
 from ..services.dispatch import resolve_request
 from ..services.runs import public_run
 from .auth import Auth
-from .body import decode, json_body
-from .schemas import MAX_IDEMPOTENCY_KEY, EventRequest, RunRequest
+from .body import decode, decode_query, json_body
+from .schemas import MAX_IDEMPOTENCY_KEY, EventRequest, LogsQuery, RunRequest
 
 #: A client-chosen run id: 1-128 characters of letters, digits, `.`, `_`, `:` and `-`.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -177,7 +177,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def logs_stream(request: Request) -> Response:
         app = await auth.runtime_app(request)
-        follow = request.query_params.get("follow", "true").lower() != "false"
+        follow = decode_query(request, LogsQuery).follow.lower() != "false"
         heartbeat = settings.log_heartbeat_seconds
 
         async def stream() -> AsyncIterator[bytes]:

@@ -22,6 +22,10 @@ __all__ = [
     "InviteAccept",
     "InviteCreate",
     "KeyCreate",
+    "LogsQuery",
+    "SessionQuery",
+    "StateQuery",
+    "ToolsQuery",
     "RunRequest",
     "SecretPut",
     "ToolExecute",
@@ -187,3 +191,30 @@ class AppUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     workflows: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
     interfaces: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     runtime_profile: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+
+
+class SessionQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """The query of the session runtime routes: `session_id` (default: the caller's latest session)."""
+
+    session_id: str | None = None
+
+
+class ToolsQuery(SessionQuery, kw_only=True, forbid_unknown_fields=False):
+    """`GET /session/runtime/tools`: `kind` of tools listed (`all` default, `builtin`, `app`,
+    `connector`)."""
+
+    kind: Literal["all", "builtin", "app", "connector"] = "all"
+
+
+class LogsQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`GET /v1/apps/{app_id}/logs/stream`: `follow` (`false`, in any case, stops at the last line;
+    anything else keeps the stream open; default `true`)."""
+
+    follow: str = "true"
+
+
+class StateQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`GET /automations/runs`: only runs in `state` (queued, running, succeeded, failed, skipped or
+    cancelled; default: all)."""
+
+    state: str | None = None

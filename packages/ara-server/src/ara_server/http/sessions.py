@@ -13,8 +13,8 @@ from starlette.routing import Route
 from ..errors import ApiProblem
 from ..services import Services
 from .auth import Auth
-from .body import decode, json_body
-from .schemas import ChatRequest, ControlCall, ToolExecute
+from .body import decode, decode_query, json_body
+from .schemas import ChatRequest, ControlCall, SessionQuery, ToolExecute, ToolsQuery
 
 __all__ = ["routes"]
 
@@ -61,7 +61,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def capabilities(request: Request) -> Response:
         account = await auth.account(request)
-        row = await sessions.running(account["id"], request.query_params.get("session_id"))
+        row = await sessions.running(account["id"], decode_query(request, SessionQuery).session_id)
         agents, skills = await sessions.agents_and_skills(account["id"])
         tools = [t["name"] for t in sessions.builtins() + await sessions.app_tools(account["id"])]
         return JSONResponse(
@@ -78,16 +78,15 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def skills(request: Request) -> Response:
         account = await auth.account(request)
-        row = await sessions.running(account["id"], request.query_params.get("session_id"))
+        row = await sessions.running(account["id"], decode_query(request, SessionQuery).session_id)
         _, names = await sessions.agents_and_skills(account["id"])
         return JSONResponse({"session_id": row["id"], "skills": [{"name": s} for s in names]})
 
     async def tools(request: Request) -> Response:
         account = await auth.account(request)
-        await sessions.running(account["id"], request.query_params.get("session_id"))
-        kind = request.query_params.get("kind", "all")
-        if kind not in ("all", "builtin", "app", "connector"):
-            raise ApiProblem(422, "invalid_kind", "at `kind`: must be one of all, builtin, app, connector")
+        query = decode_query(request, ToolsQuery, code="invalid_kind")
+        await sessions.running(account["id"], query.session_id)
+        kind = query.kind
         listed = (sessions.builtins() if kind in ("all", "builtin") else []) + (
             await sessions.app_tools(account["id"]) if kind in ("all", "app") else []
         )
@@ -104,7 +103,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
 
     async def control_actions(request: Request) -> Response:
         account = await auth.account(request)
-        await sessions.running(account["id"], request.query_params.get("session_id"))
+        await sessions.running(account["id"], decode_query(request, SessionQuery).session_id)
         return JSONResponse({"actions": []})
 
     async def control_call(request: Request) -> Response:
