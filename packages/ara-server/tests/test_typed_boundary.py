@@ -156,9 +156,33 @@ async def test_real_answers_decode_into_the_listed_response_structs(server: Any)
         (f"/v1/apps/{app_id}/events", {"event_type": "ping"}),
     ):
         seen.append(("POST", url, await c.post(url, json=body, headers=runtime)))
+    queued = await c.post(f"/v1/apps/{app_id}/runs", json={"input": {"text": "q"}}, headers=runtime)
+    run_id = queued.json()["run_id"]
+    seen.append(("POST", f"/v1/apps/{app_id}/runs", queued))
+    for method, url in (
+        ("GET", f"/v1/apps/{app_id}/runs/{run_id}"),
+        ("GET", f"/v1/apps/{app_id}/runs"),
+        ("POST", f"/v1/apps/{app_id}/runs/{run_id}/cancel"),
+    ):
+        seen.append((method, url, await c.request(method, url, headers=runtime)))
+    invite = next(r for m, u, r in seen if u.endswith("/invites")).json()["invite"]
+    extra = next(r for m, u, r in seen if u.endswith("/keys") and m == "POST").json()["id"]
+    for method, url, body in (
+        ("GET", "/auth/cli/whoami", None),
+        ("GET", "/apps", None),
+        ("GET", "/session/status", None),
+        ("POST", "/session/start", None),
+        ("DELETE", f"/apps/{app_id}/keys/{extra}", None),
+        ("DELETE", f"/apps/{app_id}/secrets/db", None),
+        ("POST", "/session/stop", None),
+    ):
+        seen.append((method, url, await c.request(method, url, json=body, headers=owner)))
+    accept = await c.post("/auth/cli/invites/accept", json={"token": invite["invite_token"]})
+    seen.append(("POST", "/auth/cli/invites/accept", accept))
     for method, url, resp in seen:
         assert resp.status_code < 300, (url, resp.text)
-        template = url.replace(app_id, "{app_id}")
+        template = url.replace(app_id, "{app_id}").replace(run_id, "{run_id}").replace(extra, "{key_id}")
+        template = template.replace("/secrets/db", "/secrets/{name}")
         op = openapi.OPERATIONS[(method, template)]
         assert op.response is not None and op.response is not openapi.Anything, template
         msgspec.convert(resp.json(), op.response, strict=True)  # raises if the Struct misdescribes it
