@@ -16,7 +16,10 @@ loading the app file, the HTTP round trip and the server's run (the same for bot
 * cold: no bytecode at all for either side (`PYTHONDONTWRITEBYTECODE=1` and an empty
   `PYTHONPYCACHEPREFIX` per process, so every module is compiled from source each time).
 
-Prints each side's median and the ratio ours/original per pair as median (min-max, and p10-p90).
+Prints each side's median and the ratio ours/original per pair as median (min-max, and p10-p90),
+for the whole-process wall time and, on a second line, for the CPU time (user + system) of the
+`ara` process alone: the CLI's own cost, which a busy machine inflates less than the wall time
+(the server's work is not in it).
 
 Run:  uv run python bench/bench_cli_run.py [--runs 15]
 Results go to docs/benchmarks.md (a benchmark, not a timed test).
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,37 +53,46 @@ def _env(home: Path, base_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def _once(ara: Path, workdir: Path, env: dict[str, str], cold: bool, scratch: Path) -> float:
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _once(ara: Path, workdir: Path, env: dict[str, str], cold: bool, scratch: Path) -> tuple[float, float]:
+    """One `ara run` process: (wall ms, CPU ms of that process)."""
     env = dict(env, VIRTUAL_ENV=str(ara.parent.parent), PATH=f"{ara.parent}{os.pathsep}{env.get('PATH', '')}")
     prefix = scratch / f"pyc-{time.perf_counter_ns()}"
     if cold:
         prefix.mkdir()
         env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=str(prefix))
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
         [str(ara), *RUN_ARGS], cwd=workdir, env=env, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
     if cold:
         shutil.rmtree(prefix, ignore_errors=True)
     if proc.returncode != 0 or EXPECTED not in proc.stdout:
         raise SystemExit(
             f"{ara} run failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         )
-    return elapsed * 1000
+    return elapsed * 1000, cpu * 1000
 
 
 def _report(label: str, ours: list[float], original: list[float]) -> None:
     ratios = [o / r for o, r in zip(ours, original, strict=True)]
     print(
-        f"  {label:<6} ours {statistics.median(ours):7.1f} ms   original {statistics.median(original):7.1f} ms"
+        f"  {label:<10} ours {statistics.median(ours):7.1f} ms   original {statistics.median(original):7.1f} ms"
         f"   ratio ours/original {statistics.median(ratios):.3g}x (min-max {min(ratios):.3g}-{max(ratios):.3g},"
         f" p10-p90 {percentile(ratios, 10):.3g}-{percentile(ratios, 90):.3g}, {len(ratios)} pairs)"
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="pairs per mode (default 15)")
     parser.add_argument("--modes", nargs="+", choices=["warm", "cold"], default=["warm", "cold"])
     args = parser.parse_args()
@@ -119,12 +132,13 @@ def main() -> None:
                 cold = mode == "cold"
                 _once(original, workdir, env, cold, root)  # warm the page cache and the server
                 _once(ours, workdir, env, cold, root)
-                a: list[float] = []
-                b: list[float] = []
+                a: list[tuple[float, float]] = []
+                b: list[tuple[float, float]] = []
                 for _ in range(args.runs):
                     b.append(_once(original, workdir, env, cold, root))
                     a.append(_once(ours, workdir, env, cold, root))
-                _report(mode, a, b)
+                _report(mode, [w for w, _ in a], [w for w, _ in b])
+                _report(f"{mode} cpu", [c for _, c in a], [c for _, c in b])
 
 
 if __name__ == "__main__":
