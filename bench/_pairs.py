@@ -655,7 +655,8 @@ class GroupCommitWriter:
                     [row[:6] for row, _, _ in batch],
                 )
                 self.db.executemany(
-                    "INSERT INTO logs (app_id, level, event_type, message, created_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO logs (app_id, level, event_type, message, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
                     [(row[1], "info", "event.received", row[6], row[5]) for row, _, _ in batch],
                 )
                 self.db.execute("COMMIT")
@@ -777,7 +778,8 @@ def machine() -> str:
     """A one-line description of this machine and interpreter."""
     loop, http = _implementations()
     return (
-        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, uvicorn auto picks loop={loop} http={http}, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"uvicorn auto picks loop={loop} http={http}, "
         f"load generator: {'wrk' if have_wrk() else 'httpx'}, "
         f"load average {os.getloadavg()[0]:.1f} at start"
     )

@@ -35,7 +35,9 @@ OURS = """
 import json, sys, time
 from ara_sdk import AraClient
 cfg = json.loads(sys.argv[1])
-client = AraClient(manifest={"slug": cfg["slug"]}, api_key=cfg["api_key"], base_url=cfg["base_url"], cwd=cfg["cwd"])
+client = AraClient(
+    manifest={"slug": cfg["slug"]}, api_key=cfg["api_key"], base_url=cfg["base_url"], cwd=cfg["cwd"]
+)
 client.run_status(run_id=cfg["run_id"], runtime_key=cfg["key"])  # first call: app id lookup, connection
 started = time.perf_counter()
 for _ in range(cfg["calls"]):
@@ -48,7 +50,9 @@ import json, sys, time
 from pathlib import Path
 from ara_sdk import AraClient
 cfg = json.loads(sys.argv[1])
-client = AraClient(manifest={"slug": cfg["slug"]}, api_base_url=cfg["base_url"], api_key=cfg["api_key"], cwd=Path(cfg["cwd"]))
+client = AraClient(
+    manifest={"slug": cfg["slug"]}, api_base_url=cfg["base_url"], api_key=cfg["api_key"], cwd=Path(cfg["cwd"])
+)
 client.run_status(run_id=cfg["run_id"], runtime_key=cfg["key"])
 started = time.perf_counter()
 for _ in range(cfg["calls"]):
@@ -62,7 +66,9 @@ from ara_sdk import AsyncAraClient
 cfg = json.loads(sys.argv[1])
 
 async def main():
-    async with AsyncAraClient(manifest={"slug": cfg["slug"]}, api_key=cfg["api_key"], base_url=cfg["base_url"], cwd=cfg["cwd"]) as client:
+    async with AsyncAraClient(
+        manifest={"slug": cfg["slug"]}, api_key=cfg["api_key"], base_url=cfg["base_url"], cwd=cfg["cwd"]
+    ) as client:
         await client.run_status(run_id=cfg["run_id"], runtime_key=cfg["key"])
         gate = asyncio.Semaphore(10)
 
@@ -141,7 +147,8 @@ def main() -> None:
     per_call = lambda values: statistics.median(values) / args.calls * 1000  # noqa: E731
     ratios = [o / t for o, t in zip(ours, theirs, strict=True)]
     print(
-        f"run_status x{args.calls}, {args.rounds} rounds, one ara-server on loopback ({time.strftime('%Y-%m-%d')})"
+        f"run_status x{args.calls}, {args.rounds} rounds, "
+        f"one ara-server on loopback ({time.strftime('%Y-%m-%d')})"
     )
     print(f"  ours (AraClient, 1 request per call)        {per_call(ours):.2f} ms/call")
     print(f"  original 0.1.45 (2 requests per call)        {per_call(theirs):.2f} ms/call")
@@ -150,7 +157,8 @@ def main() -> None:
         f"(min {min(ratios):.2f} - max {max(ratios):.2f})"
     )
     print(
-        f"  AsyncAraClient, 10 in flight                 {per_call(concurrent):.2f} ms/call (wall time / calls)"
+        f"  AsyncAraClient, 10 in flight                 {per_call(concurrent):.2f} ms/call"
+        " (wall time / calls)"
     )
 
 

@@ -243,8 +243,8 @@ def main() -> None:
     for r in results:
         split = ", ".join(f"{k}: {v}" for k, v in sorted(r["per_node"].items()))
         print(
-            f"| {r['nodes']} | {r['runs']} | {r['failed']} | {r['runs_per_s']:.1f} | {r['wait_p50_ms']:.0f} ms "
-            f"| {r['wait_p99_ms']:.0f} ms | {split} |"
+            f"| {r['nodes']} | {r['runs']} | {r['failed']} | {r['runs_per_s']:.1f} "
+            f"| {r['wait_p50_ms']:.0f} ms | {r['wait_p99_ms']:.0f} ms | {split} |"
         )
 
 

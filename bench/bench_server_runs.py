@@ -39,7 +39,12 @@ MANIFEST = {
                     },
                 },
                 "function_name": "nap",
-                "source": "def nap(seconds: float) -> dict:\n    import time\n    time.sleep(seconds)\n    return {'slept': seconds}\n",
+                "source": (
+                    "def nap(seconds: float) -> dict:\n"
+                    "    import time\n"
+                    "    time.sleep(seconds)\n"
+                    "    return {'slept': seconds}\n"
+                ),
             }
         ],
     },
@@ -86,7 +91,8 @@ async def main(runs: int, sleep: float) -> None:
             wall = time.perf_counter() - started
             prober.cancel()
     print(
-        "| runs | tool sleep (s) | wall (s) | serial cost (s) | speed-up | run p50 (s) | /healthz p50 / max (ms) |"
+        "| runs | tool sleep (s) | wall (s) | serial cost (s) | speed-up | run p50 (s) "
+        "| /healthz p50 / max (ms) |"
     )
     print("|---|---|---|---|---|---|---|")
     print(

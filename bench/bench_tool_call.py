@@ -167,7 +167,8 @@ def main() -> None:
     n = args.tools
     slopes = [(r[f"run{n}"] - r["run1"]) / (n - 1) for r in rounds]
     print(
-        f"sync run over HTTP vs one bare `python -I -c pass`, {len(rounds)} rounds of {args.seconds:g} s, p50 ms"
+        f"sync run over HTTP vs one bare `python -I -c pass`, "
+        f"{len(rounds)} rounds of {args.seconds:g} s, p50 ms"
     )
 
     def med(name: str) -> float:
@@ -179,9 +180,8 @@ def main() -> None:
     print(f"  ours:   run, prompt function, {n} tool calls      p50 {med(f'run{n}'):8.2f} ms")
     print(f"  ours:   one more tool call (slope 1..{n})         {statistics.median(slopes):8.2f} ms")
     print(f"  ratio no-tool run / spawn     {spread([r['run0'] / r['spawn'] for r in rounds])}")
-    print(
-        f"  ratio one more tool call / spawn {spread([s / r['spawn'] for s, r in zip(slopes, rounds, strict=True)])}"
-    )
+    per_spawn = [s / r["spawn"] for s, r in zip(slopes, rounds, strict=True)]
+    print(f"  ratio one more tool call / spawn {spread(per_spawn)}")
     print(f"  one more tool call, ms        {spread(slopes)}".replace("x (", " ms (").replace("x)", ")"))
     print(
         f"  processes under the server after the runs: {held[0]}, resident {held[1] / 2**20:.1f} MiB in all"
