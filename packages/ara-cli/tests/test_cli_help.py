@@ -18,7 +18,8 @@ def test_help_does_not_import_cyclopts_httpx_or_the_sdk():
         "import sys\n"
         "from ara_cli.__main__ import main\n"
         "main(['--help'])\n"
-        "heavy = [m for m in ('cyclopts', 'httpx', 'ara_sdk', 'ara_server', 'msgspec', 'rich') if m in sys.modules]\n"
+        "heavy = [m for m in ('cyclopts', 'httpx', 'ara_sdk', 'ara_server', 'msgspec', 'rich')"
+        " if m in sys.modules]\n"
         "sys.stderr.write(repr(heavy))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

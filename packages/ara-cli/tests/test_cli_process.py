@@ -49,7 +49,9 @@ def test_every_one_shot_command_is_an_app_or_project_command() -> None:
 _PROBE = """
 import atexit, gc, sys
 from ara_cli.__main__ import main
-atexit.register(lambda: sys.stderr.write(f"atexit gc_enabled={gc.isenabled()} frozen={gc.get_freeze_count() > 0}\\n"))
+atexit.register(
+    lambda: sys.stderr.write(f"atexit gc_enabled={gc.isenabled()} frozen={gc.get_freeze_count() > 0}\\n")
+)
 sys.argv = ["ara", *sys.argv[1:]]
 code = main()
 sys.stdout.write("tail of stdout, unflushed")

@@ -35,7 +35,12 @@ def _run(script: str, tmp_path, env=None):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=HOSTILE, code=st.integers(0, 3))
 def test_launcher_sets_variables_logs_twice_and_propagates_exit(tmp_path, body, code):
-    command = f'{body}\necho "vars:$ARA_APP_SLUG:$ARA_SUBAGENT_ID:$ARA_WORKFLOW_ID:$ARA_TIMEOUT_SECONDS:$ARA_MAX_RETRIES:$ARA_RETRY_BACKOFF_SECONDS:$(basename "$PWD")"\nexit {code}'
+    command = (
+        f"{body}\n"
+        'echo "vars:$ARA_APP_SLUG:$ARA_SUBAGENT_ID:$ARA_WORKFLOW_ID:'
+        '$ARA_TIMEOUT_SECONDS:$ARA_MAX_RETRIES:$ARA_RETRY_BACKOFF_SECONDS:$(basename "$PWD")"\n'
+        f"exit {code}"
+    )
     script = guardrail_command(
         command,
         app_slug="my-app",

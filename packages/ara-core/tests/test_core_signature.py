@@ -128,7 +128,8 @@ def _write_module(path: Path, n: int) -> None:
     parts = ["def deco(*a, **k):\n    return lambda fn: fn\n\n"]
     for i in range(n):
         parts.append(
-            f'@deco(\n    "multi-line",\n    n={i},\n)\n@deco()\ndef fn_{i}(x: int = {i}) -> int:\n    """Doc {i}."""\n    return x + {i}\n\n\n'
+            f'@deco(\n    "multi-line",\n    n={i},\n)\n@deco()\n'
+            f'def fn_{i}(x: int = {i}) -> int:\n    """Doc {i}."""\n    return x + {i}\n\n\n'
         )
     parts.append("class K:\n    @deco()\n    def method(self):\n        if True:\n            return 1\n")
     path.write_text("".join(parts))

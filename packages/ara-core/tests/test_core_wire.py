@@ -73,7 +73,9 @@ def _worked_example() -> dict[str, Any]:
                     "entrypoint": True,
                     "prompt_factory": {
                         "function_name": "support_coordinator",
-                        "source": 'def support_coordinator(input: dict) -> str:\n    """Coordinate support."""',
+                        "source": (
+                            'def support_coordinator(input: dict) -> str:\n    """Coordinate support."""'
+                        ),
                         "parameters": params,
                     },
                 },

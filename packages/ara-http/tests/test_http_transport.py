@@ -63,7 +63,8 @@ def test_network_error_text_names_the_host():
 
     with pytest.raises(
         APIConnectionError,
-        match=r"^POST /apps failed \(network\): cannot reach api\.test \(connection refused\); check the address",
+        match=r"^POST /apps failed \(network\): cannot reach api\.test \(connection refused\); "
+        r"check the address",
     ) as info:
         _client(handler, retry=RetryPolicy(0)).request("POST", "/apps", json={})
     assert info.value.host == "api.test" and info.value.status is None

@@ -32,7 +32,7 @@ bash -c __COMMAND__
 ara_code=$?
 printf '{"event":"ara.hook","phase":"done",%s,"exit_code":%d,"duration_ms":%d,"ts":"%s"}\n' "$(ara_fields)" "$ara_code" "$(( $(ara_ms) - ara_started ))" "$(ara_now)"
 exit "$ara_code"
-"""
+"""  # noqa: E501 - the launcher's bytes are part of every manifest that declares a hook
 
 
 def guardrail_command(
@@ -110,8 +110,10 @@ def task_guardrail_prefix(
         "and do not read, change or stop other subagents' files or processes.\n"
         "- Label your work and outputs with the current run id ($ARA_RUN_ID).\n"
         "- Treat $ARA_IDEMPOTENCY_KEY as the de-duplication key for side effects: before sending a message, "
-        "booking, paying or writing elsewhere, check it was not already done for this key; never repeat it on a retry.\n"
-        f"- Finish within {int(timeout_seconds)} seconds; the run may be retried up to {int(max_retries)} times, "
+        "booking, paying or writing elsewhere, check it was not already done for this key; "
+        "never repeat it on a retry.\n"
+        f"- Finish within {int(timeout_seconds)} seconds; "
+        f"the run may be retried up to {int(max_retries)} times, "
         f"{int(retry_backoff_seconds)} seconds apart.\n"
         "\n"
     )

@@ -42,7 +42,8 @@ __all__ = [
 
 #: Hosted platform API.
 DEFAULT_API_BASE_URL = "https://api.ara.so"
-#: Defaults of a subagent declared with `@app.subagent` (concurrency, timeout in seconds, retries, backoff in seconds).
+#: Defaults of a subagent declared with `@app.subagent` (concurrency, timeout in seconds, retries,
+#: backoff in seconds).
 DEFAULT_SUBAGENT_MAX_CONCURRENCY = 4
 DEFAULT_SUBAGENT_TIMEOUT_SECONDS = 120
 DEFAULT_SUBAGENT_MAX_RETRIES = 2

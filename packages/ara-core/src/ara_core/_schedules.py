@@ -37,7 +37,8 @@ def validate_cron(expr: str, *, where: str = "schedule") -> str:
     text = " ".join(str(expr or "").split())
     if len(text.split(" ")) != 5:
         raise DeclarationError(
-            f"{where}: invalid cron expression {text!r}: expected 5 fields (minute hour day month weekday), e.g. '0 9 * * 1-5'"
+            f"{where}: invalid cron expression {text!r}: "
+            "expected 5 fields (minute hour day month weekday), e.g. '0 9 * * 1-5'"
         )
     from cronsim import CronSim, CronSimError
 

@@ -117,7 +117,9 @@ class Secret:
         required_keys: list[str] | None = None,
         name: str | None = None,
     ) -> SecretDefinition:
-        """A secret with values: `from_dict({...})`, `from_dict("name", {...})` or `from_dict({...}, name="n")`.
+        """A secret with values.
+
+        Called as `from_dict({...})`, `from_dict("name", {...})` or `from_dict({...}, name="n")`.
 
         The name defaults to `sdk-dict-<12 hex of SHA-256 of the sorted key names>`.
         """
@@ -144,7 +146,9 @@ class Secret:
         *,
         required_keys: list[str] | None = None,
     ) -> SecretDefinition:
-        """A secret read from a dotenv file (`KEY=value` lines; `#` comments; one matching quote pair stripped).
+        """A secret read from a dotenv file.
+
+        The file holds `KEY=value` lines and `#` comments; one matching quote pair is stripped.
 
         A single positional argument that names an existing file or cannot be a secret name is
         taken as the filename.

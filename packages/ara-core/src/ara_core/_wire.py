@@ -400,7 +400,9 @@ class LegacyCommandWorkflow(WireStruct, kw_only=True, frozen=True):
 
 
 class Manifest(WireStruct, kw_only=True, frozen=True):
-    """An app manifest: ``{"name", "slug", "description", "agent", "workflows", "interfaces", "runtime_profile"}``.
+    """An app manifest.
+
+    Shape: ``{"name", "slug", "description", "agent", "workflows", "interfaces", "runtime_profile"}``.
 
     ``slug`` is absent from update bodies. ``interfaces`` and ``runtime_profile`` are copied from
     the app's declaration; read them through `InterfacesSettings` and `RuntimeSettings`.

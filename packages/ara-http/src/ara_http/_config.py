@@ -80,7 +80,10 @@ def credentials_path() -> Path:
 
 
 def runtime_keys_path() -> Path:
-    """`~/.ara/runtime-keys.json`: runtime keys by app directory and slug, `{"<dir>": {"<slug>": "<key>"}}`."""
+    """`~/.ara/runtime-keys.json`: runtime keys by app directory and slug.
+
+    Shape: `{"<dir>": {"<slug>": "<key>"}}`.
+    """
     return Path.home() / ".ara" / "runtime-keys.json"
 
 

@@ -11,7 +11,10 @@ from ..errors import CliError
 
 __all__ = ["completion", "init", "scaffold_files"]
 
-_APP_PY = '''"""{name}: an Ara app. Deploy with `ara deploy app.py`, run with `ara run app.py --agent assistant`."""
+_APP_PY = '''"""{name}: an Ara app.
+
+Deploy with `ara deploy app.py`, run with `ara run app.py --agent assistant`.
+"""
 
 from ara_sdk import App
 
