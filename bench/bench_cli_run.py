@@ -3,8 +3,8 @@ ara-sdk 0.1.45 CLI, in one run, interleaved.
 
 One ara-server (`ServerThread`, SQLite, offline model) serves the test app `tests/apps/calc_app.py`
 (a prompt-function agent with two tools), deployed once with a runtime key allowed 100,000
-requests a minute (the default 60 would refuse longer runs of this benchmark). Each sample is one whole `ara run` process
-of the same command line against that server:
+requests a minute (the default 60 would refuse longer runs of this benchmark). Each sample is one
+whole `ara run` process of the same command line against that server:
 
     ara run calc_app.py --agent calculator --input a=20 --input b=22
 
