@@ -10,7 +10,9 @@ anchor: the raw sqlite3 group-commit reference: WAL, `synchronous=FULL`, one wri
 
 For each concurrency (default 16 and 64 clients) rounds alternate anchor, ours, anchor, ours, ...
 (wrk when installed, else an asyncio httpx loop). Prints per-side rps/p50/p99 and ratios ours/anchor
-as median (min-max over rounds).
+as median (min-max over rounds), and each server process's CPU time (user + system, all threads,
+from /proc) per answered event: steadier than rps on a shared machine, and what bounds throughput
+once the cores are busy.
 
 `--kill`: instead, for each side: post events from 16 clients, `kill -9` the server mid-run,
 restart it on the same data dir, then check that every acknowledged event id (a 2xx answer with its
@@ -26,7 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
+import statistics
 import time
 from pathlib import Path
 
@@ -69,6 +73,12 @@ def start_ours(data_dir: Path, owner_key: str) -> tuple[ServerProcess, str, str]
     return server, app_id, key
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def throughput(args: argparse.Namespace) -> None:
     body = json.dumps(EVENT)
     with scratch_dir("ara-bench-ingest-") as tmp:
@@ -80,7 +90,10 @@ def throughput(args: argparse.Namespace) -> None:
                 path = f"/v1/apps/{app_id}/events"
                 headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
+                cpu: dict[str, list[float]] = {}
+
                 def post(server: ServerProcess, clients: int, seconds: float):
+                    before = cpu_seconds(server.pid)
                     sample = load(
                         server.base_url,
                         path,
@@ -94,6 +107,8 @@ def throughput(args: argparse.Namespace) -> None:
                     # Requests cut off when the load stops may still be queued in the server: wait
                     # for one more event to be answered, so the next round starts on an idle server.
                     httpx.post(server.base_url + path, content=body, headers=headers, timeout=120)
+                    used = cpu_seconds(server.pid) - before
+                    cpu.setdefault(server.kind, []).append(1e6 * used / max(1, sample.requests + 1))
                     return sample
 
                 for clients in args.clients:
@@ -103,10 +118,16 @@ def throughput(args: argparse.Namespace) -> None:
                         f"POST /v1/apps/{{id}}/events, {clients} concurrent clients, "
                         f"{args.seconds:g} s per side per round"
                     )
+                    cpu.clear()
                     for _ in range(args.rounds):
                         pair.anchor.append(post(ref, clients, args.seconds))
                         pair.ours.append(post(ours, clients, args.seconds))
                     print_pair(pair, "ara-server (ServerThread, SQLite)", "raw sqlite3 group commit, FULL")
+                    mine, theirs = statistics.median(cpu["ara"]), statistics.median(cpu["sqlite-ref"])
+                    print(
+                        f"  server CPU per event (user+system, all threads), median: ours {mine:.0f} us, "
+                        f"anchor {theirs:.0f} us, ratio {mine / theirs:.2f}x"
+                    )
         finally:
             ours.stop()
 
