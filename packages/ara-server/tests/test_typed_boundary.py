@@ -195,6 +195,15 @@ async def test_queries_are_listed_from_their_structs_and_decoded(server: Any):
     assert "session_id" in tools
     logs = {p["name"] for p in doc["paths"]["/v1/apps/{app_id}/logs/stream"]["get"]["parameters"]}
     assert "follow" in logs
+    for path, name in (
+        ("/session/files", "path"),
+        ("/session/files/read", "path"),
+        ("/session/files/download", "path"),
+        ("/v1/apps/{app_id}/runs/{run_id}/events", "last_event_id"),
+        ("/automations/runs", "state"),
+        ("/session/runtime/skills", "session_id"),
+    ):
+        assert name in {p["name"] for p in doc["paths"][path]["get"]["parameters"]}, path
     await server.client.post("/session/start", headers=server.owner())
     bad = await server.client.get("/session/runtime/tools?kind=all&kind=nope", headers=server.owner())
     status, code, message = _error(bad)

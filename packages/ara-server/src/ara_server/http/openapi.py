@@ -24,10 +24,12 @@ from .schemas import (
     ChatRequest,
     ControlCall,
     EventRequest,
+    FilesQuery,
     InviteAccept,
     InviteCreate,
     KeyCreate,
     LogsQuery,
+    RunEventsQuery,
     RunRequest,
     SecretPut,
     SessionQuery,
@@ -596,6 +598,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/apps/{app_id}/runs/{run_id}/events"): Operation(
         "The run's events as Server-Sent Events (resumable with Last-Event-ID)",
         response=None,
+        query=RunEventsQuery,
         media="text/event-stream",
     ),
     ("POST", "/v1/apps/{app_id}/events"): Operation(
@@ -636,10 +639,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/session/files"): Operation(
         "List a workspace directory",
         response=FileList,
-        extra_query=(("path", "directory (default: the root)"),),
+        query=FilesQuery,
     ),
     ("GET", "/session/files/read"): Operation(
-        "Read a workspace text file", response=FileText, extra_query=(("path", "the file"),)
+        "Read a workspace text file", response=FileText, query=FilesQuery
     ),
     ("POST", "/session/files/write"): Operation(
         "Write workspace files", response=WriteAnswer, request=FilesWrite
@@ -651,7 +654,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Download a workspace file",
         response=None,
         media="application/octet-stream",
-        extra_query=(("path", "the file"),),
+        query=FilesQuery,
     ),
     ("POST", "/session/terminal/exec"): Operation(
         "Run a shell command in the workspace", response=TerminalAnswer, request=TerminalExec

@@ -15,6 +15,7 @@ from ..services import Services
 from ..services.run_views import RunQuery, RunViews
 from .auth import Auth
 from .body import decode_query
+from .schemas import RunEventsQuery
 
 __all__ = ["decode_query", "routes"]
 
@@ -33,7 +34,7 @@ def routes(services: Services, auth: Auth, views: RunViews) -> list[Route]:
         app = await auth.runtime_app(request)
         run_id = request.path_params["run_id"]
         await views.exists(str(app["id"]), run_id)
-        last = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        last = request.headers.get("last-event-id") or decode_query(request, RunEventsQuery).last_event_id
         if last is not None and last != "end" and not (last.isdigit() and len(last) <= 18):
             raise ApiProblem(
                 422, "invalid_header", "at `Last-Event-ID`: must be the id of an event of this stream"

@@ -22,7 +22,9 @@ __all__ = [
     "InviteAccept",
     "InviteCreate",
     "KeyCreate",
+    "FilesQuery",
     "LogsQuery",
+    "RunEventsQuery",
     "SessionQuery",
     "StateQuery",
     "ToolsQuery",
@@ -218,3 +220,17 @@ class StateQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     cancelled; default: all)."""
 
     state: str | None = None
+
+
+class FilesQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """The query of the session file routes: `path`, relative to the workspace (listing: default
+    the root; read and download: required)."""
+
+    path: str = ""
+
+
+class RunEventsQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """`GET /v1/apps/{app_id}/runs/{run_id}/events`: `last_event_id`, the id of the last event
+    seen (or `end`), used when no `Last-Event-ID` header is sent."""
+
+    last_event_id: str | None = None

@@ -14,7 +14,8 @@ from ..errors import ApiProblem
 from ..services import Services
 from ..services.session_files import FilesWrite, Heartbeat, SessionFiles, TerminalExec
 from .auth import Auth
-from .body import decode, json_body
+from .body import decode, decode_query, json_body
+from .schemas import FilesQuery
 
 __all__ = ["MAX_UPLOAD_BYTES", "routes"]
 
@@ -32,7 +33,7 @@ def routes(services: Services, auth: Auth, files: SessionFiles) -> list[Route]:
         )
 
     def path_param(request: Request, *, required: bool) -> str:
-        path = request.query_params.get("path", "")
+        path = decode_query(request, FilesQuery).path
         if required and not path:
             raise ApiProblem(422, "invalid_query", "at `path`: the file path is required")
         return path
