@@ -189,6 +189,7 @@ def test_localhost_flow_receives_the_browser_redirect(fake_auth, home, workdir):
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stderr is not None
     try:
         line = ""
         deadline = time.monotonic() + 30

@@ -161,6 +161,7 @@ def test_logs_stream_run_lines(cli, deployed):
         stderr=subprocess.PIPE,
         text=True,
     ) as proc:
+        assert proc.stdout is not None
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and len(lines) < 2:
@@ -239,13 +240,14 @@ async def test_async_client_deploys_runs_and_polls(server, tmp_path):
         agent_id="calculator", input_payload={"a": 1, "b": 1}, runtime_key=key, run_id="run-async-client-1"
     )
     assert submitted["run"]["run_id"] == "run-async-client-1"
+    import asyncio
+
+    status = (await client.run_status(run_id="run-async-client-1", runtime_key=key))["run"]
     for _ in range(100):
-        status = (await client.run_status(run_id="run-async-client-1", runtime_key=key))["run"]
         if status["status"] == "completed":
             break
-        import asyncio
-
         await asyncio.sleep(0.1)
+        status = (await client.run_status(run_id="run-async-client-1", runtime_key=key))["run"]
     assert status["status"] == "completed"
     setup = await client.setup()
     assert setup["app"]["slug"] == "calc-e2e"

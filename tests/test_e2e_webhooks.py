@@ -30,7 +30,7 @@ class Receiver:
                 self.send_response(status)
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.httpd = HTTPServer(("127.0.0.1", 0), Handler)

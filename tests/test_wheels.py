@@ -104,7 +104,11 @@ def _run(
 
 
 def _installed(bin_dir: Path, cwd: Path) -> dict[str, str]:
-    code = "import importlib.metadata as m, json; print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}))"
+    code = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version"
+        " for d in m.distributions()}))"
+    )
     proc = _run(bin_dir, cwd, "python", "-c", code)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)

@@ -56,8 +56,7 @@ def read_meeting_request(email_path: str = "inbound.eml") -> dict:
     )
     if not requester_timezone:
         sent = parsedate_to_datetime(str(msg["Date"]))
-        offset = sent.utcoffset()
-        hours = int(offset.total_seconds() // 3600) if offset else 0
+        hours = int(sent.utcoffset().total_seconds() // 3600) if sent.utcoffset() else 0
         requester_timezone = "UTC" if hours == 0 else f"Etc/GMT{'-' if hours > 0 else '+'}{abs(hours)}"
     ZoneInfo(requester_timezone)
 
@@ -228,8 +227,7 @@ def draft_reply(
         ]
         body = (
             f"Hi {first_name},\n\n"
-            f"Thanks for your note, happy to talk. Here are a few {int(duration_minutes)}-minute slots "
-            "that work on my side:\n\n"
+            f"Thanks for your note, happy to talk. Here are a few {int(duration_minutes)}-minute slots that work on my side:\n\n"
             + "\n".join(lines)
             + "\n\nLet me know which suits you best and I'll send a calendar invite with a video link.\n\n"
             + "Best,\n"

@@ -35,7 +35,8 @@ def step_two(label: str = "x") -> dict:
 @app.tool()
 def camel(word: str) -> str:
     """Camel-case a word with the declared package."""
-    import inflection
+    # Installed at deploy into the app's own environment (python_packages), not the workspace's.
+    import inflection  # pyright: ignore[reportMissingImports]
 
     return inflection.camelize(word)
 

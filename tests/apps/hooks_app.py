@@ -19,7 +19,10 @@ def mail_agent():
 
 @app.hook(
     event="mail.received",
-    command="echo \"hook saw $(python3 -c \"import json,os; print(json.loads(os.environ['ARA_EVENT'])['message'])\")\" > hook.txt; cat hook.txt",
+    command=(
+        'echo "hook saw $(python3 -c "import json,os; '
+        "print(json.loads(os.environ['ARA_EVENT'])['message'])\")\" > hook.txt; cat hook.txt"
+    ),
 )
 def on_mail():
     pass

@@ -196,7 +196,8 @@ def test_tool_exact_row_explicit_parameters_and_handler_style():
             },
         },
         "function_name": "send_email",
-        "source": 'def send_email(to: str, n: int = 3) -> dict:\n    """Send an email."""\n    import json\n\n'
+        "source": "def send_email(to: str, n: int = 3) -> dict:\n"
+        '    """Send an email."""\n    import json\n\n'
         '    return json.loads("{}")',
     }
     assert tools[1]["function"] == {"name": "search", "description": "", "parameters": schema}

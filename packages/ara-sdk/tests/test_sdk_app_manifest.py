@@ -70,7 +70,9 @@ def test_worked_example_1_9b():
     }
     assert coord["prompt_factory"] == {
         "function_name": "support_coordinator",
-        "source": 'def support_coordinator(input: dict) -> str:\n    """Coordinate support."""\n    return "Coordinate support."',
+        "source": "def support_coordinator(input: dict) -> str:\n"
+        '    """Coordinate support."""\n'
+        '    return "Coordinate support."',
         "parameters": {"type": "object", "properties": {"input": {"type": "object"}}, "required": ["input"]},
     }
     assert (

@@ -272,7 +272,11 @@ async def test_a_secret_reaches_tools_on_two_nodes_with_their_own_data_dirs(
     manifest = small_manifest("secretive")
     manifest["agent"]["tools"][0] = {
         **ECHO_TOOL,
-        "source": "def echo(text: str) -> dict:\n    import os\n    return {'reply': os.environ.get('TOKEN', 'missing')[::-1]}\n",
+        "source": (
+            "def echo(text: str) -> dict:\n"
+            "    import os\n"
+            "    return {'reply': os.environ.get('TOKEN', 'missing')[::-1]}\n"
+        ),
     }
     owner = "ara_owner_test_key_0123456789"
     with _node(tmp_path / "a", url, "node-a", owner) as a:

@@ -121,7 +121,14 @@ def probe(data, server_pid, secret):
 
 PROBE_COMMAND = r"""
 data="$1"; pid="$2"
-try() { name="$1"; shift; if out=$("$@" 2>/dev/null) && [ -n "$out$ALLOW_EMPTY" ]; then echo "$name: ALLOWED"; else echo "$name: refused"; fi; }
+try() {
+  name="$1"; shift
+  if out=$("$@" 2>/dev/null) && [ -n "$out$ALLOW_EMPTY" ]; then
+    echo "$name: ALLOWED"
+  else
+    echo "$name: refused"
+  fi
+}
 try "read ara.db" cat "$data/ara.db"
 try "read secrets.key" cat "$data/secrets.key"
 try "read other app" cat "$data/apps/other/work/notes.txt"

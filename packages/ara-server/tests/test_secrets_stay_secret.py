@@ -54,6 +54,7 @@ async def test_secret_values_are_masked_in_results_traces_logs_and_streams(serve
     assert sync.status_code == 200 and sync.json()["status"] == "completed", sync.text
     queued = await c.post(f"/v1/apps/{app_id}/runs", json={"input": {"text": "y"}}, headers=_bearer(key))
     run_id = queued.json()["run_id"]
+    got: dict[str, Any] = {}
     for _ in range(400):
         got = (await c.get(f"/v1/apps/{app_id}/runs/{run_id}", headers=_bearer(key))).json()["run"]
         if got["status"] in ("completed", "failed"):
@@ -137,7 +138,8 @@ async def test_unkeyed_hashes_of_an_older_database_are_migrated(tmp_path):
         command.upgrade(cfg, "0005")
         conn.execute(
             sa.text(
-                "INSERT INTO accounts (id, email, is_owner, created_at) VALUES ('acct_1', 'o@x', 1, CURRENT_TIMESTAMP)"
+                "INSERT INTO accounts (id, email, is_owner, created_at) "
+                "VALUES ('acct_1', 'o@x', 1, CURRENT_TIMESTAMP)"
             )
         )
         conn.execute(
@@ -174,7 +176,7 @@ async def test_callbacks_without_a_secret_are_signed_with_the_apps_secret(server
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     httpd = HTTPServer(("127.0.0.1", 0), Handler)

@@ -291,7 +291,9 @@ async def test_two_apps_with_the_same_packages_use_one_environment(server, setti
             },
         },
         "function_name": "camel",
-        "source": "def camel(word: str) -> str:\n    import inflection\n    return inflection.camelize(word)\n",
+        "source": (
+            "def camel(word: str) -> str:\n    import inflection\n    return inflection.camelize(word)\n"
+        ),
     }
     ids = []
     for slug in ("env-one", "env-two"):

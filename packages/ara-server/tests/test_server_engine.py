@@ -50,7 +50,8 @@ TOOLS = [
         signature_schema(double),
     ),
     _tool(
-        "def shout(doubled: int, word: str = 'hey') -> str:\n    print('this print must not corrupt the result')\n"
+        "def shout(doubled: int, word: str = 'hey') -> str:\n"
+        "    print('this print must not corrupt the result')\n"
         "    return f'{word.upper()} {doubled}'\n",
         "shout",
         signature_schema(shout),

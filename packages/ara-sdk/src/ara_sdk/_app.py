@@ -169,7 +169,10 @@ def fastapi_endpoint(
 
 
 def _endpoint_path(path: str, label: str) -> str:
-    """`/<label>` when empty; else stripped, with a leading `/` and runs of `/` collapsed (a trailing `/` kept)."""
+    """`/<label>` when empty; else stripped, with a leading `/` and runs of `/` collapsed.
+
+    A trailing `/` is kept.
+    """
     text = str(path or "").strip()
     if not text:
         return f"/{label}"
@@ -445,7 +448,7 @@ class App:
 
         return decorate
 
-    # ------------------------------------------------------------------ workflows (the original 0.1.0 – 0.1.5 surface)
+    # ---------------------------------------------------- workflows (the original 0.1.0 – 0.1.5 surface)
     def workflow(
         self,
         *,

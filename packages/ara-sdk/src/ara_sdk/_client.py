@@ -752,7 +752,10 @@ class AraClient(_ClientBase):
 
     @property
     def http(self) -> AraApi:
-        """The Ara API, one method per route (`client.http.list_secrets(app_id)`), with this client's token."""
+        """The Ara API with this client's token, one method per route.
+
+        For example `client.http.list_secrets(app_id)`.
+        """
         return self._api
 
     def close(self) -> None:

@@ -74,7 +74,8 @@ def parameters_schema(fn: Callable[..., Any], decorator: str, *, warn: bool = Tr
         if changed:
             warnings.warn(
                 f"{decorator} on {getattr(fn, '__name__', fn)}: the annotations are strings (from __future__ "
-                f"import annotations), so these parameters reach the function as strings: {', '.join(changed)}; "
+                "import annotations), so these parameters reach the function as strings: "
+                f"{', '.join(changed)}; "
                 "remove that import from the app file, or pass parameters= with the JSON schema",
                 StringAnnotationWarning,
                 stacklevel=4,
@@ -223,7 +224,8 @@ def check_target(fn: Any, decorator: str) -> None:
     if hasattr(fn, "__wrapped__") and definition_of(fn) is None:
         raise DecoratorStackError(
             f"{decorator} on {fn.__name__}: the function is a wrapper made by another decorator, so its "
-            f"source is not {fn.__name__}'s; swap the decorators so that {decorator} sits directly above `def`"
+            f"source is not {fn.__name__}'s; "
+            f"swap the decorators so that {decorator} sits directly above `def`"
         )
 
 

@@ -100,7 +100,8 @@ def _import(script: Path) -> ModuleType:
         raise AppLoadError(
             f"Invalid project name in {_where(script, exc)}: {exc.value!r}.\n"
             "  A project_name may contain only lowercase letters, digits and hyphens (a-z, 0-9, -),\n"
-            "  1-63 characters, starting and ending with a letter or digit (regex ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$).\n"
+            "  1-63 characters, starting and ending with a letter or digit "
+            "(regex ^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$).\n"
             '  Example: App("my-app-1")'
         ) from None
     except SyntaxError as exc:

@@ -161,7 +161,8 @@ class AraRuntimeClient:
         sets `deliver: true` on any payload. Returns `{"job": job}`.
 
         Raises:
-            InvalidOptionError (a `ValueError`): Not exactly one of `every_seconds` and `cron`, or an empty payload.
+            InvalidOptionError (a `ValueError`): Not exactly one of `every_seconds` and `cron`, or an
+                empty payload.
             ara_http.UnprocessableEntityError: A value the server refuses (the message names it).
         """
         if (every_seconds is None) == (cron is None):
@@ -254,7 +255,10 @@ class AraRuntimeClient:
 
     # ---------------------------------------------------------------------------- files, terminal
     def files_list(self, *, path: str = "") -> Any:
-        """`GET /session/files`: `{"ok", "path", "entries": [{"name", "path", "type", "size", "modified_at"}]}`."""
+        """`GET /session/files`: one directory's entries.
+
+        Returns `{"ok", "path", "entries": [{"name", "path", "type", "size", "modified_at"}]}`.
+        """
         return self._get("/session/files", {"path": _remote(path)})
 
     def files_read(self, *, path: str) -> Any:
@@ -273,7 +277,8 @@ class AraRuntimeClient:
         boundary = f"ara-{uuid.uuid4().hex}"
         name = source.name.replace('"', "_")
         parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\n{_remote(path) if path else ""}\r\n'.encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\n'.encode(),
+            f"{_remote(path) if path else ''}\r\n".encode(),
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n".encode(),
             source.read_bytes(),

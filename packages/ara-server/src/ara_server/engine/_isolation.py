@@ -42,7 +42,9 @@ PROTECTIONS: dict[str, str] = {
     "private_tmp": "/tmp is a private, size-limited tmpfs",
     "process_namespace": "own PID namespace and /proc: the server's and other runs' processes are invisible",
     "unprivileged_user": "the code does not run as root on the host",
-    "tree_kill": "a timeout or cancellation ends the whole process tree, setsid and double-forked children too",
+    "tree_kill": (
+        "a timeout or cancellation ends the whole process tree, setsid and double-forked children too"
+    ),
     "crash_cleanup": "if the server dies, its sandboxes die with it",
     "network_off": "the network=False setting cuts the process off from the network",
     "limit_cpu": "CPU seconds limit",

@@ -54,7 +54,8 @@ def _client_run_id(body: RunRequest) -> str | None:
         raise ApiProblem(
             422,
             "invalid_body",
-            "at `$.run_id`: must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+            "at `$.run_id`: must be 1-128 letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit",
         )
     return value
 

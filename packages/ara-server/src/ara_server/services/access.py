@@ -97,7 +97,8 @@ class AccessService:
                     raise ApiProblem(
                         429,
                         "rate_limited",
-                        f"this key allows {key_row['requests_per_minute']} requests per minute; retry in {wait:g} s",
+                        f"this key allows {key_row['requests_per_minute']} requests per minute; "
+                        f"retry in {wait:g} s",
                         headers={"Retry-After": str(int(wait))},
                     )
                 return app

@@ -106,7 +106,8 @@ def file_path_problems(files: list[Any]) -> list[tuple[str, str]]:
                 problems.append(
                     (
                         where,
-                        f"at `{where}`: {path!r} needs {parent!r} to be a directory, but files[{seen[parent]}] is a file there",
+                        f"at `{where}`: {path!r} needs {parent!r} to be a directory, "
+                        f"but files[{seen[parent]}] is a file there",
                     )
                 )
                 break

@@ -179,7 +179,8 @@ class EndpointService:
             raise ApiProblem(
                 503,
                 "endpoint_secret_missing",
-                f"endpoint {entry.label!r} needs the secret {name.removeprefix('ARA_') or '(no secret_env declared)'}"
+                f"endpoint {entry.label!r} needs the secret "
+                f"{name.removeprefix('ARA_') or '(no secret_env declared)'}"
                 " and the app has none; set it with `ara secrets set`",
             )
         return value

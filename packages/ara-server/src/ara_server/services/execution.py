@@ -95,8 +95,8 @@ def deploy_warnings(view: ManifestView) -> list[dict[str, str]]:
     ``[{"path": <JSON path>, "message": ...}]`` (the deploy still succeeds).
 
     Listed: messaging channels other than ``api`` (email, SMS, ...), hosted connectors (skill
-    tokens ``connector:...`` and ``interfaces.tool_privileges``), a container ``image``, a ``model``, ``node_packages``, ``memory_mb``/``volume_size_mb``, and
-    child sessions (``sandbox.spawn``).
+    tokens ``connector:...`` and ``interfaces.tool_privileges``), a container ``image``, a ``model``,
+    ``node_packages``, ``memory_mb``/``volume_size_mb``, and child sessions (``sandbox.spawn``).
     """
     out: list[dict[str, str]] = []
     for item in view.declared_integrations():
@@ -178,7 +178,8 @@ class _LogSink:
             calls = [str(c) for c in entry.get("tool_calls") or []]
             did = f"calls {', '.join(calls)}" if calls else "answered"
             failed = entry.get("error")
-            text = f"model {entry.get('model') or entry.get('provider')}: {'failed: ' + str(failed) if failed else did}"
+            outcome = f"failed: {failed}" if failed else did
+            text = f"model {entry.get('model') or entry.get('provider')}: {outcome}"
             await self.log(
                 "error" if failed else "info", "model.step", f"{text} ({entry.get('duration_ms', 0):.0f} ms)"
             )
@@ -186,7 +187,8 @@ class _LogSink:
         if entry.get("type") != "tool_call":
             return
         error = entry.get("error")
-        text = f"tool {entry['tool']} {'failed: ' + str(error) if error else 'ok'} ({entry.get('duration_ms', 0):.0f} ms)"
+        outcome = f"failed: {error}" if error else "ok"
+        text = f"tool {entry['tool']} {outcome} ({entry.get('duration_ms', 0):.0f} ms)"
         await self.log("error" if error else "info", "tool.call", text)
         result = json.dumps(entry.get("result"), default=str, ensure_ascii=False)
         await self.log("info", "tool.result", f"{entry['tool']}: {error if error else result[:500]}")

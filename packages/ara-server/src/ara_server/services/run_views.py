@@ -2,8 +2,8 @@
 
 A run's events are its log lines (`logs` rows with its run id; the row id is the event's sequence
 number and its SSE `id`), named by their event type when it is one of `EVENT_TYPES`, else `log`,
-(`run.attempt` lines are `run.started` events: one per attempt), then exactly one terminal event (`run.completed`, `run.failed` or `run.cancelled`, SSE id `end`)
-built from the finished run.
+(`run.attempt` lines are `run.started` events: one per attempt), then exactly one terminal event
+(`run.completed`, `run.failed` or `run.cancelled`, SSE id `end`) built from the finished run.
 """
 
 from __future__ import annotations

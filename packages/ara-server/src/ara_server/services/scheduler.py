@@ -50,7 +50,10 @@ def _latest_cron(expr: str, tz: str, since: datetime, now: datetime) -> datetime
 
 
 def _due_time(spec: ScheduleSpec, since: datetime, now: datetime) -> datetime | None:
-    """The latest fire time of `spec` in (since, now], or None. Later misses are skipped (fire latest only)."""
+    """The latest fire time of `spec` in (since, now], or None.
+
+    Later misses are skipped (fire latest only).
+    """
     if spec.kind == "at":
         return spec.at if spec.at is not None and since < spec.at <= now else None
     if spec.kind == "every":
