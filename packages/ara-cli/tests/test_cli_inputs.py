@@ -3,6 +3,7 @@ import json
 import pytest
 from ara_cli._inputs import build_payload, parse_input_json, parse_pairs
 from ara_cli.errors import CliError
+from inline_snapshot import snapshot
 
 
 def test_pairs_split_at_the_first_equals_and_later_duplicates_win():
@@ -92,11 +93,13 @@ def test_log_processor_redacts_secrets():
             "slug": "demo",
         },
     )
-    assert event == {
-        "event": "deploy",
-        "api_key": "***",
-        "Authorization": "***",
-        "runtime_key": "***",
-        "client_secret": "***",
-        "slug": "demo",
-    }
+    assert event == snapshot(
+        {
+            "event": "deploy",
+            "api_key": "***",
+            "Authorization": "***",
+            "runtime_key": "***",
+            "client_secret": "***",
+            "slug": "demo",
+        }
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 import ara_core._signature as sig
 import pytest
 from ara_core import DeclarationError, UnresolvedAnnotationWarning, function_source, signature_schema
+from inline_snapshot import snapshot
 
 
 def _load(path: Path, name: str):
@@ -43,26 +44,28 @@ def test_schema_types_without_postponed_annotations(tmp_path):
     """)
     )
     mod2 = _load(path, "typed_mod")
-    assert signature_schema(mod2.f) == {
-        "type": "object",
-        "properties": {
-            "s": {"type": "string"},
-            "b": {"type": "boolean"},
-            "i": {"type": "integer"},
-            "x": {"type": "number"},
-            "d": {"type": "object"},
-            "dd": {"type": "object"},
-            "l": {"type": "array"},
-            "lt": {"type": "array"},
-            "t": {"type": "array"},
-            "st": {"type": "array"},
-            "o": {"type": "string", "default": None},
-            "u": {"type": "string", "default": 1},
-            "none": {"type": "string", "default": None},
-            "bare": {"type": "string", "default": "k"},
-        },
-        "required": ["s", "b", "i", "x", "d", "dd", "l", "lt", "t", "st"],
-    }
+    assert signature_schema(mod2.f) == snapshot(
+        {
+            "type": "object",
+            "properties": {
+                "s": {"type": "string"},
+                "b": {"type": "boolean"},
+                "i": {"type": "integer"},
+                "x": {"type": "number"},
+                "d": {"type": "object"},
+                "dd": {"type": "object"},
+                "l": {"type": "array"},
+                "lt": {"type": "array"},
+                "t": {"type": "array"},
+                "st": {"type": "array"},
+                "o": {"type": "string", "default": None},
+                "u": {"type": "string", "default": 1},
+                "none": {"type": "string", "default": None},
+                "bare": {"type": "string", "default": "k"},
+            },
+            "required": ["s", "b", "i", "x", "d", "dd", "l", "lt", "t", "st"],
+        }
+    )
     assert signature_schema(mod2.g) == {
         "type": "object",
         "properties": {"q": {"type": "string"}, "r": {"type": "integer", "default": 2}},
@@ -75,16 +78,18 @@ def test_postponed_annotations_are_resolved_and_unserialisable_defaults_are_drop
         return ""
 
     # This module uses `from __future__ import annotations`: every annotation above is a string.
-    assert signature_schema(f) == {
-        "type": "object",
-        "properties": {
-            "a": {"type": "integer"},
-            "b": {"type": "object", "default": {"k": 1}},
-            "c": {"type": "string"},
-            "d": {"type": "string", "default": None},
-        },
-        "required": ["a"],
-    }
+    assert signature_schema(f) == snapshot(
+        {
+            "type": "object",
+            "properties": {
+                "a": {"type": "integer"},
+                "b": {"type": "object", "default": {"k": 1}},
+                "c": {"type": "string"},
+                "d": {"type": "string", "default": None},
+            },
+            "required": ["a"],
+        }
+    )
     # The original SDK's reading (every string annotation is a string) stays available.
     assert signature_schema(f, resolve_string_annotations=False)["properties"]["a"] == {"type": "string"}
 

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from ara_core import DeclarationError
 from ara_sdk import App, fastapi_endpoint, invoke, runtime
+from inline_snapshot import snapshot
 
 
 def definition_of(fn: object) -> Any:
@@ -184,22 +185,24 @@ def test_tool_exact_row_explicit_parameters_and_handler_style():
         return x
 
     tools = app.manifest["agent"]["tools"]
-    assert tools[0] == {
-        "type": "function",
-        "function": {
-            "name": "send_email",
-            "description": "Send an email.",
-            "parameters": {
-                "type": "object",
-                "properties": {"to": {"type": "string"}, "n": {"type": "integer", "default": 3}},
-                "required": ["to"],
+    assert tools[0] == snapshot(
+        {
+            "type": "function",
+            "function": {
+                "name": "send_email",
+                "description": "Send an email.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"to": {"type": "string"}, "n": {"type": "integer", "default": 3}},
+                    "required": ["to"],
+                },
             },
-        },
-        "function_name": "send_email",
-        "source": "def send_email(to: str, n: int = 3) -> dict:\n"
-        '    """Send an email."""\n    import json\n\n'
-        '    return json.loads("{}")',
-    }
+            "function_name": "send_email",
+            "source": "def send_email(to: str, n: int = 3) -> dict:\n"
+            '    """Send an email."""\n    import json\n\n'
+            '    return json.loads("{}")',
+        }
+    )
     assert tools[1]["function"] == {"name": "search", "description": "", "parameters": schema}
     assert (
         tools[2]["id"] == "legacy" and tools[2]["handler_id"] == "h1" and tools[2]["description"] == "Legacy."
