@@ -41,9 +41,7 @@ async def test_sync_run_calls_the_tool_and_a_reused_run_id_answers_that_run(serv
     assert (again.json()["run_id"], again.json()["status"]) == ("run_fixed_1", "completed")
     status = (await c.get(f"/v1/apps/{app_id}/runs/run_fixed_1", headers=_bearer(key))).json()["run"]
     assert status["attempt"] == 1
-    other = await c.post(
-        f"/v1/apps/{app_id}/run", json={**body, "agent_id": "nope"}, headers=_bearer(key)
-    )
+    other = await c.post(f"/v1/apps/{app_id}/run", json={**body, "agent_id": "nope"}, headers=_bearer(key))
     assert other.status_code == 404
 
 
