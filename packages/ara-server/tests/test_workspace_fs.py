@@ -124,6 +124,9 @@ def test_a_link_swapped_in_during_reads_never_leads_out(tree: tuple[Workspace, P
                 except OSError:  # a write made `d` while it was away: the swap goes on
                     pass
 
+    # Each call answers with a typed path error while `d` is away: ThroughLink (a link there),
+    # NotFound (renamed away) or NotDirectory (a link there at the open, a directory again by the
+    # check); never a bare OSError and never the outside file.
     racer = threading.Thread(target=swap)
     racer.start()
     seen: set[str] = set()
@@ -131,13 +134,13 @@ def test_a_link_swapped_in_during_reads_never_leads_out(tree: tuple[Workspace, P
         for _ in range(1500):
             try:
                 seen.add(ws.read("d/secret.txt", 100)[1].decode())
-            except (ThroughLink, NotFound):
+            except (ThroughLink, NotFound, NotDirectory):
                 pass
             for hit in ws.search(".", "secret", max_hits=10, max_file_bytes=100):
                 seen.add(hit.text)
             try:
                 seen.update(e.name for e in ws.list("d")[1])
-            except (ThroughLink, NotFound):
+            except (ThroughLink, NotFound, NotDirectory):
                 pass
             try:
                 ws.write(["d", "w.txt"], "d/w.txt", b"w")

@@ -215,7 +215,12 @@ class Workspace:
                 except FileNotFoundError:
                     raise NotFound(path, f"no directory {path!r}") from None
                 except NotADirectoryError:
-                    if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+                    # a link or a file; renamed concurrently it may be gone (or a directory) by now
+                    try:
+                        mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
+                    except FileNotFoundError:
+                        raise NotFound(path, f"no directory {path!r}") from None
+                    if stat.S_ISLNK(mode):
                         raise _link(path) from None
                     raise NotDirectory(path, f"{path!r} has a file where a directory is needed") from None
                 except OSError as exc:
