@@ -59,6 +59,9 @@ MAX_REPLY_BYTES = 4 * 1024 * 1024
 MAX_LOG_BYTES = 64 * 1024
 #: Seconds to wait, in all, for the process to exit and its pipes to close once it ended or was killed.
 PIPE_GRACE_SECONDS = 1.0
+#: Upper bound, in seconds, on waiting for a SIGKILLed sandbox to be reaped (it normally takes
+#: milliseconds; only a process stuck in the kernel takes longer).
+REAP_SECONDS = 10.0
 
 _policy = SandboxPolicy()
 _runner_source: str | None = None
@@ -247,11 +250,25 @@ def _own_tree(root: Path, uid: int, budget: int | None = None) -> bool:
 
 def _kill_tree(proc: asyncio.subprocess.Process) -> None:
     """SIGKILL the process group; under bubblewrap the namespace's init dies with it, and with it
-    every process of the namespace (setsid and double-forked ones included)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    every process of the namespace (setsid and double-forked ones included).
+
+    Signals by pid only (the process is not reaped yet, so its pid is still its own):
+    `Process.kill` would poll first and could reap it behind asyncio's child watcher, which then
+    reports exit status 255 instead of the signal."""
+    try:
         os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(proc.pid, signal.SIGKILL)
+
+
+async def _reaped(waiter: asyncio.Future[Any]) -> None:
+    """Wait (at most `REAP_SECONDS`) for the killed process to be reaped by asyncio's child watcher,
+    so its exit status is the real one and no unreaped process outlives the call. Closing the
+    transport first would reap it behind the watcher's back (whose status then reads 255)."""
+    if not waiter.done():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiter), REAP_SECONDS)
 
 
 def _close_pipes(proc: asyncio.subprocess.Process) -> None:
@@ -407,11 +424,10 @@ async def run_sandboxed(
             # Unisolated: the command is gone; end what is left of its process group.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-        # One grace period in all for the exit and the pipes, so a killed call returns within its
-        # timeout plus PIPE_GRACE_SECONDS.
+        # The exit (prompt after SIGKILL), then one grace period for the pipes, so a killed call
+        # returns within its timeout plus PIPE_GRACE_SECONDS.
         grace_ends = time.monotonic() + PIPE_GRACE_SECONDS
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(waiter), PIPE_GRACE_SECONDS)
+        await _reaped(waiter)
         _, pending = await asyncio.wait(pumps, timeout=max(0.0, grace_ends - time.monotonic()))
         if pending:
             _close_pipes(proc)
@@ -419,14 +435,17 @@ async def run_sandboxed(
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
     finally:
-        if proc.returncode is None:
-            _kill_tree(proc)
-        for task in (*pumps, waiter, *((canceller,) if canceller is not None else ())):
-            if not task.done():
-                task.cancel()
-        if any(not t.done() for t in pumps):
-            _close_pipes(proc)
-        forget(rec)
+        try:
+            if proc.returncode is None:  # cancelled or failed before the exit: kill, then reap
+                _kill_tree(proc)
+                await _reaped(waiter)
+        finally:
+            for task in (*pumps, waiter, *((canceller,) if canceller is not None else ())):
+                if not task.done():
+                    task.cancel()
+            if any(not t.done() for t in pumps):
+                _close_pipes(proc)
+            forget(rec)
     return ProcessResult(
         proc.returncode,
         stdout=bytes(out.data),
