@@ -1,4 +1,4 @@
-"""User sessions for the session runtime API (spec §3.3 user-session table).
+"""User sessions for the session runtime API (one row per user session).
 
 Revision ID: 0002
 Revises: 0001
