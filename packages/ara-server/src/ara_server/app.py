@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import msgspec
 import structlog
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
 from .engine import (
     ModelProvider,
@@ -21,7 +20,7 @@ from .engine import (
     sandbox_policy,
 )
 from .http import EXCEPTION_HANDLERS, all_routes
-from .http.guard import RejectNul
+from .http.guard import GuardedStarlette
 from .services import Services
 from .services.access import AccessService
 from .services.automations import AutomationService
@@ -167,11 +166,11 @@ def create_app(settings: Settings, *, provider: ModelProvider | None = None) -> 
             await close_warm_sandboxes()
             await store.close()
 
-    application = Starlette(
+    # refuses a NUL character in the path or query string before any route (no middleware layer)
+    application = GuardedStarlette(
         routes=all_routes(services),
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(RejectNul)],
     )
     application.state.store = store
     application.state.services = services

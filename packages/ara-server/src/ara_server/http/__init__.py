@@ -18,9 +18,10 @@ def all_routes(services: Services) -> list[Route]:
     control plane, sessions (tools, files, terminal), automations, and `/openapi.json` describing
     them all.
 
-    Starlette tries routes in list order, so the ones called most (events, runs, `/healthz`) come
-    first; no two routes match the same method and path (a test checks it), so the order changes
-    only the cost of matching, never which route answers. `/openapi.json` lists them by resource.
+    Starlette tries routes in list order, so the ones called most (events first, then runs and
+    `/healthz`) come first; no two routes match the same method and path (a test checks it), so
+    the order changes only the cost of matching, never which route answers. `/openapi.json` lists
+    them by resource.
     """
     auth = Auth(services.access)
     hot = runtime.routes(services, auth)
@@ -34,5 +35,7 @@ def all_routes(services: Services) -> list[Route]:
         *automations.routes(services, auth, services.automations),
     ]
     documented = [*health_routes, *control_routes, *hot, *run_views, *endpoint_routes, *rest]
+    # events lead: ingest is the call made most often
+    hot = sorted(hot, key=lambda route: route.path != runtime.EVENTS_PATH)
     served = [*hot, *health_routes, *run_views, *endpoint_routes, *control_routes, *rest]
     return [*served, *openapi.routes(services, documented)]

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ..services.access import AccessService
-from .body import bearer
+from .body import bearer, header
 
 __all__ = ["Auth"]
 
@@ -41,6 +41,6 @@ class Auth:
         """The app of a runtime-plane call (401, 403, 404, 429)."""
         return await self.access.runtime_app(
             request.path_params["app_id"],
-            header_key=request.headers.get("x-ara-app-key", "").strip(),
+            header_key=(header(request, "x-ara-app-key") or "").strip(),
             bearer=bearer(request),
         )

@@ -19,12 +19,16 @@ from ..services.callbacks import check_callback_url
 from ..services.dispatch import resolve_request
 from ..services.runs import public_run
 from .auth import Auth
-from .body import decode, decode_query, json_body
+from .body import decode, decode_query, header, json_body
+from .responses import json_response
 from .schemas import MAX_IDEMPOTENCY_KEY, EventRequest, LogsQuery, RunRequest
 
 #: A client-chosen run id: 1-128 characters of letters, digits, `.`, `_`, `:` and `-`.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-__all__ = ["MAX_IDEMPOTENCY_KEY", "routes"]
+__all__ = ["EVENTS_PATH", "MAX_IDEMPOTENCY_KEY", "routes"]
+
+#: The event ingest route.
+EVENTS_PATH = "/v1/apps/{app_id}/events"
 
 
 #: Refusals of a run body's `input` carry their own code.
@@ -166,7 +170,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         app = await auth.runtime_app(request)
         raw = await raw_body(request)
         decode(raw, EventRequest, code="invalid_event")  # the raw body is recorded as sent
-        key = request.headers.get("x-idempotency-key", "").strip() or None
+        key = (header(request, "x-idempotency-key") or "").strip() or None
         if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
             raise ApiProblem(
                 422,
@@ -174,7 +178,7 @@ def routes(services: Services, auth: Auth) -> list[Route]:
                 f"X-Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters",
             )
         response, new = await services.dispatch.event(app, raw, key)
-        return JSONResponse(response, 202 if new else 200)
+        return json_response(response, 202 if new else 200)
 
     async def logs_stream(request: Request) -> Response:
         app = await auth.runtime_app(request)
@@ -220,6 +224,6 @@ def routes(services: Services, auth: Auth) -> list[Route]:
         Route("/v1/apps/{app_id}/runs", submit_run, methods=["POST"]),
         Route("/v1/apps/{app_id}/runs/{run_id}", run_status, methods=["GET"]),
         Route("/v1/apps/{app_id}/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
-        Route("/v1/apps/{app_id}/events", events, methods=["POST"]),
+        Route(EVENTS_PATH, events, methods=["POST"]),
         Route("/v1/apps/{app_id}/logs/stream", logs_stream, methods=["GET"]),
     ]

@@ -22,6 +22,11 @@ from .policy import policy_columns
 
 __all__ = ["Dispatcher", "RequestTarget", "resolve_request", "run_fields"]
 
+#: Entries of the event-targets cache at most (emptied when full).
+MAX_CACHED_TARGETS = 4096
+#: Longer event types are not cached (the cache's memory stays small).
+MAX_CACHED_EVENT_TYPE = 200
+
 
 @dataclass(frozen=True, slots=True)
 class RequestTarget:
@@ -94,6 +99,39 @@ def run_fields(target: RunTarget, base_input: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _event_runs(
+    app: dict[str, Any],
+    body: dict[str, Any],
+    key: str | None,
+    event_id: str,
+    event_type: str,
+    planned: list[tuple[RunTarget, str]],
+) -> list[dict[str, Any]]:
+    """The runs rows of an event: one per planned `(target, run id)`."""
+    view = apps.app_view(app)
+    event_input = {
+        "event_type": event_type,
+        "message": body.get("message") or "",
+        "channel": body.get("channel"),
+        "source": body.get("source"),
+        "payload": body.get("payload") or {},
+        "metadata": body.get("metadata") or {},
+        "event_id": event_id,
+    }
+    rows: list[dict[str, Any]] = []
+    for target, run_id in planned:
+        row = {
+            "run_id": run_id,
+            "app_id": app["id"],
+            "mode": "async",
+            "status": "queued",
+            "idempotency_key": f"{key or event_id}:{target.workflow_id}",
+            **run_fields(target, event_input),
+        }
+        rows.append({**row, **policy_columns(view, row)})
+    return rows
+
+
 class Dispatcher:
     """Turns events and schedule firings into queued runs.
 
@@ -106,6 +144,21 @@ class Dispatcher:
     def __init__(self, store: Store, logbus: LogBus, notify: Callable[[], None] | None = None) -> None:
         self.store, self.logbus = store, logbus
         self.notify = notify or (lambda: None)
+        # (app id, deployed version, event type) -> what the event runs
+        self._targets: dict[tuple[str, Any, str], tuple[RunTarget, ...]] = {}
+
+    def _event_targets(self, app: dict[str, Any], event_type: str) -> tuple[RunTarget, ...]:
+        """What an event of `event_type` runs in this deployed version of the app (cached per
+        version: every deploy sets a new `updated_at`)."""
+        key = (app["id"], app.get("updated_at"), event_type)
+        targets = self._targets.get(key)
+        if targets is None:
+            targets = apps.app_view(app).event_targets(event_type)
+            if len(event_type) <= MAX_CACHED_EVENT_TYPE and key[1] is not None:
+                if len(self._targets) >= MAX_CACHED_TARGETS:
+                    self._targets.clear()
+                self._targets[key] = targets
+        return targets
 
     async def event(
         self, app: dict[str, Any], body: dict[str, Any], key: str | None
@@ -125,7 +178,7 @@ class Dispatcher:
         if not event_type:
             raise ApiProblem(422, "invalid_event", "at `$.event_type`: must be a non-empty string")
         event_id = new_id("evt")
-        targets = apps.app_view(app).event_targets(event_type)
+        targets = self._event_targets(app, event_type)
         planned = [(target, new_run_id()) for target in targets]
         response = {
             "ok": True,
@@ -135,26 +188,7 @@ class Dispatcher:
             "matched_workflows": [t.workflow_id for t in targets],
             "runs": [rid for _, rid in planned],
         }
-        event_input = {
-            "event_type": event_type,
-            "message": body.get("message") or "",
-            "channel": body.get("channel"),
-            "source": body.get("source"),
-            "payload": body.get("payload") or {},
-            "metadata": body.get("metadata") or {},
-            "event_id": event_id,
-        }
-        rows: list[dict[str, Any]] = []
-        for target, run_id in planned:
-            row = {
-                "run_id": run_id,
-                "app_id": app["id"],
-                "mode": "async",
-                "status": "queued",
-                "idempotency_key": f"{key or event_id}:{target.workflow_id}",
-                **run_fields(target, event_input),
-            }
-            rows.append({**row, **policy_columns(apps.app_view(app), row)})
+        rows = _event_runs(app, body, key, event_id, event_type, planned) if planned else []
         # the event and its runs commit together: a crash keeps both or neither
         stored, outcome = await events.record_event(
             self.store, app["id"], key, body, response, rows, log_message=events.event_log_message(body)
