@@ -239,3 +239,52 @@ def test_execution_policy_falls_back_to_the_app_wide_execution_settings():
     assert (own.max_retries, own.timeout_seconds) == (1, 30.0)
     job = execution_policy(manifest, "app_1", "", "job", default_timeout_seconds=600.0)
     assert (job.max_retries, job.timeout_seconds, job.concurrency_key) == (0, 600.0, None)
+
+
+def _sync_row(app_id: str, run_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "app_id": app_id,
+        "agent_id": "a",
+        "mode": "sync",
+        "status": "queued",
+        "input": {},
+        **extra,
+    }
+
+
+async def test_a_sync_run_is_stored_already_claimed_by_its_node(store: Store):
+    app_id = await _app(store)
+    row, claimed = await store.write(q.insert_run_claimed, _sync_row(app_id, "s1"), "n1", 30.0, at=T0)
+    assert row["run_id"] == "s1" and claimed is not None
+    assert (claimed["status"], claimed["attempt"], claimed["lease_owner"]) == ("running", 1, "n1")
+    stored = await store.run(q.get_run, app_id, "s1")
+    assert (stored["status"], stored["attempt"], stored["lease_owner"]) == ("running", 1, "n1")
+    assert stored["lease_expires_at"] > stored["heartbeat_at"]
+    # the one lifecycle: the node that dies leaves it reclaimable once its lease expired
+    assert await store.run(q.claim_run, "n2", 30.0, at=T0 + timedelta(seconds=10)) is None
+    again = await store.run(q.claim_run, "n2", 30.0, at=T0 + timedelta(seconds=31))
+    assert again is not None and (again["run_id"], again["attempt"]) == ("s1", 2)
+
+
+async def test_a_sync_run_over_its_concurrency_limit_stays_queued(store: Store):
+    app_id = await _app(store)
+    limit = {"concurrency_key": "k", "max_concurrency": 1}
+    _, first = await store.write(q.insert_run_claimed, _sync_row(app_id, "s1", **limit), "n1", 30.0, at=T0)
+    row, second = await store.write(q.insert_run_claimed, _sync_row(app_id, "s2", **limit), "n1", 30.0, at=T0)
+    assert first is not None and second is None
+    assert (await store.run(q.get_run, app_id, "s2"))["status"] == "queued" == row["status"]
+    # a stopping node (no claiming node) only stores it
+    _, none = await store.write(q.insert_run_claimed, _sync_row(app_id, "s3"), None, 30.0, at=T0)
+    assert none is None and (await store.run(q.get_run, app_id, "s3"))["status"] == "queued"
+
+
+async def test_a_sync_run_id_that_exists_is_refused_and_nothing_is_written(store: Store):
+    from sqlalchemy.exc import IntegrityError
+
+    app_id = await _app(store)
+    await store.write(q.insert_run_claimed, _sync_row(app_id, "s1"), "n1", 30.0, at=T0)
+    with pytest.raises(IntegrityError):
+        await store.write(q.insert_run_claimed, _sync_row(app_id, "s1", agent_id="b"), "n2", 30.0, at=T0)
+    stored = await store.run(q.get_run, app_id, "s1")
+    assert (stored["agent_id"], stored["lease_owner"], stored["attempt"]) == ("a", "n1", 1)

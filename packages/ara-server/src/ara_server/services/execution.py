@@ -164,13 +164,16 @@ class Prepared:
 
 class _LogSink:
     """Sends trace entries of a run to the app log: model steps, tool calls and their results, and
-    what each tool printed (the events of the run's stream)."""
+    what each tool printed (the events of the run's stream).
+
+    Lines are queued in order without waiting for their commit (`LogBus.log_soon`); the lifecycle
+    flushes them before it stores the run's final state."""
 
     def __init__(self, logbus: LogBus, app_id: str, run_id: str | None) -> None:
         self.logbus, self.app_id, self.run_id = logbus, app_id, run_id
 
     async def log(self, level: str, event_type: str, message: str) -> None:
-        await self.logbus.log(self.app_id, self.run_id, level, event_type, message)
+        self.logbus.log_soon(self.app_id, self.run_id, level, event_type, message)
 
     async def trace(self, entry: dict[str, Any]) -> None:
         if entry.get("type") == "model":
@@ -353,18 +356,28 @@ class Execution:
             await sink.log("info", "startup.completed", f"startup completed (version {prepared.version})")
         else:
             await sink.log("error", "startup.failed", f"startup failed: {outcome.error}")
+        await self.logbus.flush()
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(outcome.status)
 
     # ------------------------------------------------------------------------------ running
 
     async def _env(
-        self, app: dict[str, Any], prepared: Prepared, *, run_id: str, attempt: int, key: str
+        self,
+        app: dict[str, Any],
+        prepared: Prepared,
+        *,
+        run_id: str,
+        attempt: int,
+        key: str,
+        secret_env: dict[str, str] | None = None,
     ) -> dict[str, str]:
         runtime_env = prepared.view.runtime().env
+        if secret_env is None:
+            secret_env = await self.store.run(secrets.secret_env, self.store.box, app["id"])
         env: dict[str, str] = {
             **(runtime_env if isinstance(runtime_env, dict) else {}),
-            **await self.store.run(secrets.secret_env, self.store.box, app["id"]),
+            **secret_env,
             "ARA_APP_ID": str(app["id"]),
             "ARA_APP_SLUG": str(app["slug"]),
             "ARA_RUN_ID": run_id,
@@ -408,15 +421,17 @@ class Execution:
                 spec = dataclasses.replace(spec, input={**run_input, "task": target.task})
         settings = prepared.view.subagent(spec.agent_id) if spec.agent_id else None
         timeout = (settings.timeout_seconds if settings else None) or self.settings.run_timeout_seconds
+        secret_env = await self.store.run(secrets.secret_env, self.store.box, app["id"])
         return ExecutionContext(
             view=prepared.view,
             run=spec,
             workdir=prepared.workdir,
-            env=await self._env(app, prepared, run_id=spec.run_id, attempt=attempt, key=key),
+            env=await self._env(
+                app, prepared, run_id=spec.run_id, attempt=attempt, key=key, secret_env=secret_env
+            ),
             # Secret values never reach the stored trace, the log or the streams (masked as `***`).
             sink=MaskingSink(
-                sink or _LogSink(self.logbus, spec.app_id, spec.run_id),
-                SecretMask((await self.store.run(secrets.secret_env, self.store.box, app["id"])).values()),
+                sink or _LogSink(self.logbus, spec.app_id, spec.run_id), SecretMask(secret_env.values())
             ),
             timeout_seconds=timeout,
             tool_timeout_seconds=self.settings.tool_timeout_seconds,

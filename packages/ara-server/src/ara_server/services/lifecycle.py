@@ -2,11 +2,11 @@
 heartbeat extends the lease, then complete, retry (with backoff), fail or cancel it.
 
 Every run kind and mode goes through `Lifecycle.run_claimed`: async runs claimed by the workers,
-sync runs claimed by the node that received the request (or by any worker when that node cannot
-take it), event hooks, schedules, pipelines and commands. Executing is one call, `execute(app, run)`
-(the seam to the engine), which returns the attempt's outcome; the lifecycle owns every status
-change, and each change is fenced on (`lease_owner`, `attempt`), so a node that lost its lease can
-never overwrite the run's outcome.
+sync runs claimed by the node that received the request in the transaction that stores them (or by
+any worker when that node cannot take it), event hooks, schedules, pipelines and commands.
+Executing is one call, `execute(app, run)` (the seam to the engine), which returns the attempt's
+outcome; the lifecycle owns every status change, and each change is fenced on (`lease_owner`,
+`attempt`), so a node that lost its lease can never overwrite the run's outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from ..settings import Settings
-from ..store import Store, apps, now
+from ..store import Store, apps, logs, now
 from ..store import runs as runs_store
 from .logbus import LogBus
 from .outbox import Outbox
@@ -120,6 +120,12 @@ class Lifecycle:
         self._cancel_early: set[str] = set()  # cancelled after this node claimed them, before they started
         self.wakeup = asyncio.Event()
 
+    @property
+    def claiming_node(self) -> str | None:
+        """This node's id while it claims runs; None once it is stopping (a sync run it stores then
+        stays queued for the other nodes)."""
+        return None if self._stopping else self.node_id
+
     # ------------------------------------------------------------------------------- node tasks
     def start(self) -> None:
         """Start the heartbeat (extends leases, observes cancel requests and lost leases, ends runs
@@ -142,6 +148,7 @@ class Lifecycle:
         deadline = loop.time() + 10.0
         while self._active and loop.time() < deadline:  # let them record the hand-back
             await asyncio.sleep(0.01)
+        await self._flush_logs()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -184,11 +191,14 @@ class Lifecycle:
         async with self.store.begin() as conn:
             ended = await runs_store.end_lost_runs(conn)
             for row in ended:
+                await logs.add_log(
+                    conn, row["app_id"], row["run_id"], "error", f"run.{row['status']}", row["error"]
+                )
                 await self.outbox.enqueue(conn, row["app_id"], row)
         for row in ended:
-            await self.logbus.log(row["app_id"], row["run_id"], "error", f"run.{row['status']}", row["error"])
             self._signal_done(row["run_id"])
         if ended:
+            self.logbus.wake()
             self.outbox.notify()
         return ended
 
@@ -232,8 +242,18 @@ class Lifecycle:
             )
         return policy
 
-    async def run_claimed(self, run: dict[str, Any]) -> None:
+    async def run_claimed(
+        self, run: dict[str, Any], *, app: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """Execute one claimed attempt and record its end (completed, retry, failed, cancelled).
+
+        Args:
+            run: The claimed run row.
+            app: The run's app row, when the caller has it (else it is read).
+
+        Returns:
+            The run's final row when this attempt ended it (completed, failed or cancelled here);
+            None when it goes on elsewhere (retry queued, lease lost, handed back).
 
         Raises:
             asyncio.CancelledError: The calling task was cancelled; the run was handed back to the
@@ -241,18 +261,20 @@ class Lifecycle:
         """
         self._active += 1
         try:
-            await self._run_claimed(run)
+            return await self._run_claimed(run, app)
         finally:
             self._active -= 1
 
-    async def _run_claimed(self, run: dict[str, Any]) -> None:
+    async def _run_claimed(self, run: dict[str, Any], app: dict[str, Any] | None) -> dict[str, Any] | None:
         run_id, attempt = run["run_id"], int(run["attempt"])
-        app = await self.store.run(apps.get_app, run["app_id"])
+        if app is None or app.get("id") != run["app_id"]:
+            app = await self.store.run(apps.get_app, run["app_id"])
         if app is None:
-            await self._end(run, Outcome("failed", error="the app of this run was deleted", retryable=False))
-            return
+            return await self._end(
+                run, Outcome("failed", error="the app of this run was deleted", retryable=False)
+            )
         policy = self.policy(app, run)
-        await self.logbus.log(
+        self.logbus.log_soon(
             app["id"],
             run_id,
             "info",
@@ -282,9 +304,11 @@ class Lifecycle:
         self._forget(run_id, held)
         if outcome is None:
             if held.reason == "cancel":
-                await self._end(run, Outcome("failed", error="cancelled by request"), status="cancelled")
-            elif held.reason == "lost":
-                await self.logbus.log(
+                return await self._end(
+                    run, Outcome("failed", error="cancelled by request"), status="cancelled"
+                )
+            if held.reason == "lost":
+                self.logbus.log_soon(
                     app["id"],
                     run_id,
                     "warning",
@@ -293,8 +317,8 @@ class Lifecycle:
                 )
             else:
                 await self._release(run)
-            return
-        await self._settle(app, run, policy, outcome)
+            return None
+        return await self._settle(app, run, policy, outcome)
 
     def _forget(self, run_id: str, held: _Attempt) -> None:
         if self._attempts.get(run_id) is held:
@@ -317,12 +341,13 @@ class Lifecycle:
 
     async def _settle(
         self, app: dict[str, Any], run: dict[str, Any], policy: ExecutionPolicy, outcome: Outcome
-    ) -> None:
+    ) -> dict[str, Any] | None:
         attempt = int(run["attempt"])
         if outcome.status == "failed" and outcome.retryable and attempt < policy.max_attempts:
             delay = backoff_seconds(
                 attempt, policy.retry_backoff_seconds, self.settings.retry_backoff_cap_seconds, self.rng
             )
+            await self._flush_logs()  # the attempt's lines come before the retry's
             kept = await self.store.run(
                 runs_store.retry_run,
                 run["run_id"],
@@ -343,13 +368,35 @@ class Lifecycle:
                     f"in {delay:.3f} s",
                 )
                 self.wakeup.set()
-            return
-        await self._end(run, outcome)
+            return None
+        return await self._end(run, outcome)
 
-    async def _end(self, run: dict[str, Any], outcome: Outcome, *, status: str | None = None) -> None:
+    async def _flush_logs(self) -> None:
+        """Wait until the run log lines queued on this node are committed (retried once; when the
+        database stays unreachable the lines stay queued and are written later)."""
+        for pause in (0.05, None):
+            try:
+                await self.logbus.flush()
+                return
+            except Exception:
+                if pause is None:
+                    log.warning("run log lines not written yet", node=self.node_id)
+                    return
+                await asyncio.sleep(pause)
+
+    async def _end(
+        self, run: dict[str, Any], outcome: Outcome, *, status: str | None = None
+    ) -> dict[str, Any] | None:
+        """Store the run's final state with its `run.<status>` log line, after every line the run
+        logged before (so a stream that sees the run ended has all its lines). Returns the final
+        row, or None when this node no longer holds the run."""
         final = status or outcome.status
         at = now()
         queued: str | None = None
+        row: dict[str, Any] = {}
+        what = run.get("agent_id") or run.get("workflow_id") or "run"
+        message = outcome.error if final != "completed" and outcome.error else f"{what} {final}"
+        await self._flush_logs()
         async with self.store.begin() as conn:
             ended = await runs_store.finish_run(
                 conn,
@@ -370,22 +417,27 @@ class Lifecycle:
                     "error": outcome.error,
                     "trace": outcome.trace,
                     "finished_at": at,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "cancel_requested": False,
                 }
+                await logs.add_log(
+                    conn,
+                    run["app_id"],
+                    run["run_id"],
+                    "info" if final == "completed" else "error",
+                    f"run.{final}",
+                    message,
+                )
                 queued = await self.outbox.enqueue(conn, run["app_id"], row)
         if not ended:
             log.warning("run outcome discarded: lease lost", run_id=run["run_id"], node=self.node_id)
-            return
+            return None
         if queued:
             self.outbox.notify()
-        what = run.get("agent_id") or run.get("workflow_id") or "run"
-        await self.logbus.log(
-            run["app_id"],
-            run["run_id"],
-            "info" if final == "completed" else "error",
-            f"run.{final}",
-            outcome.error if final != "completed" and outcome.error else f"{what} {final}",
-        )
+        self.logbus.wake()
         self._signal_done(run["run_id"])
+        return row
 
     async def _release(self, run: dict[str, Any]) -> None:
         """Hand a run this node holds back to the queue (same attempt number next time)."""
@@ -424,15 +476,19 @@ class Lifecycle:
             if count[0] <= 0 and self._done.get(run_id) is waiting:
                 del self._done[run_id]
 
-    async def run_here_or_wait(self, app_id: str, run_id: str) -> dict[str, Any] | None:
-        """Run a queued run on this node now when it can start (a sync request), else leave it to
-        any node's workers; then wait until it has ended (retries included) and return its row."""
-        run = await self.claim(run_id)
-        if run is not None:
-            await self.run_claimed(run)
+    async def run_here_or_wait(
+        self, app: dict[str, Any], run_id: str, claimed: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """A sync request's run: execute it here when this node claimed it (`claimed`, the row the
+        claim returned), else leave it to any node's workers; then wait until it has ended
+        (retries included) and return its final row."""
+        if claimed is not None:
+            ended = await self.run_claimed(claimed, app=app)
+            if ended is not None:
+                return ended
         else:
             self.wakeup.set()
-        return await self.wait(app_id, run_id)
+        return await self.wait(app["id"], run_id)
 
     # ------------------------------------------------------------------------------- cancelling
     async def cancel(
@@ -449,16 +505,18 @@ class Lifecycle:
         Returns:
             What happened, with the run's row (after the wait when it was running).
         """
+        queued: str | None = None
         async with self.store.begin() as conn:
             outcome = await runs_store.request_cancel(conn, app_id, run_id, reason="cancelled by request")
             if outcome.state == "cancelled" and outcome.row is not None:
+                await logs.add_log(
+                    conn, app_id, run_id, "info", "run.cancelled", "cancelled by request before it started"
+                )
                 queued = await self.outbox.enqueue(conn, app_id, outcome.row)
-                if queued:
-                    self.outbox.notify()
+        if queued:
+            self.outbox.notify()
         if outcome.state == "cancelled":
-            await self.logbus.log(
-                app_id, run_id, "info", "run.cancelled", "cancelled by request before it started"
-            )
+            self.logbus.wake()
             self._signal_done(run_id)
         if outcome.state != "requested":
             return outcome

@@ -1,4 +1,11 @@
-"""The log bus: writes app log lines and wakes the log streams of this node."""
+"""The log bus: writes app log lines and wakes the log streams of this node.
+
+A run's own lines (its attempt, model steps, tool calls and their results) are written without
+waiting for each commit: `log_soon` queues a line and returns, one task writes the queued lines in
+order, a batch per transaction (through the store's group-commit writer on SQLite), and `flush`
+waits until every line queued so far is committed. The lifecycle flushes before it stores a run's
+final state, so a stream that sees a run ended has every line of it, in order.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,17 @@ import asyncio
 import contextlib
 from typing import Any
 
+import structlog
+from sqlalchemy.exc import IntegrityError
+
 from ..store import Store, logs
 
 __all__ = ["LogBus"]
+
+log = structlog.get_logger("ara_server.logbus")
+
+#: Lines written per transaction at most.
+MAX_LINES_PER_BATCH = 500
 
 
 class LogBus:
@@ -21,11 +36,74 @@ class LogBus:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._event = asyncio.Event()
+        self._queue: list[dict[str, Any]] = []
+        self._queued = 0  # lines queued since the start
+        self._written = 0  # of those, lines committed (or given up on)
+        self._writer: asyncio.Task[None] | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     async def log(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
-        """Append a log line and wake this node's log streams."""
+        """Append a log line, wait until it is committed, and wake this node's log streams."""
         await self.store.run(logs.add_log, app_id, run_id, level, event_type, message)
         self.wake()
+
+    def log_soon(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
+        """Queue a log line and return at once; it is committed after every line queued before it
+        (see `flush`). Its time is the time of this call."""
+        self._queue.append(logs.log_row(app_id, run_id, level, event_type, message))
+        self._queued += 1
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="ara-logbus")
+
+    async def flush(self) -> None:
+        """Wait until every line queued by `log_soon` before this call is committed.
+
+        Raises:
+            Exception: The database's error when the lines could not be written (they stay queued
+                and are written by the next `log_soon` or `flush`).
+        """
+        target = self._queued
+        if self._written >= target:
+            return
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="ara-logbus")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, future))
+        await future
+
+    async def _write(self) -> None:
+        while self._queue:
+            batch = self._queue[:MAX_LINES_PER_BATCH]
+            try:
+                await self.store.write(logs.add_logs, batch)
+            except IntegrityError:
+                # A line of a deleted app (its rows are gone): write the others one by one.
+                for row in batch:
+                    with contextlib.suppress(IntegrityError):
+                        await self.store.write(logs.add_logs, [row])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: tell the waiters, keep the lines
+                log.warning("log lines not written yet", error=f"{type(exc).__name__}: {exc}")
+                self._settle(exc)
+                return
+            del self._queue[: len(batch)]
+            self._written += len(batch)
+            self.wake()
+            self._settle(None)
+
+    def _settle(self, error: Exception | None) -> None:
+        keep: list[tuple[int, asyncio.Future[None]]] = []
+        for target, future in self._waiters:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            elif target <= self._written:
+                future.set_result(None)
+            else:
+                keep.append((target, future))
+        self._waiters = keep
 
     def wake(self) -> None:
         """Wake this node's log streams (after a log line was stored by another path, e.g. with

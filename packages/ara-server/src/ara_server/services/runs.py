@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ara_core import new_run_id
+from sqlalchemy.exc import IntegrityError
 
 from ..engine import ModelProvider, RunOutcome
 from ..errors import ApiProblem
@@ -122,10 +123,11 @@ class RunService:
         """Start a sync run of `agent_id` (or of `target`, a workflow or handler) and wait for its
         end. The run id is `run_input["run_id"]` or new.
 
-        The run goes through the same lifecycle as an async run: it is queued, then this node claims
-        it at once when it can start (else any node's workers do, e.g. when its concurrency limit is
-        reached), retried as its subagent declares, and reclaimed by another node if this one dies.
-        Asking again with the same run id waits for the same run (no second run).
+        The run goes through the same lifecycle as an async run: it is stored already claimed by
+        this node (running, attempt 1, under a lease, in the one transaction that inserts it) when
+        it can start, else queued for any node's workers (e.g. when its concurrency limit is
+        reached); it is retried as its subagent declares, and reclaimed by another node if this one
+        dies. Asking again with the same run id waits for the same run (no second run).
 
         Returns:
             The finished run row.
@@ -134,25 +136,30 @@ class RunService:
             ApiProblem: 409 `run_exists` when the run id belongs to a run of another agent or app.
         """
         run_id = str(run_input.get("run_id") or new_run_id())
-        row, created = await runs.insert_run(
-            self.store,
-            self._row(
-                app,
-                {
-                    "run_id": run_id,
-                    "app_id": app["id"],
-                    "agent_id": agent_id,
-                    "mode": "sync",
-                    "status": "queued",
-                    "input": run_input,
-                    **_target_fields(target),
-                },
-            ),
+        values = self._row(
+            app,
+            {
+                "run_id": run_id,
+                "app_id": app["id"],
+                "agent_id": agent_id,
+                "mode": "sync",
+                "status": "queued",
+                "input": run_input,
+                **_target_fields(target),
+            },
         )
+        claimed: dict[str, Any] | None = None
+        try:
+            row, claimed = await self.store.write(
+                runs.insert_run_claimed, values, self.lifecycle.claiming_node, self.settings.lease_seconds
+            )
+            created = True
+        except IntegrityError:  # the run id exists: the same run asked again, or another one
+            row, created = await runs.insert_run(self.store, values)
         if not created and (row["app_id"] != app["id"] or row["agent_id"] != agent_id):
             raise ApiProblem(409, "run_exists", f"run {run_id!r} already exists; use a new run_id")
         if created:
-            done = await self.lifecycle.run_here_or_wait(app["id"], run_id)
+            done = await self.lifecycle.run_here_or_wait(app, run_id, claimed)
         else:
             done = await self.lifecycle.wait(app["id"], run_id)
         return done or row

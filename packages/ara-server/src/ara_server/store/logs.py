@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from . import schema as t
 from ._common import now
 
-__all__ = ["add_log", "logs_after"]
+__all__ = ["add_log", "add_logs", "log_row", "logs_after"]
 
 
 async def add_log(
@@ -27,6 +27,25 @@ async def add_log(
             created_at=now(),
         )
     )
+
+
+def log_row(app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> dict[str, Any]:
+    """A logs row to insert (its time is now: lines written later keep the time they were made)."""
+    return {
+        "app_id": app_id,
+        "run_id": run_id,
+        "level": level,
+        "event_type": event_type,
+        "message": message,
+        "created_at": now(),
+    }
+
+
+def add_logs(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Append log lines (rows of `log_row`) in this order, on a synchronous connection (a
+    transaction function of `Store.write`)."""
+    if rows:
+        conn.execute(sa.insert(t.logs), rows)
 
 
 async def logs_after(

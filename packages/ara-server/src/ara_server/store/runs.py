@@ -36,6 +36,7 @@ __all__ = [
     "get_runs",
     "heartbeat",
     "insert_run",
+    "insert_run_claimed",
     "insert_runs",
     "new_run_values",
     "release_run",
@@ -205,7 +206,58 @@ async def claim_run(
     if run_id is not None:
         pick = pick.where(r.c.run_id == run_id)
     pick = pick.order_by(r.c.not_before).limit(1).with_for_update(skip_locked=True)
-    stmt = (
+    return row_dict((await conn.execute(_claim(pick, node_id, lease_seconds, at))).first())
+
+
+def insert_run_claimed(
+    conn: sa.Connection,
+    row: dict[str, Any],
+    node_id: str | None,
+    lease_seconds: float,
+    *,
+    at: datetime | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Insert a run and claim it for `node_id` in the same transaction (a synchronous transaction
+    function of `Store.write`): a sync run starts on the node that received it without a round
+    trip through the queue.
+
+    The claim is the one `claim_run` makes for this run (the same conditions: it stays queued for
+    any node's workers when its concurrency key is at its limit). With `node_id` None the run is
+    only inserted (queued).
+
+    Args:
+        conn: A synchronous connection in a transaction.
+        row: The run's columns (see `new_run_values`).
+        node_id: The node that claims it, or None.
+        lease_seconds: Lease length, in seconds.
+        at: The current time (default now).
+
+    Returns:
+        `(the inserted row, the claimed row or None)`.
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: The run id or idempotency key exists (nothing was written).
+    """
+    at = at or now()
+    values = new_run_values({"created_at": at, **row})
+    conn.execute(sa.insert(t.runs).values(**values))
+    if node_id is None:
+        return values, None
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+    r = t.runs.alias("cand")
+    pick = (
+        sa.select(r.c.run_id)
+        .where(r.c.run_id == values["run_id"], _claimable(r, at), _under_limit(r, at))
+        .with_for_update(skip_locked=True)
+    )
+    claimed = conn.execute(_claim(pick, node_id, lease_seconds, at)).first()
+    return values, row_dict(claimed)
+
+
+def _claim(pick: Any, node_id: str, lease_seconds: float, at: datetime) -> Any:
+    """The claim of the run `pick` selects: running, next attempt, lease and heartbeat."""
+    return (
         sa.update(t.runs)
         .where(t.runs.c.run_id == pick.scalar_subquery())
         .values(
@@ -218,7 +270,6 @@ async def claim_run(
         )
         .returning(*t.runs.c)
     )
-    return row_dict((await conn.execute(stmt)).first())
 
 
 async def end_lost_runs(conn: AsyncConnection, *, at: datetime | None = None) -> list[dict[str, Any]]:
