@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
 import time
@@ -33,6 +34,26 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(128)
     return sock
+
+
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Move the objects alive after start-up (imported modules, the app, its engines) out of the
+    cyclic garbage collector's reach, once per process.
+
+    A full (oldest-generation) collection walks every tracked object; with ara-server's imports
+    that is ~100,000 objects and ~40 ms with the event loop stopped, a few times a second under
+    load (objects of requests in flight get promoted and trigger it), which showed as p99 latency
+    and ~15 us of CPU per request. Frozen objects are still freed by reference counting; only
+    cycles among them are never collected (start-up objects live as long as the process anyway).
+    """
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def _preflight(settings: Settings) -> None:
@@ -146,6 +167,7 @@ class ServerThread:
             time.sleep(0.02)
         generated = getattr(self.app.state, "owner_api_key", None)
         self.owner_api_key = generated or self.settings.owner_api_key
+        freeze_startup_heap()
         return self
 
     def is_alive(self) -> bool:
@@ -168,4 +190,6 @@ class ServerThread:
 
 def serve(settings: Settings) -> None:
     """Run ara-server in the foreground until interrupted."""
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(settings)
+    freeze_startup_heap()  # the imports and the app; objects made by the lifespan stay collectable
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
