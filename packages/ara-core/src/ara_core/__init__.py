@@ -3,108 +3,231 @@
 The manifest as typed values (frozen msgspec Structs in wire key order), its validation and a
 cached read-only view, id rules, schedules and the authoring helpers, with no network and no heavy
 imports: ``pip install ara-core`` gives manifest-only tooling.
+
+Names are loaded on first use (module `__getattr__`): importing `ara_core` for `AraError` or
+`slugify` does not build the manifest model's Structs, so a command that only needs an app's slug
+(`ara run`) skips them.
 """
 
-from ._coerce import coerce_arguments
-from ._guardrail import guardrail_command, task_guardrail_prefix
-from ._helpers import (
-    DEFAULT_API_BASE_URL,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_BACKOFF_SECONDS,
-    DEFAULT_SANDBOX_MAX_CONCURRENCY,
-    DEFAULT_SUBAGENT_MAX_CONCURRENCY,
-    DEFAULT_SUBAGENT_MAX_RETRIES,
-    DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
-    DEFAULT_SUBAGENT_TIMEOUT_SECONDS,
-    DEFAULT_TIMEOUT_SECONDS,
-    SECRET_DEFINITIONS_KEY,
-    agno_adapter,
-    check_json,
-    command_adapter,
-    cron,
-    entrypoint,
-    event_envelope,
-    file,
-    git_artifact,
-    langchain_adapter,
-    langgraph_adapter,
-    local_file,
-    runtime,
-    sandbox,
-    strip_private,
-    subagent_hook,
-    tarball_artifact,
-)
-from ._ids import PROJECT_NAME_PATTERN, new_run_id, slugify
-from ._models import (
-    ManifestDocument,
-    convert_block,
-    decode_manifest,
-    encode_manifest,
-    manifest_json_schema,
-    validate_manifest,
-)
-from ._schedules import (
-    invoke,
-    next_fire_times,
-    normalize_schedule_run,
-    normalize_schedule_spec,
-    schedule,
-    scheduler,
-    validate_cron,
-    validate_timezone,
-)
-from ._secrets import Secret, SecretDefinition, validate_env_key
-from ._signature import UnresolvedAnnotationWarning, function_source, signature_schema
-from ._view import (
-    DeclaredIntegration,
-    HookSpec,
-    ManifestView,
-    RunTarget,
-    ScheduleSpec,
-    SubagentSettings,
-    dispatch,
-    view_for,
-    view_of,
-)
-from ._wire import (
-    AgentBlock,
-    AgentRow,
-    AgentRun,
-    ApiTrigger,
-    CommandSpec,
-    CronTrigger,
-    EndpointAuth,
-    EndpointEntry,
-    EndpointSpec,
-    FileSpec,
-    HandlerRow,
-    HookRow,
-    InterfacesSettings,
-    JsonObject,
-    JsonValue,
-    LegacyCommandWorkflow,
-    LegacyTaskWorkflow,
-    Manifest,
-    PipelineStep,
-    ProfileRow,
-    PromptFactory,
-    RuntimeSettings,
-    SandboxSettings,
-    Schedule,
-    ScheduleRun,
-    SecretRef,
-    SpawnSettings,
-    StartupSpec,
-    SubagentRow,
-    ToolFunction,
-    ToolPrivilege,
-    ToolRow,
-    ToolRun,
-    Trigger,
-    Workflow,
-)
+import importlib as _importlib
+import typing as _typing
+
 from .errors import AraError, ArgumentError, DeclarationError, ManifestError, ProjectNameError
+
+if _typing.TYPE_CHECKING:
+    from ._coerce import coerce_arguments
+    from ._guardrail import guardrail_command, task_guardrail_prefix
+    from ._helpers import (
+        DEFAULT_API_BASE_URL,
+        DEFAULT_MAX_RETRIES,
+        DEFAULT_RETRY_BACKOFF_SECONDS,
+        DEFAULT_SANDBOX_MAX_CONCURRENCY,
+        DEFAULT_SUBAGENT_MAX_CONCURRENCY,
+        DEFAULT_SUBAGENT_MAX_RETRIES,
+        DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS,
+        DEFAULT_SUBAGENT_TIMEOUT_SECONDS,
+        DEFAULT_TIMEOUT_SECONDS,
+        SECRET_DEFINITIONS_KEY,
+        agno_adapter,
+        check_json,
+        command_adapter,
+        cron,
+        entrypoint,
+        event_envelope,
+        file,
+        git_artifact,
+        langchain_adapter,
+        langgraph_adapter,
+        local_file,
+        runtime,
+        sandbox,
+        strip_private,
+        subagent_hook,
+        tarball_artifact,
+    )
+    from ._ids import PROJECT_NAME_PATTERN, new_run_id, slugify
+    from ._models import (
+        ManifestDocument,
+        convert_block,
+        decode_manifest,
+        encode_manifest,
+        manifest_json_schema,
+        validate_manifest,
+    )
+    from ._schedules import (
+        invoke,
+        next_fire_times,
+        normalize_schedule_run,
+        normalize_schedule_spec,
+        schedule,
+        scheduler,
+        validate_cron,
+        validate_timezone,
+    )
+    from ._secrets import Secret, SecretDefinition, validate_env_key
+    from ._signature import UnresolvedAnnotationWarning, function_source, signature_schema
+    from ._view import (
+        DeclaredIntegration,
+        HookSpec,
+        ManifestView,
+        RunTarget,
+        ScheduleSpec,
+        SubagentSettings,
+        dispatch,
+        view_for,
+        view_of,
+    )
+    from ._wire import (
+        AgentBlock,
+        AgentRow,
+        AgentRun,
+        ApiTrigger,
+        CommandSpec,
+        CronTrigger,
+        EndpointAuth,
+        EndpointEntry,
+        EndpointSpec,
+        FileSpec,
+        HandlerRow,
+        HookRow,
+        InterfacesSettings,
+        JsonObject,
+        JsonValue,
+        LegacyCommandWorkflow,
+        LegacyTaskWorkflow,
+        Manifest,
+        PipelineStep,
+        ProfileRow,
+        PromptFactory,
+        RuntimeSettings,
+        SandboxSettings,
+        Schedule,
+        ScheduleRun,
+        SecretRef,
+        SpawnSettings,
+        StartupSpec,
+        SubagentRow,
+        ToolFunction,
+        ToolPrivilege,
+        ToolRow,
+        ToolRun,
+        Trigger,
+        Workflow,
+    )
+
+#: Public name -> the submodule that defines it, imported on first access.
+_LAZY: dict[str, str] = {
+    "coerce_arguments": "_coerce",
+    "guardrail_command": "_guardrail",
+    "task_guardrail_prefix": "_guardrail",
+    "DEFAULT_API_BASE_URL": "_helpers",
+    "DEFAULT_MAX_RETRIES": "_helpers",
+    "DEFAULT_RETRY_BACKOFF_SECONDS": "_helpers",
+    "DEFAULT_SANDBOX_MAX_CONCURRENCY": "_helpers",
+    "DEFAULT_SUBAGENT_MAX_CONCURRENCY": "_helpers",
+    "DEFAULT_SUBAGENT_MAX_RETRIES": "_helpers",
+    "DEFAULT_SUBAGENT_RETRY_BACKOFF_SECONDS": "_helpers",
+    "DEFAULT_SUBAGENT_TIMEOUT_SECONDS": "_helpers",
+    "DEFAULT_TIMEOUT_SECONDS": "_helpers",
+    "SECRET_DEFINITIONS_KEY": "_helpers",
+    "agno_adapter": "_helpers",
+    "check_json": "_helpers",
+    "command_adapter": "_helpers",
+    "cron": "_helpers",
+    "entrypoint": "_helpers",
+    "event_envelope": "_helpers",
+    "file": "_helpers",
+    "git_artifact": "_helpers",
+    "langchain_adapter": "_helpers",
+    "langgraph_adapter": "_helpers",
+    "local_file": "_helpers",
+    "runtime": "_helpers",
+    "sandbox": "_helpers",
+    "strip_private": "_helpers",
+    "subagent_hook": "_helpers",
+    "tarball_artifact": "_helpers",
+    "PROJECT_NAME_PATTERN": "_ids",
+    "new_run_id": "_ids",
+    "slugify": "_ids",
+    "ManifestDocument": "_models",
+    "convert_block": "_models",
+    "decode_manifest": "_models",
+    "encode_manifest": "_models",
+    "manifest_json_schema": "_models",
+    "validate_manifest": "_models",
+    "invoke": "_schedules",
+    "next_fire_times": "_schedules",
+    "normalize_schedule_run": "_schedules",
+    "normalize_schedule_spec": "_schedules",
+    "schedule": "_schedules",
+    "scheduler": "_schedules",
+    "validate_cron": "_schedules",
+    "validate_timezone": "_schedules",
+    "Secret": "_secrets",
+    "SecretDefinition": "_secrets",
+    "validate_env_key": "_secrets",
+    "UnresolvedAnnotationWarning": "_signature",
+    "function_source": "_signature",
+    "signature_schema": "_signature",
+    "DeclaredIntegration": "_view",
+    "HookSpec": "_view",
+    "ManifestView": "_view",
+    "RunTarget": "_view",
+    "ScheduleSpec": "_view",
+    "SubagentSettings": "_view",
+    "dispatch": "_view",
+    "view_for": "_view",
+    "view_of": "_view",
+    "AgentBlock": "_wire",
+    "AgentRow": "_wire",
+    "AgentRun": "_wire",
+    "ApiTrigger": "_wire",
+    "CommandSpec": "_wire",
+    "CronTrigger": "_wire",
+    "EndpointAuth": "_wire",
+    "EndpointEntry": "_wire",
+    "EndpointSpec": "_wire",
+    "FileSpec": "_wire",
+    "HandlerRow": "_wire",
+    "HookRow": "_wire",
+    "InterfacesSettings": "_wire",
+    "JsonObject": "_wire",
+    "JsonValue": "_wire",
+    "LegacyCommandWorkflow": "_wire",
+    "LegacyTaskWorkflow": "_wire",
+    "Manifest": "_wire",
+    "PipelineStep": "_wire",
+    "ProfileRow": "_wire",
+    "PromptFactory": "_wire",
+    "RuntimeSettings": "_wire",
+    "SandboxSettings": "_wire",
+    "Schedule": "_wire",
+    "ScheduleRun": "_wire",
+    "SecretRef": "_wire",
+    "SpawnSettings": "_wire",
+    "StartupSpec": "_wire",
+    "SubagentRow": "_wire",
+    "ToolFunction": "_wire",
+    "ToolPrivilege": "_wire",
+    "ToolRow": "_wire",
+    "ToolRun": "_wire",
+    "Trigger": "_wire",
+    "Workflow": "_wire",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ara_core' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"ara_core.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "AgentBlock",
