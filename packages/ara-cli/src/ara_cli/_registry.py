@@ -6,13 +6,12 @@ httpx or the SDK (docs/benchmarks.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["COMMANDS", "Command", "is_one_shot", "render_help"]
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """One `ara` command.
 
     Attributes:

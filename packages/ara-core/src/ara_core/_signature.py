@@ -13,8 +13,7 @@ import tokenize
 import typing
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from .errors import DeclarationError
 
@@ -117,8 +116,7 @@ def signature_schema(fn: Callable[..., Any], *, resolve_string_annotations: bool
     return {"type": "object", "properties": properties, "required": required}
 
 
-@dataclass(frozen=True, slots=True)
-class FunctionSource:
+class FunctionSource(NamedTuple):
     """Where a function's definition sits in its file (1-based, inclusive lines).
 
     Attributes:

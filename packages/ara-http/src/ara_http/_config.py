@@ -7,12 +7,12 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import msgspec
 from ara_core import DEFAULT_API_BASE_URL
 
 from .errors import CredentialsError, MissingCredentialsError
@@ -138,8 +138,7 @@ def write_credentials(record: Mapping[str, Any]) -> Path:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class DevServerInfo:
+class DevServerInfo(msgspec.Struct, frozen=True):
     """How to reach a running `ara dev` server.
 
     Attributes:
@@ -206,7 +205,7 @@ def read_dev_server() -> DevServerInfo | None:
 def write_dev_server(info: DevServerInfo) -> Path:
     """Record a running `ara dev` server in its own file (mode 0600); other servers' records stay."""
     path = dev_server_path(info.pid)
-    write_private_json(path, asdict(info))
+    write_private_json(path, msgspec.structs.asdict(info))
     return path
 
 

@@ -10,7 +10,6 @@ of the original SDK's (`client.http.list_secrets(app_id)`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, TypeVar, cast
 from urllib.parse import quote, urlencode
 
@@ -266,8 +265,7 @@ class EventRequest(msgspec.Struct, kw_only=True):
 
 
 # ------------------------------------------------------------------------------------------ flows
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(msgspec.Struct, frozen=True):
     """One HTTP request a flow asks its driver to send.
 
     Attributes:

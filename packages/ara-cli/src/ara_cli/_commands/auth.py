@@ -419,8 +419,6 @@ def rotate(*, api_base_url: str = "") -> int:
     Args:
         api_base_url: API base URL (default: resolved as for every command).
     """
-    from dataclasses import replace
-
     from ara_http import (
         credentials_path,
         read_credentials,
@@ -429,6 +427,7 @@ def rotate(*, api_base_url: str = "") -> int:
         write_credentials,
         write_dev_server,
     )
+    from msgspec.structs import replace
 
     base = _base_url(api_base_url)
     from_env = bool(
