@@ -160,3 +160,54 @@ async def test_a_writer_that_cannot_open_its_database_answers_every_caller(tmp_p
     with pytest.raises(WriterClosedError):
         await writer.submit(lambda conn: 1)
     writer.close()
+
+
+async def test_a_batch_of_events_is_written_together_and_a_refused_one_fails_alone(store: Store) -> None:
+    app_id = await _app(store)
+    calls = [(app_id, *_event(app_id)[:2]) for _ in range(300)]
+    # an event of an app that does not exist: its row breaks the batch's multi-row INSERT (foreign
+    # key), the batch is written again row by row, and only that caller gets the error
+    calls.insert(150, ("app_missing", *_event("app_missing")[:2]))
+    results = await asyncio.gather(
+        *(
+            events.record_event(store, a, None, body, response, log_message=events.event_log_message(body))
+            for a, body, response in calls
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[150], IntegrityError)
+    assert [r for i, r in enumerate(results) if i != 150] == [
+        (response, "new") for i, (_, _, response) in enumerate(calls) if i != 150
+    ]
+    async with store.connect() as conn:
+        ids = {r[0] for r in await conn.execute(sa.select(t.events.c.id).where(t.events.c.app_id == app_id))}
+        assert ids == {response["event_id"] for a, _, response in calls if a == app_id}
+        stored = (
+            await conn.execute(sa.select(t.events).where(t.events.c.id == calls[0][2]["event_id"]))
+        ).one()
+        assert (stored.body, stored.response) == (calls[0][1], calls[0][2])
+        assert stored.created_at is not None
+        if conn.dialect.name == "sqlite":  # the stored text is the one a Core insert writes
+            raw = (await conn.execute(sa.text("SELECT created_at FROM events LIMIT 1"))).scalar()
+            assert isinstance(raw, str) and len(raw) == len("2026-01-01 00:00:00.000000") and "+" not in raw
+    assert await _messages(store, app_id) == ["w.test: hello"] * 300
+
+
+def test_bulk_rows_insert_every_row_in_few_distinct_statements() -> None:
+    import sqlite3
+
+    from ara_server.store.writer import BulkRows
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE r (n INTEGER, k TEXT)")
+    bulk = BulkRows()
+    for n in range(300):  # 128 + 128 + 32 + 8 + 4
+        bulk.add("INSERT INTO r (n, k)", "(?, 'x')", (n,))
+    cursor = db.cursor()
+    statements: list[str] = []
+    db.set_trace_callback(lambda sql: statements.append(sql) if sql.startswith("INSERT") else None)
+    bulk.flush(cursor)
+    assert sorted(r[0] for r in db.execute("SELECT n FROM r WHERE k = 'x'")) == list(range(300))
+    assert [s.count("(") for s in statements] == [129, 129, 33, 9, 5]  # the column list + one per row
+    bulk.flush(cursor)  # flushed rows are not written twice
+    assert db.execute("SELECT count(*) FROM r").fetchone() == (300,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from . import Store
 from . import schema as t
 from ._common import now, row_dict
 from .runs import new_run_values
+from .writer import bulk_rows
 
 __all__ = ["event_log_message", "record_event", "write_event"]
 
@@ -91,48 +93,53 @@ def _insert_log(conn: sa.Connection, app_id: str, log_message: str | None, creat
         )
 
 
-_SQLITE_EVENT = (
-    "INSERT INTO events (id, app_id, idempotency_key, body_hash, body, response, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_SQLITE_LOG = (
-    "INSERT INTO logs (app_id, run_id, level, event_type, message, created_at) "
-    "VALUES (?, NULL, 'info', 'event.received', ?, ?)"
-)
+_EVENT_HEAD = "INSERT INTO events (id, app_id, idempotency_key, body_hash, body, response, created_at)"
+_EVENT_VALUES = "(?, ?, ?, ?, ?, ?, ?)"
+_LOG_HEAD = "INSERT INTO logs (app_id, run_id, level, event_type, message, created_at)"
+_LOG_VALUES = "(?, NULL, 'info', 'event.received', ?, ?)"
+_SQLITE_EVENT = f"{_EVENT_HEAD} VALUES {_EVENT_VALUES}"
+_SQLITE_LOG = f"{_LOG_HEAD} VALUES {_LOG_VALUES}"
 _processors: dict[int, tuple[Any, Any]] = {}
 
 
 def _sqlite_insert(conn: sa.Connection, row: dict[str, Any], app_id: str, log_message: str | None) -> None:
-    """The event row and its log line through the driver's cursor, in the connection's transaction.
+    """The event row and its log line through the driver's cursor, in the connection's transaction
+    (or, in a batch of the group-commit writer, with the batch's other rows: `bulk_rows`).
 
-    Values are converted by the columns' own SQLAlchemy types (the same stored form as a Core
-    insert), without building a statement per event.
+    Values are converted by the columns' own SQLAlchemy types for this dialect (the same stored
+    form as a Core insert), without building a statement per event.
     """
     procs = _processors.get(id(conn.dialect))
     if procs is None:
         procs = (
-            t.events.c.body.type.bind_processor(conn.dialect),
-            t.events.c.created_at.type.bind_processor(conn.dialect),
+            t.events.c.body.type.dialect_impl(conn.dialect).bind_processor(conn.dialect),
+            t.events.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect),
         )
         _processors[id(conn.dialect)] = procs
     as_json, as_time = procs
     created = as_time(row["created_at"]) if as_time else row["created_at"]
+    values = (
+        row["id"],
+        app_id,
+        row["idempotency_key"],
+        row["body_hash"],
+        as_json(row["body"]) if as_json else row["body"],
+        as_json(row["response"]) if as_json else row["response"],
+        created,
+    )
+    bulk = bulk_rows(conn)
+    if bulk is not None:
+        bulk.add(_EVENT_HEAD, _EVENT_VALUES, values)
+        if log_message is not None:
+            bulk.add(_LOG_HEAD, _LOG_VALUES, (app_id, log_message, created))
+        return
     cursor = conn.connection.driver_connection.cursor()  # pyright: ignore[reportOptionalMemberAccess]
     try:
-        cursor.execute(
-            _SQLITE_EVENT,
-            (
-                row["id"],
-                app_id,
-                row["idempotency_key"],
-                row["body_hash"],
-                as_json(row["body"]) if as_json else row["body"],
-                as_json(row["response"]) if as_json else row["response"],
-                created,
-            ),
-        )
+        cursor.execute(_SQLITE_EVENT, values)
         if log_message is not None:
             cursor.execute(_SQLITE_LOG, (app_id, log_message, created))
+    except sqlite3.IntegrityError as exc:  # the error a Core insert raises
+        raise IntegrityError(_SQLITE_EVENT, values, exc) from exc
     finally:
         cursor.close()
 
@@ -167,7 +174,8 @@ async def record_event(
         or `conflict` (same key, another body).
 
     Raises:
-        sqlalchemy.exc.IntegrityError: A run id or run idempotency key is taken.
+        sqlalchemy.exc.IntegrityError: A run id or run idempotency key is taken, or the app does
+            not exist (nothing was written).
     """
     # the digest only tells a replay from a conflict: an event without an idempotency key has none
     digest = hashlib.sha256(_DIGEST_JSON.encode(body).encode()).hexdigest() if key else ""
