@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ara_server import Settings
 from ara_server.engine import (
     SandboxPolicy,
     close_warm_sandboxes,
@@ -51,9 +52,20 @@ def remember(value, marker):
 """
 
 
-@pytest.fixture
-async def policy() -> AsyncIterator[SandboxPolicy]:
-    yield SandboxPolicy(warm_per_app=1)
+#: Warm sandboxes per app of a server started with its defaults (warm sandboxes are on by default).
+DEFAULT_PER_APP = Settings(data_dir=Path("unused")).sandbox_warm_per_app
+
+
+def test_a_server_keeps_warm_sandboxes_by_default() -> None:
+    defaults = Settings(data_dir=Path("unused"))
+    assert defaults.sandbox_warm_per_app >= 1
+    assert defaults.sandbox_warm_total >= defaults.sandbox_warm_per_app
+    assert defaults.sandbox_warm_idle_seconds > 0
+
+
+@pytest.fixture(params=sorted({1, DEFAULT_PER_APP}), ids=lambda n: f"per_app={n}")
+async def policy(request: pytest.FixtureRequest) -> AsyncIterator[SandboxPolicy]:
+    yield SandboxPolicy(warm_per_app=request.param)
     await close_warm_sandboxes()
 
 
@@ -201,19 +213,37 @@ async def test_a_full_pool_runs_calls_cold_instead_of_waiting(tmp_path: Path, po
     assert [r.result for r in results] == ["done"] * 3
     stats = warm_sandbox_stats()
     assert stats is not None
-    assert stats.sandboxes == 1 and stats.cold_fallbacks == 2
+    n = policy.warm_per_app  # the bound: calls beyond it run cold
+    assert stats.sandboxes == n and stats.cold_fallbacks == 3 - n
 
 
-async def test_idle_sandboxes_are_closed(tmp_path: Path) -> None:
-    policy = SandboxPolicy(warm_per_app=1, warm_idle_seconds=0.01)
+async def test_an_idle_pool_closes_its_sandboxes_without_any_further_call(tmp_path: Path) -> None:
+    policy = SandboxPolicy(warm_per_app=2, warm_idle_seconds=0.2)
     try:
         res = await _call(policy, tmp_path, "def ok():\n    return 1\n", "ok")
         assert res.ok
         pool = warm_pool_for_loop(policy)
-        assert pool.stats().sandboxes == 1
+        held = pool.stats()
+        assert held.sandboxes == 1 and held.processes >= 2 and held.rss_bytes > 0
+        for _ in range(100):  # the pool's own timer closes it; nothing calls shrink() here
+            if pool.stats().sandboxes == 0:
+                break
+            await asyncio.sleep(0.05)
+        after = pool.stats()
+        assert after.sandboxes == 0 and after.closed_idle == 1 and after.rss_bytes == 0
+    finally:
+        await close_warm_sandboxes()
+
+
+async def test_a_call_after_the_idle_time_gets_a_new_sandbox(tmp_path: Path) -> None:
+    policy = SandboxPolicy(warm_per_app=1, warm_idle_seconds=0.01)
+    try:
+        assert (await _call(policy, tmp_path, "def ok():\n    return 1\n", "ok")).ok
         await asyncio.sleep(0.1)
-        assert pool.shrink() == 1
-        assert pool.stats().sandboxes == 0
+        warm_pool_for_loop(policy).shrink()  # whether or not the timer came first
+        assert (await _call(policy, tmp_path, "def ok():\n    return 2\n", "ok")).result == 2
+        stats = warm_sandbox_stats()
+        assert stats is not None and stats.started == 2 and stats.closed_idle == 1
     finally:
         await close_warm_sandboxes()
 
@@ -227,3 +257,56 @@ async def test_a_crashing_call_does_not_break_the_pool(tmp_path: Path, policy: S
     assert not rude.ok
     after = await _call(policy, tmp_path, "def ok():\n    return 'fine'\n", "ok")
     assert after.ok and after.result == "fine"
+
+
+PROBE_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "probe",
+        "description": "Report what an earlier call left behind.",
+        "parameters": {"type": "object", "properties": {}, "required": []},
+    },
+    "function_name": "probe",
+    "source": (
+        "def probe() -> dict:\n"
+        "    import builtins, os\n"
+        "    before = {\n"
+        "        'builtins_left': getattr(builtins, 'left_by_a_call', None),\n"
+        "        'env_left': os.environ.get('LEFT_BY_A_CALL'),\n"
+        "        'tmp_left': os.path.exists('/tmp/left-by-a-call'),\n"
+        "    }\n"
+        "    builtins.left_by_a_call = True\n"
+        "    os.environ['LEFT_BY_A_CALL'] = 'yes'\n"
+        "    open('/tmp/left-by-a-call', 'w').write('x')\n"
+        "    return before\n"
+    ),
+}
+
+
+async def test_a_server_with_its_defaults_runs_tools_warm_and_each_call_starts_clean(server: Any) -> None:
+    manifest = {
+        "name": "warm-default",
+        "slug": "warm-default",
+        "agent": {
+            "agents": [{"id": "prober", "task": "Probe.", "instructions": "Probe."}],
+            "default_agent_id": "prober",
+            "tools": [PROBE_TOOL],
+        },
+    }
+    app_id = await server.deploy(manifest)
+    key = await server.runtime_key(app_id, rpm=100000)
+    results = []
+    for n in range(3):
+        resp = await server.client.post(
+            f"/v1/apps/{app_id}/run",
+            json={"agent_id": "prober", "input": {"message": f"probe {n}"}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert resp.status_code == 200 and resp.json()["status"] == "completed", resp.text
+        results += [c["result"] for c in resp.json()["result"]["tool_calls"]]
+    assert results == [{"builtins_left": None, "env_left": None, "tmp_left": False}] * 3
+    warm = (await server.client.get("/readyz")).json()["warm_sandboxes"]
+    assert warm["enabled"] is True and warm["per_app"] == DEFAULT_PER_APP
+    # one sandbox served all three calls (so the clean state above is not a fresh sandbox's)
+    assert warm["started"] == 1 and warm["sandboxes"] == 1 and warm["calls"] == 3
+    assert warm["processes"] >= 2 and warm["rss_bytes"] > 0 and warm["cold_fallbacks"] == 0

@@ -67,6 +67,8 @@ def _sandbox_for(settings: Settings) -> None:
             limits=limits,
             network=settings.sandbox_network,
             warm_per_app=settings.sandbox_warm_per_app,
+            warm_total=settings.sandbox_warm_total,
+            warm_idle_seconds=float(settings.sandbox_warm_idle_seconds),
         )
     )
     report = reap_orphans(state_dir)
@@ -81,6 +83,8 @@ def _sandbox_for(settings: Settings) -> None:
         "output_bytes": limits.output_bytes,
         "network": settings.sandbox_network,
         "warm_per_app": settings.sandbox_warm_per_app,
+        "warm_total": settings.sandbox_warm_total,
+        "warm_idle_seconds": settings.sandbox_warm_idle_seconds,
     }
     if status.isolated:
         log.info("sandbox isolation complete", mechanism=status.mechanism, off=[], **shown)

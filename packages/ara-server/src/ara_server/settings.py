@@ -83,7 +83,12 @@ class Settings:
         sandbox_network: App code may open outbound connections (`ARA_SANDBOX_NETWORK`, `on` or
             `off`); off gives it a network namespace with only loopback. Default on.
         sandbox_warm_per_app: Warm sandboxes kept per app environment for tool calls and prompt
-            functions (`ARA_SANDBOX_WARM_PER_APP`); 0 starts a fresh sandbox per call. Default 0.
+            functions (`ARA_SANDBOX_WARM_PER_APP`): ready sandboxes whose fork server forks a fresh
+            child per call; 0 starts a fresh sandbox per call. Default 2.
+        sandbox_warm_total: Most warm sandboxes of the server, all apps together
+            (`ARA_SANDBOX_WARM_TOTAL`); when it is full a call runs in a fresh sandbox. Default 16.
+        sandbox_warm_idle_seconds: A warm sandbox unused this long is closed, in seconds
+            (`ARA_SANDBOX_WARM_IDLE_SECONDS`). Default 60.
     """
 
     data_dir: Path
@@ -115,7 +120,9 @@ class Settings:
     sandbox_processes: int = 256
     sandbox_output_bytes: int = 1024 * 1024
     sandbox_network: bool = True
-    sandbox_warm_per_app: int = 0
+    sandbox_warm_per_app: int = 2
+    sandbox_warm_total: int = 16
+    sandbox_warm_idle_seconds: int = 60
 
     def __post_init__(self) -> None:
         for name in SANDBOX_ENV.values():
@@ -147,6 +154,8 @@ SANDBOX_ENV = {
     "ARA_SANDBOX_OUTPUT_BYTES": "sandbox_output_bytes",
     "ARA_SANDBOX_NETWORK": "sandbox_network",
     "ARA_SANDBOX_WARM_PER_APP": "sandbox_warm_per_app",
+    "ARA_SANDBOX_WARM_TOTAL": "sandbox_warm_total",
+    "ARA_SANDBOX_WARM_IDLE_SECONDS": "sandbox_warm_idle_seconds",
 }
 
 

@@ -202,7 +202,7 @@ def dev(
         sandbox_network: Let app code open outbound connections (default `ARA_SANDBOX_NETWORK`,
             else on); `--no-sandbox-network` leaves it only loopback.
         sandbox_warm_per_app: Warm sandboxes kept per app environment (default
-            `ARA_SANDBOX_WARM_PER_APP`, else 0: a fresh sandbox per call).
+            `ARA_SANDBOX_WARM_PER_APP`, else 2; 0: a fresh sandbox per call).
     """
     from ara_http import DevServerInfo, clear_dev_server, write_dev_server
 
@@ -353,7 +353,7 @@ def server(
         sandbox_network: Let app code open outbound connections (default `ARA_SANDBOX_NETWORK`,
             else on); `--no-sandbox-network` leaves it only loopback.
         sandbox_warm_per_app: Warm sandboxes kept per app environment (default
-            `ARA_SANDBOX_WARM_PER_APP`, else 0: a fresh sandbox per call).
+            `ARA_SANDBOX_WARM_PER_APP`, else 2; 0: a fresh sandbox per call).
     """
     import structlog
 

@@ -315,6 +315,18 @@ def serve() -> None:
     os.dup2(null, 1)
     os.close(null)
     shutil.rmtree(CALL_DIR, ignore_errors=True)
+    # One call here first: what any call loads on first use (the import machinery that binds a
+    # source's modules, `dis`, `json`'s encoder) is then loaded once, in this server, and every
+    # child starts with it instead of loading it again (about 3 ms per call).
+    json.loads(
+        call(
+            {
+                "source": "def _ara_load(x):\n    return [json.dumps(x), x]\n",
+                "function_name": "_ara_load",
+                "args": {"x": 1},
+            }
+        )
+    )
     tmp_before = _listing("/tmp")
     shm_before = _listing("/dev/shm")
     pid, to_child = _prefork([reply_fd])
@@ -369,11 +381,13 @@ def serve() -> None:
         ).encode()
         replies.write(struct.pack(">I", len(answer)) + answer)
         replies.flush()
-        # Clean up and fork the next child while the host handles the answer.
+        # Fork the next child first (it warms up while this server cleans up), then clean up; both
+        # while the host handles the answer. The child reads its request only after the clean-up:
+        # the next request is read when it is done.
+        pid, to_child = _prefork([reply_fd])
         shutil.rmtree(CALL_DIR, ignore_errors=True)
         _remove_new("/tmp", tmp_before)
         _remove_new("/dev/shm", shm_before)
-        pid, to_child = _prefork([reply_fd])
 
 
 if __name__ == "__main__":

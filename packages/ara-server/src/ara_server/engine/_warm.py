@@ -8,7 +8,8 @@ empty temp directory; afterwards every process the call left is killed and `/tmp
 call that times out or is cancelled kills its whole sandbox (the PID namespace), which is then
 replaced. Sandboxes are keyed by interpreter, workspace and isolation settings, so apps never share
 one. The pool is bounded (per key and in total) and closes sandboxes idle for longer than its idle
-time; when it is full a call runs cold instead of waiting.
+time (a timer, also when no call comes); when it is full a call runs cold instead of waiting. Its
+memory is read from `/proc` (`WarmPool.stats`).
 """
 
 from __future__ import annotations
@@ -67,19 +68,34 @@ class WarmPoolStats:
         sandboxes: Warm sandboxes alive.
         busy: Of those, serving a call.
         keys: Distinct app environments with a sandbox.
-        rss_bytes: Resident memory of the fork servers, in bytes (as last reported by each).
+        processes: Processes of those sandboxes (bubblewrap, the fork server, its ready child).
+        rss_bytes: Resident memory of those processes, in bytes (pages shared between them, e.g. a
+            fork server's and its child's, counted once per process).
+        pss_bytes: Their proportional resident memory, in bytes (each shared page divided among
+            the processes sharing it: what the sandboxes cost the machine; 0 when the kernel
+            does not report it).
         calls: Calls served warm since the pool was created.
         started: Sandboxes started since then.
+        closed_idle: Sandboxes closed because they were idle for the idle time.
         cold_fallbacks: Calls that ran cold because the pool was full.
+        per_app: Most sandboxes per app environment.
+        total: Most sandboxes in all.
+        idle_seconds: Idle time after which a sandbox is closed, in seconds.
     """
 
     sandboxes: int
     busy: int
     keys: int
+    processes: int
     rss_bytes: int
+    pss_bytes: int
     calls: int
     started: int
+    closed_idle: int
     cold_fallbacks: int
+    per_app: int
+    total: int
+    idle_seconds: float
 
 
 @dataclass(eq=False)
@@ -127,8 +143,9 @@ class WarmPool:
         self._sandboxes: list[_Sandbox] = []
         # Killed sandboxes whose exit the event loop has not seen yet (reaped in `close`).
         self._killed: list[_Sandbox] = []
-        self._calls = self._started = self._cold = 0
+        self._calls = self._started = self._cold = self._closed_idle = 0
         self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
 
     def _kill(self, sandbox: _Sandbox) -> None:
         sandbox.kill()
@@ -136,16 +153,26 @@ class WarmPool:
         self._killed.append(sandbox)
 
     def stats(self) -> WarmPoolStats:
-        """Counts and memory of the pool (for `/readyz` or metrics)."""
+        """Counts and memory of the pool (for `/readyz` or metrics); the memory is read from
+        `/proc` now (a few milliseconds)."""
         alive = [s for s in self._sandboxes if not s.dead]
+        processes, rss, pss = _tree_memory([s.proc.pid for s in alive])
+        if not processes:  # /proc unreadable: what the fork servers last reported
+            rss = sum(s.rss_bytes for s in alive)
         return WarmPoolStats(
             sandboxes=len(alive),
             busy=sum(1 for s in alive if s.busy),
             keys=len({s.key for s in alive}),
-            rss_bytes=sum(s.rss_bytes for s in alive),
+            processes=processes,
+            rss_bytes=rss,
+            pss_bytes=pss,
             calls=self._calls,
             started=self._started,
+            closed_idle=self._closed_idle,
             cold_fallbacks=self._cold,
+            per_app=self.per_key,
+            total=self.total,
+            idle_seconds=self.idle_seconds,
         )
 
     def shrink(self) -> int:
@@ -158,10 +185,29 @@ class WarmPool:
                     self._kill(s)
                     closed += 1
                 self._sandboxes.remove(s)
+        self._closed_idle += closed
         return closed
+
+    def _schedule_shrink(self) -> None:
+        """Arm the timer that closes the next sandbox to pass its idle time (none when the pool
+        is empty; re-armed by every release)."""
+        if self._timer is not None or not self._sandboxes:
+            return
+        idle = [s.last_used for s in self._sandboxes if not s.busy and not s.dead]
+        due = (min(idle) if idle else time.monotonic()) + self.idle_seconds
+        delay = max(0.0, due - time.monotonic()) + 0.01
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.shrink()
+        self._schedule_shrink()
 
     async def close(self) -> None:
         """Kill every sandbox of the pool and wait (at most 2 s each) until they are reaped."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for s in self._sandboxes:
             self._kill(s)
         for s in [*self._sandboxes, *self._killed]:
@@ -185,10 +231,17 @@ class WarmPool:
     ) -> _Sandbox | None:
         async with self._lock:
             self.shrink()
-            for s in self._sandboxes:
-                if s.key == key and not s.busy and not s.dead and s.proc.returncode is None:
-                    s.busy = True
-                    return s
+            # The idle sandbox unused the longest: the one used last may still be forking its
+            # next child (back-to-back calls of a run then alternate between the app's sandboxes).
+            ready = [
+                s
+                for s in self._sandboxes
+                if s.key == key and not s.busy and not s.dead and s.proc.returncode is None
+            ]
+            if ready:
+                chosen = min(ready, key=lambda s: s.last_used)
+                chosen.busy = True
+                return chosen
             if sum(1 for s in self._sandboxes if s.key == key) >= self.per_key:
                 return None
             if len(self._sandboxes) >= self.total:
@@ -234,6 +287,7 @@ class WarmPool:
         sandbox.last_used = time.monotonic()
         if sandbox.dead and sandbox in self._sandboxes:
             self._sandboxes.remove(sandbox)
+        self._schedule_shrink()
 
     async def call(
         self,
@@ -337,6 +391,48 @@ class WarmPool:
         except ValueError:
             return None
         return answer if isinstance(answer, dict) else None
+
+
+def _tree_memory(roots: list[int]) -> tuple[int, int, int]:
+    """`(processes, RSS bytes, PSS bytes)` of the processes `roots` and all their descendants, read
+    from `/proc` (0s when it cannot be read)."""
+    if not roots:
+        return 0, 0, 0
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0, 0, 0
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(name))
+    seen: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            todo.extend(children.get(pid, ()))
+    count = rss = pss = 0
+    for pid in seen:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                rollup = f.read()
+        except OSError:
+            continue
+        count += 1
+        for line in rollup.splitlines():
+            if line.startswith(b"Rss:"):
+                rss += int(line.split()[1]) * 1024
+            elif line.startswith(b"Pss:"):
+                pss += int(line.split()[1]) * 1024
+    return count, rss, pss
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WarmPool] = weakref.WeakKeyDictionary()

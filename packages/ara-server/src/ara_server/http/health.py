@@ -1,5 +1,5 @@
-"""Health routes: `/healthz` (the process answers) and `/readyz` (the database answers, and which
-sandbox protections are on)."""
+"""Health routes: `/healthz` (the process answers) and `/readyz` (the database answers, which
+sandbox protections are on, and the warm sandboxes with their memory)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def routes(services: Services) -> list[Route]:
                 },
                 503,
             )
-        return JSONResponse({"ok": True, "isolation": isolation})
+        warm = services.runs.execution.warm_sandboxes()
+        return JSONResponse({"ok": True, "isolation": isolation, "warm_sandboxes": warm})
 
     return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]

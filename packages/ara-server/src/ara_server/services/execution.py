@@ -35,6 +35,8 @@ from ..engine import (
     execute_run,
     handler_row,
     run_startup,
+    sandbox_policy,
+    warm_sandbox_stats,
 )
 from ..errors import ApiProblem
 from ..settings import Settings
@@ -214,6 +216,46 @@ class Execution:
     ) -> None:
         self.settings, self.store, self.logbus, self.provider = settings, store, logbus, provider
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def warm_sandboxes(self) -> dict[str, Any]:
+        """The warm sandboxes of this node, for `/readyz`: `{"enabled", "per_app", "total",
+        "idle_seconds", "sandboxes", "busy", "apps", "processes", "rss_bytes", "pss_bytes",
+        "calls", "started", "closed_idle", "cold_fallbacks"}` (counts since the server started;
+        memory in bytes, read from `/proc` now)."""
+        policy = sandbox_policy()
+        out: dict[str, Any] = {
+            "enabled": policy.warm_per_app > 0,
+            "per_app": policy.warm_per_app,
+            "total": policy.warm_total,
+            "idle_seconds": policy.warm_idle_seconds,
+        }
+        stats = warm_sandbox_stats()
+        counts = {
+            "sandboxes": 0,
+            "busy": 0,
+            "apps": 0,
+            "processes": 0,
+            "rss_bytes": 0,
+            "pss_bytes": 0,
+            "calls": 0,
+            "started": 0,
+            "closed_idle": 0,
+            "cold_fallbacks": 0,
+        }
+        if stats is not None:
+            counts.update(
+                sandboxes=stats.sandboxes,
+                busy=stats.busy,
+                apps=stats.keys,
+                processes=stats.processes,
+                rss_bytes=stats.rss_bytes,
+                pss_bytes=stats.pss_bytes,
+                calls=stats.calls,
+                started=stats.started,
+                closed_idle=stats.closed_idle,
+                cold_fallbacks=stats.cold_fallbacks,
+            )
+        return {**out, **counts}
 
     @property
     def envs_dir(self) -> Path:
