@@ -7,8 +7,8 @@ uses threads. `AraClient.http` / `AsyncAraClient.http` hand these objects out, w
 of the original SDK's (`client.http.list_secrets(app_id)`).
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated (no `from __future__ import annotations`): as strings, each TypedDict
+# field would be compiled into a ForwardRef at import, on the start-up path of every `ara` command.
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any, NotRequired, TypedDict, TypeVar, cast
 from urllib.parse import quote, urlencode
