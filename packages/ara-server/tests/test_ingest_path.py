@@ -103,3 +103,24 @@ def test_server_thread_freezes_the_start_up_heap(tmp_path: Any) -> None:
             assert httpx.get(f"{server.base_url}/healthz", timeout=10).status_code == 200
     finally:
         gc.unfreeze()  # the rest of this test process collects as before
+
+
+async def test_idle_polls_do_not_take_the_sqlite_write_lock(store: Any) -> None:
+    """Workers and the outbox poll once a second; with nothing to claim, their claim is a plain
+    read, so it neither waits for nor holds SQLite's one write lock (which the group-commit writer
+    needs for every batch of events)."""
+    import sqlite3
+
+    from ara_server.store import outbox, runs
+
+    assert store.engine is not None
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    other = sqlite3.connect(str(store.engine.url.database), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock for the whole check
+        assert await store.run(runs.claim_run, "node-a", 30.0) is None
+        assert await store.run(outbox.claim_delivery, "node-a", 30.0) is None
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

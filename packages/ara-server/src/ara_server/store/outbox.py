@@ -69,6 +69,8 @@ async def claim_delivery(
         .limit(1)
         .with_for_update(skip_locked=True)
     )
+    if conn.dialect.name == "sqlite" and (await conn.execute(pick)).first() is None:
+        return None  # a plain read when nothing is due: an UPDATE takes SQLite's write lock
     stmt = (
         sa.update(t.outbox)
         .where(t.outbox.c.id == pick.scalar_subquery())

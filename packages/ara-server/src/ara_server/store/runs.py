@@ -206,6 +206,11 @@ async def claim_run(
     if run_id is not None:
         pick = pick.where(r.c.run_id == run_id)
     pick = pick.order_by(r.c.not_before).limit(1).with_for_update(skip_locked=True)
+    if conn.dialect.name == "sqlite" and (await conn.execute(pick)).first() is None:
+        # Nothing to claim: answer from a plain read. SQLite has one write lock, and an UPDATE
+        # takes it even when it changes nothing: idle workers' polls stalled the group-commit
+        # writer (the UPDATE below checks the same conditions again when there is a candidate).
+        return None
     return row_dict((await conn.execute(_claim(pick, node_id, lease_seconds, at))).first())
 
 
