@@ -12,9 +12,11 @@ Each round interleaves spawn, no-tool run, 1-tool run, N-tool run, again and aga
 slope (p50(N tools) - p50(1 tool)) / (N - 1). Prints p50s and the ratios no-tool run / spawn and
 slope / spawn as median (min-max over rounds).
 
-`--warm N` runs the server with N warm sandboxes per app environment (`ARA_SANDBOX_WARM_PER_APP`):
-tool calls and prompt functions are served by a pre-forked child of a fork server; the script
-then also prints how many sandbox processes the server holds and their resident memory.
+The server keeps warm sandboxes by default (2 per app environment): tool calls and prompt functions
+are served by a pre-forked child of a fork server. `--warm N` sets N per app environment
+(`ARA_SANDBOX_WARM_PER_APP`); `--warm 0` starts a fresh sandbox per call (cold). The script also
+prints how many sandbox processes the server holds and their memory (resident, and proportional
+as `/readyz` reports it).
 
 Run:  uv run python bench/bench_tool_call.py [--seconds 2] [--rounds 3] [--tools 5] [--warm N]
 Results go to docs/benchmarks.md (a benchmark, not a timed test).
@@ -133,19 +135,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--tools", type=int, default=5, help="N, tool calls of the largest run (default 5)")
     parser.add_argument(
-        "--warm", type=int, default=0, help="warm sandboxes per app environment (default 0: cold calls)"
+        "--warm",
+        type=int,
+        default=None,
+        help="warm sandboxes per app environment (default: the server's, 2; 0: cold calls)",
     )
     args = parser.parse_args()
     check_run_args(parser, args)
-    if args.warm < 0:
+    if args.warm is not None and args.warm < 0:
         parser.error("--warm must be 0 or more")
-    os.environ["ARA_SANDBOX_WARM_PER_APP"] = str(args.warm)  # read by the server process
+    if args.warm is not None:
+        os.environ["ARA_SANDBOX_WARM_PER_APP"] = str(args.warm)  # read by the server process
+    else:
+        os.environ.pop("ARA_SANDBOX_WARM_PER_APP", None)
     if args.tools < 2:
         parser.error("--tools must be at least 2 (the slope needs 1 and N tool calls)")
     print(f"machine: {machine()}")
-    print(f"warm sandboxes per app environment: {args.warm}")
+    print(f"warm sandboxes per app environment: {'the default' if args.warm is None else args.warm}")
     counts = (0, 1, args.tools)
     held: tuple[int, int] = (0, 0)
+    warm: dict[str, Any] = {}
     with scratch_dir("ara-bench-tool-") as tmp:
         owner_key = new_owner_key()
         with ServerProcess("ara", Path(tmp) / "ara", owner_key) as server:
@@ -164,6 +173,7 @@ def main() -> None:
                             samples[f"run{n}"].append(run_ms(client, *apps[n], n))
                     rounds.append({name: percentile(values, 50) for name, values in samples.items()})
                 held = descendants_rss(server.pid)
+                warm = client.get("/readyz").json().get("warm_sandboxes") or {}
     n = args.tools
     slopes = [(r[f"run{n}"] - r["run1"]) / (n - 1) for r in rounds]
     print(
@@ -186,6 +196,13 @@ def main() -> None:
     print(
         f"  processes under the server after the runs: {held[0]}, resident {held[1] / 2**20:.1f} MiB in all"
     )
+    if warm:
+        print(
+            f"  /readyz warm_sandboxes: {warm.get('sandboxes')} sandbox(es), {warm.get('processes')} "
+            f"processes, rss {warm.get('rss_bytes', 0) / 2**20:.1f} MiB, "
+            f"pss {warm.get('pss_bytes', 0) / 2**20:.1f} MiB, {warm.get('calls')} warm calls, "
+            f"{warm.get('cold_fallbacks')} cold fallbacks"
+        )
 
 
 if __name__ == "__main__":

@@ -12,21 +12,14 @@ from ._common import now
 
 __all__ = ["add_log", "add_logs", "log_row", "logs_after"]
 
+_INSERT_LOG = sa.insert(t.logs)
+
 
 async def add_log(
     conn: AsyncConnection, app_id: str, run_id: str | None, level: str, event_type: str, message: str
 ) -> None:
     """Append a log line for the app."""
-    await conn.execute(
-        sa.insert(t.logs).values(
-            app_id=app_id,
-            run_id=run_id,
-            level=level,
-            event_type=event_type,
-            message=message,
-            created_at=now(),
-        )
-    )
+    await conn.execute(_INSERT_LOG, log_row(app_id, run_id, level, event_type, message))
 
 
 def log_row(app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> dict[str, Any]:
@@ -45,7 +38,7 @@ def add_logs(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """Append log lines (rows of `log_row`) in this order, on a synchronous connection (a
     transaction function of `Store.write`)."""
     if rows:
-        conn.execute(sa.insert(t.logs), rows)
+        conn.execute(_INSERT_LOG, rows)
 
 
 async def logs_after(

@@ -13,6 +13,7 @@ count of running runs per concurrency key is exact across nodes; on SQLite the s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -245,19 +246,51 @@ def insert_run_claimed(
     """
     at = at or now()
     values = new_run_values({"created_at": at, **row})
-    conn.execute(sa.insert(t.runs).values(**values))
+    conn.execute(_INSERT_RUN, values)
     if node_id is None:
         return values, None
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+    claimed = conn.execute(
+        _claim_this_run(),
+        {
+            "claim_run_id": values["run_id"],
+            "claim_at": at,
+            "claim_node_id": node_id,
+            "claim_lease_until": at + timedelta(seconds=lease_seconds),
+        },
+    ).first()
+    return values, row_dict(claimed)
+
+
+_INSERT_RUN = sa.insert(t.runs)
+
+
+@functools.cache
+def _claim_this_run() -> Any:
+    """`claim_run`'s claim of one run by id, built once with bound parameters (`claim_run_id`,
+    `claim_at`, `claim_node_id`, `claim_lease_until`): building and hashing the statement per run
+    cost more than running it."""
+    at: Any = sa.bindparam("claim_at", type_=t.runs.c.not_before.type)
     r = t.runs.alias("cand")
     pick = (
         sa.select(r.c.run_id)
-        .where(r.c.run_id == values["run_id"], _claimable(r, at), _under_limit(r, at))
+        .where(r.c.run_id == sa.bindparam("claim_run_id"), _claimable(r, at), _under_limit(r, at))
         .with_for_update(skip_locked=True)
     )
-    claimed = conn.execute(_claim(pick, node_id, lease_seconds, at)).first()
-    return values, row_dict(claimed)
+    return (
+        sa.update(t.runs)
+        .where(t.runs.c.run_id == pick.scalar_subquery())
+        .values(
+            status="running",
+            attempt=t.runs.c.attempt + 1,
+            lease_owner=sa.bindparam("claim_node_id"),
+            lease_expires_at=sa.bindparam("claim_lease_until", type_=t.runs.c.lease_expires_at.type),
+            heartbeat_at=at,
+            started_at=sa.func.coalesce(t.runs.c.started_at, at),
+        )
+        .returning(*t.runs.c)
+    )
 
 
 def _claim(pick: Any, node_id: str, lease_seconds: float, at: datetime) -> Any:
@@ -370,20 +403,32 @@ async def finish_run(
     """End a run this node holds (`completed`, `failed` or `cancelled`). Returns `False` when the
     node no longer holds it (lease lost): the outcome is then discarded."""
     updated = await conn.execute(
-        sa.update(t.runs)
-        .where(_held(run_id, node_id, attempt))
-        .values(
-            status=status,
-            result=result,
-            error=error,
-            trace=trace,
-            finished_at=at or now(),
-            lease_owner=None,
-            lease_expires_at=None,
-            cancel_requested=False,
-        )
+        _FINISH_HELD,
+        {
+            "held_run_id": run_id,
+            "held_node_id": node_id,
+            "held_attempt": attempt,
+            "status": status,
+            "result": result,
+            "error": error,
+            "trace": trace,
+            "finished_at": at or now(),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "cancel_requested": False,
+        },
     )
     return bool(updated.rowcount)
+
+
+#: `finish_run`'s statement, built once: the `held_*` parameters fence it, the others are the
+#: columns it sets.
+_FINISH_HELD = sa.update(t.runs).where(
+    t.runs.c.run_id == sa.bindparam("held_run_id"),
+    t.runs.c.lease_owner == sa.bindparam("held_node_id"),
+    t.runs.c.attempt == sa.bindparam("held_attempt"),
+    t.runs.c.status == "running",
+)
 
 
 async def retry_run(
