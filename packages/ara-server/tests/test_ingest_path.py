@@ -124,3 +124,21 @@ async def test_idle_polls_do_not_take_the_sqlite_write_lock(store: Any) -> None:
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+async def test_a_lone_surrogate_is_refused_and_a_pair_is_kept(server: Any) -> None:
+    app_id = await server.deploy()
+    key = await server.runtime_key(app_id, rpm=1000)
+    headers = {**_bearer(key), "Content-Type": "application/json"}
+    url = f"/v1/apps/{app_id}/events"
+    for body in (
+        b'{"event_type": "x\\ud800"}',  # an escape of half a pair
+        b'{"event_type": "x", "payload": {"\\udc00": 1}}',  # in a key
+        b'{"event_type": "x\xed\xa0\x80"}',  # the UTF-8 form of a surrogate (not valid UTF-8)
+    ):
+        resp = await server.client.post(url, content=body, headers=headers)
+        assert resp.status_code == 400, (body, resp.text)  # was a 500: the answer could not be encoded
+        assert resp.json()["error"]["code"] == "invalid_json", body
+    ok = await server.client.post(url, content=b'{"event_type": "smile \\ud83d\\ude00"}', headers=headers)
+    assert ok.status_code == 202, ok.text
+    assert ok.json()["event_type"] == "smile \U0001f600"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -75,14 +76,18 @@ async def read_body(request: Request, *, limit: int = DEFAULT_MAX_BODY_BYTES) ->
 
 
 def _shape_problem(value: Any, limit: int) -> str | None:
-    """Why `value` is refused: arrays/objects nested deeper than `limit`, or a NUL character in a
-    string or key (no database text column stores it); `None` when it is fine. Iterative."""
+    """Why `value` is refused: arrays/objects nested deeper than `limit`, a NUL character in a
+    string or key (no database text column stores it), or a lone surrogate (`\\ud800`-`\\udfff`
+    not part of a pair: no UTF-8 text holds it, so no answer could echo it); `None` when it is
+    fine. Iterative."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 return "request body contains a NUL character (\\u0000) in a string"
+            if _SURROGATE.search(item):
+                return "request body contains a lone surrogate (\\ud800-\\udfff) in a string"
         elif isinstance(item, dict | list):
             if level > limit:
                 return f"request body nests arrays/objects deeper than {limit} levels"
@@ -106,6 +111,10 @@ def _finite(text: str) -> float:
     return value
 
 
+#: A surrogate code point (paired ones are decoded into one character, so any left is lone).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: What puts a surrogate into a decoded string: an escape `\ud800`-`\udfff`, or one let through.
+_SURROGATE_IN_TEXT = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 #: Built once (not per request): refuses NaN/Infinity and numbers beyond a double.
 _DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
 
@@ -122,8 +131,8 @@ async def json_body(
 
     Raises:
         ApiProblem: 413 `body_too_large`; 400 `invalid_json` (not JSON, not UTF-8, NaN/Infinity,
-            nested deeper than `max_depth`, a NUL character in a string); 400 `invalid_body` (not
-            an object).
+            nested deeper than `max_depth`, a NUL character or a lone surrogate in a string);
+            400 `invalid_body` (not an object).
     """
     raw = await read_body(request, limit=limit)
     if not raw.strip():
@@ -138,8 +147,13 @@ async def json_body(
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProblem(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
     # A NUL in a decoded string needs a `\u0000` escape in the text (a raw one is not valid JSON),
-    # and n levels of nesting need n brackets: most bodies skip the walk.
-    if "\\u0000" in text or text.count("[") + text.count("{") > max_depth:
+    # a lone surrogate a `\udXXX` escape or invalid UTF-8 let through by "surrogatepass", and n
+    # levels of nesting need n brackets: most bodies skip the walk.
+    if (
+        "\\u0000" in text
+        or text.count("[") + text.count("{") > max_depth
+        or (("\\u" in text or not text.isascii()) and _SURROGATE_IN_TEXT.search(text))
+    ):
         problem = _shape_problem(data, max_depth)
         if problem is not None:
             raise ApiProblem(400, "invalid_json", problem)
