@@ -168,6 +168,7 @@ async def test_a_batch_of_events_is_written_together_and_a_refused_one_fails_alo
     # an event of an app that does not exist: its row breaks the batch's multi-row INSERT (foreign
     # key), the batch is written again row by row, and only that caller gets the error
     calls.insert(150, ("app_missing", *_event("app_missing")[:2]))
+    calls[0][1]["payload"] = {"text": 'é \U0001f600 "q"', "n": [1, 2.5, None, True, 10**20]}
     results = await asyncio.gather(
         *(
             events.record_event(store, a, None, body, response, log_message=events.event_log_message(body))

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -99,32 +100,26 @@ _LOG_HEAD = "INSERT INTO logs (app_id, run_id, level, event_type, message, creat
 _LOG_VALUES = "(?, NULL, 'info', 'event.received', ?, ?)"
 _SQLITE_EVENT = f"{_EVENT_HEAD} VALUES {_EVENT_VALUES}"
 _SQLITE_LOG = f"{_LOG_HEAD} VALUES {_LOG_VALUES}"
-_processors: dict[int, tuple[Any, Any]] = {}
+_JSON = msgspec.json.Encoder()
 
 
 def _sqlite_insert(conn: sa.Connection, row: dict[str, Any], app_id: str, log_message: str | None) -> None:
     """The event row and its log line through the driver's cursor, in the connection's transaction
     (or, in a batch of the group-commit writer, with the batch's other rows: `bulk_rows`).
 
-    Values are converted by the columns' own SQLAlchemy types for this dialect (the same stored
-    form as a Core insert), without building a statement per event.
+    Stored as a Core insert stores them on SQLite (JSON text; `created_at` as SQLAlchemy's
+    `YYYY-MM-DD HH:MM:SS.ffffff`, in UTC), without SQLAlchemy's statement machinery: the JSON is
+    encoded by msgspec (compact, UTF-8), the time with one `isoformat`.
     """
-    procs = _processors.get(id(conn.dialect))
-    if procs is None:
-        procs = (
-            t.events.c.body.type.dialect_impl(conn.dialect).bind_processor(conn.dialect),
-            t.events.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect),
-        )
-        _processors[id(conn.dialect)] = procs
-    as_json, as_time = procs
-    created = as_time(row["created_at"]) if as_time else row["created_at"]
+    # `now()` is aware UTC; SQLAlchemy's SQLite DATETIME drops the offset and keeps microseconds
+    created = row["created_at"].isoformat(" ", "microseconds")[:26]
     values = (
         row["id"],
         app_id,
         row["idempotency_key"],
         row["body_hash"],
-        as_json(row["body"]) if as_json else row["body"],
-        as_json(row["response"]) if as_json else row["response"],
+        _JSON.encode(row["body"]).decode(),
+        _JSON.encode(row["response"]).decode(),
         created,
     )
     bulk = bulk_rows(conn)
