@@ -27,8 +27,8 @@ _NUL_BODY = json.dumps(
 def has_nul(scope: Scope) -> bool:
     """Whether an HTTP request's path (already percent-decoded) or query string holds a NUL
     character, raw or percent-encoded (`%00`: the only encoding that decodes to NUL)."""
-    query = bytes(scope.get("query_string") or b"")
-    return "\x00" in str(scope.get("path") or "") or b"\x00" in query or b"%00" in query
+    query: bytes = scope.get("query_string") or b""
+    return "\x00" in (scope.get("path") or "") or b"\x00" in query or b"%00" in query
 
 
 async def _refuse(send: Send) -> None:
