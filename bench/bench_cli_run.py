@@ -22,7 +22,12 @@ for the whole-process wall time and, on a second line, for the CPU time (user + 
 `ara` process alone: the CLI's own cost, which a busy machine inflates less than the wall time
 (the server's work is not in it).
 
-Run:  uv run python bench/bench_cli_run.py [--runs 15]
+`--without-parser` adds a third side to each pair: ours with the command function called directly
+(`ara_cli._commands.app_commands.run(...)` with the same arguments, cyclopts not imported), which
+measures what the argument parser's import costs an `ara run` (a measurement aid, not a way to run
+`ara`).
+
+Run:  uv run python bench/bench_cli_run.py [--runs 15] [--without-parser]
 Results go to docs/benchmarks.md (a benchmark, not a timed test).
 """
 
@@ -46,6 +51,20 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "tests" / "apps" / "calc_app.py"
 RUN_ARGS = ["run", "calc_app.py", "--agent", "calculator", "--input", "a=20", "--input", "b=22"]
 EXPECTED = "The sum is 42."
+#: `--without-parser`: the same run with the command function called directly (cyclopts not imported;
+#: a stand-in `Parameter` lets the command module's annotations import).
+WITHOUT_PARSER = (
+    "import gc, sys, types\n"
+    "gc.disable()\n"
+    "stub = types.ModuleType('cyclopts')\n"
+    "stub.Parameter = lambda *args, **kwargs: None\n"
+    "sys.modules['cyclopts'] = stub\n"
+    "from pathlib import Path\n"
+    "from ara_cli._commands.app_commands import run\n"
+    "code = run(Path('calc_app.py'), agent='calculator', input=['a=20', 'b=22'])\n"
+    "gc.freeze()\n"
+    "sys.exit(code)\n"
+)
 
 
 def _env(home: Path, base_url: str, **extra: str) -> dict[str, str]:
@@ -60,8 +79,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _once(ara: Path, workdir: Path, env: dict[str, str], cold: bool, scratch: Path) -> tuple[float, float]:
-    """One `ara run` process: (wall ms, CPU ms of that process)."""
+def _once(
+    ara: Path, workdir: Path, env: dict[str, str], cold: bool, scratch: Path, command: list[str] | None = None
+) -> tuple[float, float]:
+    """One `ara run` process (or `command`, run with `ara`'s virtualenv): (wall ms, CPU ms of it)."""
     env = dict(env, VIRTUAL_ENV=str(ara.parent.parent), PATH=f"{ara.parent}{os.pathsep}{env.get('PATH', '')}")
     prefix = scratch / f"pyc-{time.perf_counter_ns()}"
     if cold:
@@ -70,7 +91,7 @@ def _once(ara: Path, workdir: Path, env: dict[str, str], cold: bool, scratch: Pa
     cpu_before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
-        [str(ara), *RUN_ARGS], cwd=workdir, env=env, capture_output=True, text=True, check=False
+        command or [str(ara), *RUN_ARGS], cwd=workdir, env=env, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - start
     cpu = _children_cpu() - cpu_before
@@ -83,10 +104,10 @@ def _once(ara: Path, workdir: Path, env: dict[str, str], cold: bool, scratch: Pa
     return elapsed * 1000, cpu * 1000
 
 
-def _report(label: str, ours: list[float], original: list[float]) -> None:
+def _report(label: str, ours: list[float], original: list[float], side: str = "ours") -> None:
     ratios = [o / r for o, r in zip(ours, original, strict=True)]
     print(
-        f"  {label:<10} ours {statistics.median(ours):7.1f} ms"
+        f"  {label:<10} {side} {statistics.median(ours):7.1f} ms"
         f"   original {statistics.median(original):7.1f} ms"
         f"   ratio ours/original {statistics.median(ratios):.3g}x"
         f" (min-max {min(ratios):.3g}-{max(ratios):.3g},"
@@ -98,6 +119,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="pairs per mode (default 15)")
     parser.add_argument("--modes", nargs="+", choices=["warm", "cold"], default=["warm", "cold"])
+    parser.add_argument(
+        "--without-parser",
+        action="store_true",
+        help="also time ours with the command function called directly (cyclopts not imported)",
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -137,11 +163,18 @@ def main() -> None:
                 _once(ours, workdir, env, cold, root)
                 a: list[tuple[float, float]] = []
                 b: list[tuple[float, float]] = []
+                direct: list[tuple[float, float]] = []
+                bare = [str(ours.parent / "python"), "-c", WITHOUT_PARSER]
                 for _ in range(args.runs):
                     b.append(_once(original, workdir, env, cold, root))
                     a.append(_once(ours, workdir, env, cold, root))
+                    if args.without_parser:
+                        direct.append(_once(ours, workdir, env, cold, root, bare))
                 _report(mode, [w for w, _ in a], [w for w, _ in b])
                 _report(f"{mode} cpu", [c for _, c in a], [c for _, c in b])
+                if args.without_parser:
+                    _report(mode, [w for w, _ in direct], [w for w, _ in b], "ours without parser")
+                    _report(f"{mode} cpu", [x for _, x in direct], [x for _, x in b], "ours without parser")
 
 
 if __name__ == "__main__":
