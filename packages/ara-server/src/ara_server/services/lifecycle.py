@@ -19,13 +19,14 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 
 from ..settings import Settings
 from ..store import Store, apps, logs, now
 from ..store import runs as runs_store
 from .logbus import LogBus
-from .outbox import Outbox
+from .outbox import Outbox, delivery_body
 from .policy import ExecutionPolicy, backoff_seconds, execution_policy
 
 __all__ = ["Execute", "Lifecycle", "Outcome"]
@@ -74,6 +75,32 @@ def as_outcome(value: Any) -> Outcome:
         trace=list(get("trace") or []),
         retryable=bool(get("retryable", True)),
     )
+
+
+def _finish_with_line(
+    conn: sa.Connection,
+    run_id: str,
+    node_id: str,
+    attempt: int,
+    row: dict[str, Any],
+    line: dict[str, Any],
+) -> bool:
+    """Transaction function: the run's final state (fenced on this node's lease and attempt) and
+    its `run.<status>` log line, or nothing when the node no longer holds the run."""
+    ended = runs_store.finish_run_sync(
+        conn,
+        run_id,
+        node_id,
+        attempt,
+        status=row["status"],
+        result=row["result"],
+        error=row["error"],
+        trace=row["trace"],
+        at=row["finished_at"],
+    )
+    if ended:
+        logs.add_logs(conn, [line])
+    return ended
 
 
 class _Attempt:
@@ -393,43 +420,37 @@ class Lifecycle:
         final = status or outcome.status
         at = now()
         queued: str | None = None
-        row: dict[str, Any] = {}
         what = run.get("agent_id") or run.get("workflow_id") or "run"
         message = outcome.error if final != "completed" and outcome.error else f"{what} {final}"
-        await self._flush_logs()
-        async with self.store.begin() as conn:
-            ended = await runs_store.finish_run(
-                conn,
-                run["run_id"],
-                self.node_id,
-                int(run["attempt"]),
-                status=final,
-                result=outcome.result,
-                error=outcome.error,
-                trace=outcome.trace,
-                at=at,
+        row: dict[str, Any] = {
+            **run,
+            "status": final,
+            "result": outcome.result,
+            "error": outcome.error,
+            "trace": outcome.trace,
+            "finished_at": at,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "cancel_requested": False,
+        }
+        line = logs.log_row(
+            run["app_id"], run["run_id"], "info" if final == "completed" else "error", f"run.{final}", message
+        )
+        if delivery_body(run["app_id"], row) is None:
+            # No webhook to store with it: the final state and its line are one transaction
+            # function. Through SQLite's writer it commits after the run's queued lines (queue
+            # order); elsewhere they are flushed first.
+            if not self.store.writes_in_order or self.logbus.backlog:
+                await self._flush_logs()
+            ended = await self.store.write(
+                _finish_with_line, run["run_id"], self.node_id, int(run["attempt"]), row, line
             )
-            if ended:
-                row = {
-                    **run,
-                    "status": final,
-                    "result": outcome.result,
-                    "error": outcome.error,
-                    "trace": outcome.trace,
-                    "finished_at": at,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                    "cancel_requested": False,
-                }
-                await logs.add_log(
-                    conn,
-                    run["app_id"],
-                    run["run_id"],
-                    "info" if final == "completed" else "error",
-                    f"run.{final}",
-                    message,
-                )
-                queued = await self.outbox.enqueue(conn, run["app_id"], row)
+        else:
+            await self._flush_logs()
+            async with self.store.begin() as conn:
+                ended = await self._finish_with_delivery(conn, run, row, line)
+                if ended:
+                    queued = await self.outbox.enqueue(conn, run["app_id"], row)
         if not ended:
             log.warning("run outcome discarded: lease lost", run_id=run["run_id"], node=self.node_id)
             return None
@@ -438,6 +459,26 @@ class Lifecycle:
         self.logbus.wake()
         self._signal_done(run["run_id"])
         return row
+
+    async def _finish_with_delivery(
+        self, conn: Any, run: dict[str, Any], row: dict[str, Any], line: dict[str, Any]
+    ) -> bool:
+        ended = await runs_store.finish_run(
+            conn,
+            run["run_id"],
+            self.node_id,
+            int(run["attempt"]),
+            status=row["status"],
+            result=row["result"],
+            error=row["error"],
+            trace=row["trace"],
+            at=row["finished_at"],
+        )
+        if ended:
+            await logs.add_log(
+                conn, line["app_id"], line["run_id"], line["level"], line["event_type"], line["message"]
+            )
+        return ended
 
     async def _release(self, run: dict[str, Any]) -> None:
         """Hand a run this node holds back to the queue (same attempt number next time)."""

@@ -1,10 +1,12 @@
 """The log bus: writes app log lines and wakes the log streams of this node.
 
 A run's own lines (its attempt, model steps, tool calls and their results) are written without
-waiting for each commit: `log_soon` queues a line and returns, one task writes the queued lines in
-order, a batch per transaction (through the store's group-commit writer on SQLite), and `flush`
-waits until every line queued so far is committed. The lifecycle flushes before it stores a run's
-final state, so a stream that sees a run ended has every line of it, in order.
+waiting for each commit: `log_soon` queues a line and returns, and `flush` waits until every line
+queued so far is committed. On SQLite a line goes straight to the store's group-commit writer,
+which commits in queue order (so a run's final state written after its lines through the same
+writer is committed with them or after them, with no flush); on PostgreSQL one task writes the
+queued lines in order, a batch per transaction. Either way a stream that sees a run ended has
+every line of it, in order.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class LogBus:
         self._written = 0  # of those, lines committed (or given up on)
         self._writer: asyncio.Task[None] | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._in_writer: set[asyncio.Future[None]] = set()  # lines queued on the store's writer
 
     async def log(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
         """Append a log line, wait until it is committed, and wake this node's log streams."""
@@ -50,10 +53,25 @@ class LogBus:
     def log_soon(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
         """Queue a log line and return at once; it is committed after every line queued before it
         (see `flush`). Its time is the time of this call."""
-        self._queue.append(logs.log_row(app_id, run_id, level, event_type, message))
+        row = logs.log_row(app_id, run_id, level, event_type, message)
+        if self.store.writes_in_order and not self._queue:
+            try:
+                future = self.store.write_soon(logs.add_logs, [row])
+            except Exception:  # the writer stopped: the line waits in the queue instead
+                pass
+            else:
+                self._in_writer.add(future)
+                future.add_done_callback(self._written_by_writer)
+                return
+        self._queue.append(row)
         self._queued += 1
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write(), name="ara-logbus")
+
+    @property
+    def backlog(self) -> int:
+        """Lines waiting in this bus's own queue (not yet handed to the store)."""
+        return len(self._queue)
 
     async def flush(self) -> None:
         """Wait until every line queued by `log_soon` before this call is committed.
@@ -62,6 +80,8 @@ class LogBus:
             Exception: The database's error when the lines could not be written (they stay queued
                 and are written by the next `log_soon` or `flush`).
         """
+        if self._in_writer:
+            await asyncio.gather(*list(self._in_writer), return_exceptions=True)
         target = self._queued
         if self._written >= target:
             return
@@ -91,6 +111,16 @@ class LogBus:
             self._written += len(batch)
             self.wake()
             self._settle(None)
+
+    def _written_by_writer(self, future: asyncio.Future[None]) -> None:
+        self._in_writer.discard(future)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            self.wake()
+        elif not isinstance(error, IntegrityError):  # a line of a deleted app is dropped silently
+            log.warning("log line not written", error=f"{type(error).__name__}: {error}")
 
     def _settle(self, error: Exception | None) -> None:
         keep: list[tuple[int, asyncio.Future[None]]] = []

@@ -246,6 +246,31 @@ class Store:
         async with self.begin() as conn:
             return await conn.run_sync(fn, *args, **kwargs)
 
+    @property
+    def writes_in_order(self) -> bool:
+        """`write_soon` is available: every write goes through one group-commit writer (SQLite),
+        which commits transaction functions in the order they were queued."""
+        return self._writer is not None
+
+    def write_soon(
+        self,
+        fn: Callable[Concatenate[sa.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> asyncio.Future[T]:
+        """Queue the synchronous transaction function `fn(conn, *args, **kwargs)` on the
+        group-commit writer now and return the future of its result (set once it is durably
+        committed). It is committed before every function queued after it (`write`,
+        `write_soon`), in the same batch or an earlier one. SQLite only (`writes_in_order`).
+
+        Raises:
+            RuntimeError: The store has no group-commit writer (PostgreSQL).
+            ara_server.store.writer.WriterClosedError: The store is closed.
+        """
+        if self._writer is None:
+            raise RuntimeError("write_soon needs the group-commit writer (SQLite)")
+        return self._writer.submit_nowait(fn, *args, **kwargs)
+
     async def ping(self) -> None:
         """Round-trip to the database.
 

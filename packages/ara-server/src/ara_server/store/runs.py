@@ -33,6 +33,7 @@ __all__ = [
     "claim_run",
     "end_lost_runs",
     "finish_run",
+    "finish_run_sync",
     "get_run",
     "get_runs",
     "heartbeat",
@@ -402,23 +403,50 @@ async def finish_run(
 ) -> bool:
     """End a run this node holds (`completed`, `failed` or `cancelled`). Returns `False` when the
     node no longer holds it (lease lost): the outcome is then discarded."""
-    updated = await conn.execute(
-        _FINISH_HELD,
-        {
-            "held_run_id": run_id,
-            "held_node_id": node_id,
-            "held_attempt": attempt,
-            "status": status,
-            "result": result,
-            "error": error,
-            "trace": trace,
-            "finished_at": at or now(),
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "cancel_requested": False,
-        },
-    )
-    return bool(updated.rowcount)
+    params = _finish_params(run_id, node_id, attempt, status, result, error, trace, at)
+    return bool((await conn.execute(_FINISH_HELD, params)).rowcount)
+
+
+def finish_run_sync(
+    conn: sa.Connection,
+    run_id: str,
+    node_id: str,
+    attempt: int,
+    *,
+    status: str,
+    result: Any,
+    error: str | None,
+    trace: list[dict[str, Any]],
+    at: datetime | None = None,
+) -> bool:
+    """`finish_run` on a synchronous connection (a transaction function of `Store.write`)."""
+    params = _finish_params(run_id, node_id, attempt, status, result, error, trace, at)
+    return bool(conn.execute(_FINISH_HELD, params).rowcount)
+
+
+def _finish_params(
+    run_id: str,
+    node_id: str,
+    attempt: int,
+    status: str,
+    result: Any,
+    error: str | None,
+    trace: list[dict[str, Any]],
+    at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "held_run_id": run_id,
+        "held_node_id": node_id,
+        "held_attempt": attempt,
+        "status": status,
+        "result": result,
+        "error": error,
+        "trace": trace,
+        "finished_at": at or now(),
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "cancel_requested": False,
+    }
 
 
 #: `finish_run`'s statement, built once: the `held_*` parameters fence it, the others are the

@@ -140,6 +140,17 @@ class GroupWriter:
             Exception: What `fn` raised (its writes were rolled back), or the commit's error (no
                 write of the batch was kept).
         """
+        return await self.submit_nowait(fn, *args, **kwargs)
+
+    def submit_nowait(
+        self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> asyncio.Future[T]:
+        """Queue `fn(conn, *args, **kwargs)` for the next batch now (functions are written in the
+        order they were queued) and return the future of its result (set once committed).
+
+        Raises:
+            WriterClosedError: The writer is closed.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._cond:
@@ -149,7 +160,7 @@ class GroupWriter:
                 )
             self._queue.append((fn, args, kwargs, future, loop))
             self._cond.notify()
-        return await future
+        return future
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop the thread (waits up to `timeout` seconds)."""
