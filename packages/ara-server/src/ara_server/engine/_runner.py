@@ -9,9 +9,10 @@ Warm mode (`--serve`): a fork server inside one long-lived sandbox. It reads len
 (4-byte big-endian) JSON requests from stdin, each the cold request plus `"env"` (the call's whole
 environment), `"cwd"` and `"output_bytes"`. A fresh child per call, forked ahead of time, gets the
 request (clean globals, its own environment, working directory and empty temp directory); the server
-waits for it, kills everything the call left running, and answers `{"reply": <cold reply or null>,
-"status": <wait status>, "logs": str, "truncated": bool, "rss_bytes": int}`; then it
-empties the temp directories and forks the next child.
+waits for it, kills everything the call left running, and answers `{"reply": <cold reply or
+null>, "status": <wait status>, "logs": str, "truncated": bool, "rss_bytes": int}`; then it forks
+the next child and empties the temp directories. Its first frame, before any request, is
+`{"ready": true, "rss_bytes": int}`.
 
 Only the standard library is used here.
 """
@@ -330,6 +331,10 @@ def serve() -> None:
     tmp_before = _listing("/tmp")
     shm_before = _listing("/dev/shm")
     pid, to_child = _prefork([reply_fd])
+    # Ready: the host sends no request before this frame.
+    ready = json.dumps({"ready": True, "rss_bytes": _rss_bytes()}).encode()
+    replies.write(struct.pack(">I", len(ready)) + ready)
+    replies.flush()
     while True:
         header = _read_exact(requests, 4)
         body = None if header is None else _read_exact(requests, struct.unpack(">I", header)[0])
@@ -337,9 +342,11 @@ def serve() -> None:
             os.close(to_child)
             return
         request = json.loads(body)
+        limit = int(request.get("output_bytes") or 1024 * 1024)
         os.mkdir(CALL_DIR, 0o700)
         request.setdefault("env", {})["TMPDIR"] = CALL_DIR
         data = json.dumps(request).encode()
+        del request, body  # the next child is forked from this server: no copy of this call's data
         try:
             while data:
                 data = data[os.write(to_child, data) :]
@@ -355,7 +362,6 @@ def serve() -> None:
             pass
         else:
             _wait_for_the_killed()
-        limit = int(request.get("output_bytes") or 1024 * 1024)
         logs, truncated = b"", False
         try:
             with open(os.path.join(CALL_DIR, ".log"), "rb") as f:
@@ -381,9 +387,10 @@ def serve() -> None:
         ).encode()
         replies.write(struct.pack(">I", len(answer)) + answer)
         replies.flush()
-        # Fork the next child first (it warms up while this server cleans up), then clean up; both
-        # while the host handles the answer. The child reads its request only after the clean-up:
-        # the next request is read when it is done.
+        del answer, reply, logs
+        # Fork the next child (it warms up while this server cleans up), then clean up; both while
+        # the host handles the answer. The child reads its request only after the clean-up: the
+        # next request is read when it is done.
         pid, to_child = _prefork([reply_fd])
         shutil.rmtree(CALL_DIR, ignore_errors=True)
         _remove_new("/tmp", tmp_before)

@@ -98,6 +98,20 @@ class WarmPoolStats:
     idle_seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Spawn:
+    """How to start a sandbox for one key."""
+
+    mech: Mechanism
+    python: str
+    workdir: Path
+    limits: SandboxLimits
+    policy: SandboxPolicy
+    network: bool
+    hidden: tuple[Path, ...]
+    uid: int | None
+
+
 @dataclass(eq=False)
 class _Sandbox:
     key: tuple[Any, ...]
@@ -107,15 +121,24 @@ class _Sandbox:
     last_used: float = field(default_factory=time.monotonic)
     rss_bytes: int = 0
     dead: bool = False
+    booted: asyncio.Future[bool] | None = None  # the fork server's ready frame (True) or its death
+
+    @property
+    def is_booted(self) -> bool:
+        b = self.booted
+        return b is not None and b.done() and not b.cancelled() and b.exception() is None and b.result()
 
     def kill(self) -> None:
         if self.dead:
             return
         self.dead = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, 9)
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
+        if self.proc.returncode is None:  # not reaped yet: the pid is still this sandbox's
+            # By pid: Process.kill() polls first, which reaps behind the event loop's child
+            # watcher ("Unknown child process").
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, 9)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.proc.pid, 9)
         # Close our pipe ends now: nothing more is read from a killed sandbox. asyncio exposes no
         # public way to close a subprocess transport.
         transport = getattr(self.proc, "_transport", None)
@@ -146,6 +169,7 @@ class WarmPool:
         self._calls = self._started = self._cold = self._closed_idle = 0
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
+        self._spares: set[asyncio.Task[None]] = set()
 
     def _kill(self, sandbox: _Sandbox) -> None:
         sandbox.kill()
@@ -208,6 +232,10 @@ class WarmPool:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for task in list(self._spares):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         for s in self._sandboxes:
             self._kill(s)
         for s in [*self._sandboxes, *self._killed]:
@@ -216,71 +244,93 @@ class WarmPool:
         self._sandboxes.clear()
         self._killed.clear()
 
-    async def _acquire(
-        self,
-        key: tuple[Any, ...],
-        mech: Mechanism,
-        *,
-        python: str,
-        workdir: Path,
-        limits: SandboxLimits,
-        policy: SandboxPolicy,
-        network: bool,
-        hidden: tuple[Path, ...],
-        uid: int | None,
-    ) -> _Sandbox | None:
+    async def _acquire(self, key: tuple[Any, ...], spawn: _Spawn) -> _Sandbox | None:
         async with self._lock:
             self.shrink()
-            # The idle sandbox unused the longest: the one used last may still be forking its
-            # next child (back-to-back calls of a run then alternate between the app's sandboxes).
-            ready = [
+            idle = [
                 s
                 for s in self._sandboxes
                 if s.key == key and not s.busy and not s.dead and s.proc.returncode is None
             ]
-            if ready:
-                chosen = min(ready, key=lambda s: s.last_used)
+            if idle:
+                # A booted sandbox before one still starting; among them the one unused the
+                # longest: the one used last may still be forking its next child.
+                chosen = min(idle, key=lambda s: (not s.is_booted, s.last_used))
                 chosen.busy = True
+                # The app calls again: give it its next sandbox in the background (back-to-back
+                # calls then alternate, each finding a child that had a whole call to warm up).
+                if sum(1 for s in self._sandboxes if s.key == key) < self.per_key:
+                    self._spare_soon(key, spawn)
                 return chosen
             if sum(1 for s in self._sandboxes if s.key == key) >= self.per_key:
                 return None
-            if len(self._sandboxes) >= self.total:
-                idle = [s for s in self._sandboxes if not s.busy]
-                if not idle:
-                    return None
-                oldest = min(idle, key=lambda s: s.last_used)
-                self._kill(oldest)
-                self._sandboxes.remove(oldest)
-            argv = build_argv(
-                mech,
-                [python, "-I", "-c", RUNNER.read_text(encoding="utf-8"), "--serve"],
-                workdir=workdir,
-                limits=limits,
-                policy=policy,
-                network=network,
-                hidden_paths=hidden,
-                ro_paths=(),
-                uid=uid,
-                interpreter=None if python == sys.executable else python,
-            )
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(workdir)}
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.DEVNULL,
-                    cwd=str(workdir),
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError:
+            return await self._spawn(key, spawn, busy=True)
+
+    async def _spawn(self, key: tuple[Any, ...], spawn: _Spawn, *, busy: bool) -> _Sandbox | None:
+        """Start a sandbox (under the lock); None when the pool is full of busy sandboxes or the
+        process cannot start."""
+        if len(self._sandboxes) >= self.total:
+            idle = [s for s in self._sandboxes if not s.busy]
+            if not idle:
                 return None
-            rec = record(policy.state_dir, proc.pid) if policy.state_dir is not None else None
-            sandbox = _Sandbox(key=key, proc=proc, record_path=rec, busy=True)
-            self._sandboxes.append(sandbox)
-            self._started += 1
-            return sandbox
+            oldest = min(idle, key=lambda s: s.last_used)
+            self._kill(oldest)
+            self._sandboxes.remove(oldest)
+        argv = build_argv(
+            spawn.mech,
+            [spawn.python, "-I", "-c", RUNNER.read_text(encoding="utf-8"), "--serve"],
+            workdir=spawn.workdir,
+            limits=spawn.limits,
+            policy=spawn.policy,
+            network=spawn.network,
+            hidden_paths=spawn.hidden,
+            ro_paths=(),
+            uid=spawn.uid,
+            interpreter=None if spawn.python == sys.executable else spawn.python,
+        )
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(spawn.workdir)}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                cwd=str(spawn.workdir),
+                env=env,
+                start_new_session=True,
+            )
+        except OSError:
+            return None
+        policy = spawn.policy
+        rec = record(policy.state_dir, proc.pid) if policy.state_dir is not None else None
+        sandbox = _Sandbox(key=key, proc=proc, record_path=rec, busy=busy)
+        sandbox.booted = asyncio.ensure_future(self._boot(sandbox))
+        self._sandboxes.append(sandbox)
+        self._started += 1
+        return sandbox
+
+    @staticmethod
+    async def _boot(sandbox: _Sandbox) -> bool:
+        """Wait for the fork server's ready frame; False when it died first."""
+        answer = await WarmPool._read_frame(sandbox.proc)
+        if answer is None or not answer.get("ready"):
+            return False
+        sandbox.rss_bytes = int(answer.get("rss_bytes") or 0)
+        return True
+
+    def _spare_soon(self, key: tuple[Any, ...], spawn: _Spawn) -> None:
+        async def start() -> None:
+            async with self._lock:
+                count = sum(1 for s in self._sandboxes if s.key == key)
+                if count < self.per_key and len(self._sandboxes) < self.total:
+                    sandbox = await self._spawn(key, spawn, busy=False)
+                    if sandbox is not None:
+                        sandbox.last_used = time.monotonic()
+                        self._schedule_shrink()
+
+        task = asyncio.get_running_loop().create_task(start(), name="ara-warm-spare")
+        self._spares.add(task)
+        task.add_done_callback(self._spares.discard)
 
     def _release(self, sandbox: _Sandbox) -> None:
         sandbox.busy = False
@@ -315,20 +365,24 @@ class WarmPool:
         )
         uid = sandbox_uid(policy, workdir) if mech.as_root and mech.setpriv else None
         key = (python, str(workdir), network, hidden, limits, policy.uid_base, policy.uid_count)
-        sandbox = await self._acquire(
-            key,
-            mech,
-            python=python,
-            workdir=workdir,
-            limits=limits,
-            policy=policy,
-            network=network,
-            hidden=hidden,
-            uid=uid,
-        )
+        spawn = _Spawn(mech, python, workdir, limits, policy, network, hidden, uid)
+        sandbox = await self._acquire(key, spawn)
         if sandbox is None:
             self._cold += 1
             return None
+        if not sandbox.is_booted:
+            assert sandbox.booted is not None
+            try:
+                booted = await asyncio.wait_for(asyncio.shield(sandbox.booted), timeout_seconds)
+            except BaseException:
+                self._kill(sandbox)
+                self._release(sandbox)
+                raise
+            if not booted:  # its fork server did not start: this call runs cold
+                self._kill(sandbox)
+                self._release(sandbox)
+                self._cold += 1
+                return None
         body = json.dumps(
             {**request, "env": dict(env), "cwd": str(workdir), "output_bytes": limits.output_bytes}
         ).encode()
@@ -378,13 +432,23 @@ class WarmPool:
 
     @staticmethod
     async def _exchange(proc: asyncio.subprocess.Process, body: bytes) -> dict[str, Any] | None:
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
         try:
             proc.stdin.write(struct.pack(">I", len(body)) + body)
             await proc.stdin.drain()
+        except (ConnectionError, BrokenPipeError):
+            return None
+        return await WarmPool._read_frame(proc)
+
+    @staticmethod
+    async def _read_frame(proc: asyncio.subprocess.Process) -> dict[str, Any] | None:
+        """One length-prefixed JSON object from the fork server; None when it closed or sent
+        something else."""
+        assert proc.stdout is not None
+        try:
             header = await proc.stdout.readexactly(4)
             data = await proc.stdout.readexactly(struct.unpack(">I", header)[0])
-        except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError):
+        except (asyncio.IncompleteReadError, ConnectionError):
             return None
         try:
             answer = json.loads(data)
