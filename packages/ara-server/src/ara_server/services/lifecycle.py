@@ -440,6 +440,7 @@ class Lifecycle:
             # No webhook to store with it: the final state and its line are one transaction
             # function. Through SQLite's writer it commits after the run's queued lines (queue
             # order); elsewhere they are flushed first.
+            self.logbus.hand_over()  # this turn's lines go to the writer before the final state
             if not self.store.writes_in_order or self.logbus.backlog:
                 await self._flush_logs()
             ended = await self.store.write(

@@ -44,6 +44,7 @@ class LogBus:
         self._writer: asyncio.Task[None] | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._in_writer: set[asyncio.Future[None]] = set()  # lines queued on the store's writer
+        self._tick: list[dict[str, Any]] = []  # lines of this turn of the event loop, for the writer
 
     async def log(self, app_id: str, run_id: str | None, level: str, event_type: str, message: str) -> None:
         """Append a log line, wait until it is committed, and wake this node's log streams."""
@@ -55,22 +56,40 @@ class LogBus:
         (see `flush`). Its time is the time of this call."""
         row = logs.log_row(app_id, run_id, level, event_type, message)
         if self.store.writes_in_order and not self._queue:
-            try:
-                future = self.store.write_soon(logs.add_logs, [row])
-            except Exception:  # the writer stopped: the line waits in the queue instead
-                pass
-            else:
-                self._in_writer.add(future)
-                future.add_done_callback(self._written_by_writer)
-                return
-        self._queue.append(row)
-        self._queued += 1
+            # Lines of one turn of the event loop go to the writer together, at its end (or
+            # earlier, when `hand_over` is called).
+            self._tick.append(row)
+            if len(self._tick) == 1:
+                asyncio.get_running_loop().call_soon(self.hand_over)
+            return
+        self._enqueue([row])
+
+    def hand_over(self) -> None:
+        """Hand the lines logged so far in this turn of the event loop to the store's writer now:
+        a write queued on the writer after this call is committed with them or after them."""
+        rows, self._tick = self._tick, []
+        if rows:
+            self._to_writer(rows)
+
+    def _to_writer(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            future = self.store.write_soon(logs.add_logs, rows)
+        except Exception:  # the writer stopped: the lines wait in the queue instead
+            self._enqueue(rows)
+            return
+        self._in_writer.add(future)
+        future.add_done_callback(lambda f: self._written_by_writer(f, rows))
+
+    def _enqueue(self, rows: list[dict[str, Any]]) -> None:
+        self._queue.extend(rows)
+        self._queued += len(rows)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write(), name="ara-logbus")
 
     @property
     def backlog(self) -> int:
-        """Lines waiting in this bus's own queue (not yet handed to the store)."""
+        """Lines waiting in this bus's own queue (not yet handed to the store; see `hand_over`
+        for the lines of the current turn of the event loop)."""
         return len(self._queue)
 
     async def flush(self) -> None:
@@ -80,8 +99,10 @@ class LogBus:
             Exception: The database's error when the lines could not be written (they stay queued
                 and are written by the next `log_soon` or `flush`).
         """
-        if self._in_writer:
+        self.hand_over()
+        while self._in_writer:  # (a refused batch is handed over again line by line)
             await asyncio.gather(*list(self._in_writer), return_exceptions=True)
+            await asyncio.sleep(0)  # let the done callbacks of those futures run
         target = self._queued
         if self._written >= target:
             return
@@ -112,15 +133,21 @@ class LogBus:
             self.wake()
             self._settle(None)
 
-    def _written_by_writer(self, future: asyncio.Future[None]) -> None:
+    def _written_by_writer(self, future: asyncio.Future[None], rows: list[dict[str, Any]]) -> None:
         self._in_writer.discard(future)
         if future.cancelled():
             return
         error = future.exception()
         if error is None:
             self.wake()
-        elif not isinstance(error, IntegrityError):  # a line of a deleted app is dropped silently
-            log.warning("log line not written", error=f"{type(error).__name__}: {error}")
+        elif isinstance(error, IntegrityError):
+            # A line of a deleted app: the others of the batch are written one by one (that one
+            # is dropped when it is refused again).
+            if len(rows) > 1:
+                for row in rows:
+                    self._to_writer([row])
+        else:
+            log.warning("log lines not written", lines=len(rows), error=f"{type(error).__name__}: {error}")
 
     def _settle(self, error: Exception | None) -> None:
         keep: list[tuple[int, asyncio.Future[None]]] = []
