@@ -5,7 +5,10 @@ ours:   `run_function` of a one-line tool (`def f(x): return x`) in the same int
         - cold, isolated: a fresh bubblewrap sandbox and interpreter per call (the default);
         - cold, unisolated: the fallback without bubblewrap (`mechanism="none"`), to show what the
           isolation itself adds;
-        - warm: through a warm sandbox (`warm_per_app=1`): a fork of a ready fork server.
+        - warm: through a warm sandbox (`warm_per_app=2`, the server's default): a fork of a ready
+          fork server;
+        - warm, back-to-back: five calls in a row (as a run's tool calls come), time per call; the
+          app's two warm sandboxes take turns.
 
 Each round interleaves the four (the anchor and the three kinds of call, in turn) for `--calls` calls each and
 takes the p50 of each; the report shows the p50s and each ratio to the anchor as median (min-max
@@ -55,22 +58,26 @@ async def main() -> None:
     print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
     workdir = Path(tempfile.mkdtemp(prefix="ara-bench-sandbox-"))
 
-    def call(policy: SandboxPolicy) -> Callable[[], Awaitable[object]]:
+    def call(policy: SandboxPolicy, where: Path = workdir, times: int = 1) -> Callable[[], Awaitable[object]]:
         async def one() -> object:
-            res = await run_function(
-                source=SOURCE,
-                function_name="f",
-                mode="tool",
-                payload={"x": 1},
-                workdir=workdir,
-                timeout_seconds=30,
-                policy=policy,
-            )
-            if not res.ok:
-                raise SystemExit(f"call failed: {res.error}")
-            return res.result
+            for _ in range(times):
+                res = await run_function(
+                    source=SOURCE,
+                    function_name="f",
+                    mode="tool",
+                    payload={"x": 1},
+                    workdir=where,
+                    timeout_seconds=30,
+                    policy=policy,
+                )
+                if not res.ok:
+                    raise SystemExit(f"call failed: {res.error}")
+            return times
 
         return one
+
+    in_a_row = 5
+    warm = SandboxPolicy(warm_per_app=2)
 
     async def spawn() -> object:
         await asyncio.to_thread(subprocess.run, [sys.executable, "-I", "-c", "pass"], check=True)
@@ -80,18 +87,22 @@ async def main() -> None:
         "anchor: bare python -I -c pass": spawn,
         "cold, isolated (bubblewrap)": call(SandboxPolicy()),
         "cold, unisolated (fallback)": call(SandboxPolicy(mechanism="none")),
-        "warm (fork server in a sandbox)": call(SandboxPolicy(warm_per_app=1)),
+        "warm (fork server in a sandbox)": call(warm),
+        f"warm, {in_a_row} in a row, per call": call(warm, workdir / "row", in_a_row),
     }
     p50s: dict[str, list[float]] = {name: [] for name in sides}
-    for fn in sides.values():  # warm-up: detection, first sandbox of the warm pool
+    (workdir / "row").mkdir()
+    for fn in sides.values():  # warm-up: detection, the warm pool's sandboxes
         await fn()
+        await fn()
+    await asyncio.sleep(1.0)  # the second sandbox of each app boots
     for _ in range(args.rounds):
         samples: dict[str, list[float]] = {name: [] for name in sides}
         for _ in range(args.calls):
             for name, fn in sides.items():
                 started = time.perf_counter()
-                await fn()
-                samples[name].append((time.perf_counter() - started) * 1000)
+                calls = await fn()
+                samples[name].append((time.perf_counter() - started) * 1000 / (calls or 1))  # pyright: ignore[reportOperatorIssue]
         for name in sides:
             p50s[name].append(percentile(samples[name], 50))
     anchor = next(iter(sides))
@@ -101,7 +112,8 @@ async def main() -> None:
     stats = warm_sandbox_stats()
     if stats is not None:
         print(
-            f"  warm pool: {stats.sandboxes} sandbox(es), {stats.rss_bytes / 1e6:.1f} MB resident, "
+            f"  warm pool: {stats.sandboxes} sandbox(es), {stats.processes} processes, "
+            f"{stats.rss_bytes / 1e6:.1f} MB resident ({stats.pss_bytes / 1e6:.1f} MB proportional), "
             f"{stats.calls} warm calls, {stats.cold_fallbacks} cold fallbacks"
         )
     await close_warm_sandboxes()
