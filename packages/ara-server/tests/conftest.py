@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,17 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
         scheduler_interval_seconds=0,
         tool_timeout_seconds=10.0,
     )
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A world-readable temporary directory outside `/tmp` (sandboxed code, package installs and
+    artifact fetches get a private `/tmp`, so a local git repo or tarball they must read lives here)."""
+    base = Path("/var/tmp") if os.access("/var/tmp", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix="ara-test-", dir=base))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -141,8 +141,8 @@ def _git_repo(root: Path) -> Path:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed for a git artifact")
-async def test_a_command_adapter_from_a_git_artifact_answers_over_stdio(server, tmp_path):
-    repo = _git_repo(tmp_path)
+async def test_a_command_adapter_from_a_git_artifact_answers_over_stdio(server, shared_dir):
+    repo = _git_repo(shared_dir)  # the clone runs sandboxed, with a private /tmp
     adapter = {
         "type": "command",
         "framework": "langgraph",

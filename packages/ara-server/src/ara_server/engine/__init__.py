@@ -1,6 +1,7 @@
 """The run engine of ara-server: sandboxed prompt functions and tools, and the agent loop."""
 
 from ._artifacts import ArtifactError, artifact_dir, ensure_artifact
+from ._builds import unsandboxed_build_warnings
 from ._chat import chat_events
 from ._envs import AppEnvironment, PackageInstallError, ensure_environment, environment_key
 from ._executors import (
@@ -95,5 +96,6 @@ __all__ = [
     "run_sandboxed",
     "run_startup",
     "sandbox_policy",
+    "unsandboxed_build_warnings",
     "warm_sandbox_stats",
 ]

@@ -4,6 +4,10 @@ An artifact is fetched once into ``<workdir>/.ara/artifacts/<hash>`` (the hash c
 declaration) and reused; ``subdir`` (git) or ``strip_prefix`` (tarball) select the directory that
 is used. Fetching happens at deploy (a failure fails the deploy, naming the artifact) and again
 before a run on a node that has not fetched it yet.
+
+Fetches run in the build sandbox (`run_build`: network on, only the fetch's scratch directory
+writable, the data directory, the server's home and its environment out of sight), so a `repo_url`
+or `file://` URL reaches only what app code could read, and a hostile archive is unpacked there.
 """
 
 from __future__ import annotations
@@ -13,13 +17,12 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import tarfile
-import tempfile
-import urllib.request
+import sys
 import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from ._builds import give_back, run_build
 
 __all__ = ["ArtifactError", "artifact_dir", "ensure_artifact"]
 
@@ -46,7 +49,35 @@ def _inside(root: Path, relative: str, what: str) -> Path:
     return root / rel
 
 
-def _fetch_git(spec: dict[str, Any], dest: Path) -> None:
+#: Downloads and unpacks a tarball inside the fetch sandbox: ``url dest limit timeout``. Prints one
+#: line saying what went wrong and exits 3 on a failure it understands.
+_TARBALL_SCRIPT = """
+import os, sys, tarfile, urllib.request
+url, dest, limit, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+archive = dest + ".tar"
+os.makedirs(dest)
+def fail(message):
+    print(message, file=sys.stderr)
+    raise SystemExit(3)
+try:
+    with urllib.request.urlopen(url, timeout=timeout) as resp, open(archive, "wb") as out:
+        total = 0
+        while chunk := resp.read(1 << 16):
+            total += len(chunk)
+            if total > limit:
+                fail(f"tarball {url} is larger than {limit} bytes")
+            out.write(chunk)
+except (OSError, ValueError) as exc:
+    fail(f"download of {url} failed: {exc}")
+try:
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+except (tarfile.TarError, OSError) as exc:
+    fail(f"{url} is not a readable tar archive: {exc}")
+"""
+
+
+def _fetch_git(spec: dict[str, Any], scratch: Path, dest: Path) -> None:
     url = str(spec.get("repo_url") or "").strip()
     ref = str(spec.get("ref") or "main").strip() or "main"
     if not url:
@@ -54,47 +85,43 @@ def _fetch_git(spec: dict[str, Any], dest: Path) -> None:
     git = shutil.which("git")
     if git is None:
         raise ArtifactError("git is not installed on the server")
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    try:
-        done = subprocess.run(
-            [git, "clone", "--quiet", "--depth", "1", "--branch", ref, "--", url, str(dest)],
-            capture_output=True,
-            text=True,
-            timeout=FETCH_TIMEOUT_SECONDS,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ArtifactError(f"git clone of {url} timed out") from None
+    # The clone runs in the fetch sandbox: it sees what app code sees (not the data directory, the
+    # server's home or its environment) and writes only its scratch directory. There it runs as a
+    # uid of its own, so a local repository (owned by someone else) must be trusted explicitly.
+    home = scratch / "home"
+    home.mkdir(parents=True, mode=0o700)
+    (home / ".gitconfig").write_text("[safe]\n\tdirectory = *\n", encoding="utf-8")
+    done = run_build(
+        [os.path.realpath(git), "clone", "--quiet", "--depth", "1", "--branch", ref, "--", url, str(dest)],
+        scratch=scratch,
+        env={"GIT_TERMINAL_PROMPT": "0"},
+        timeout_seconds=FETCH_TIMEOUT_SECONDS,
+    )
+    if done.returncode == 124:
+        raise ArtifactError(f"git clone of {url} timed out")
     if done.returncode != 0:
         raise ArtifactError(f"git clone of {url} (ref {ref}) failed: {done.stderr.strip()[-300:]}")
     shutil.rmtree(dest / ".git", ignore_errors=True)
 
 
-def _fetch_tarball(spec: dict[str, Any], dest: Path) -> None:
+def _fetch_tarball(spec: dict[str, Any], scratch: Path, dest: Path) -> None:
     url = str(spec.get("url") or "").strip()
     if not url:
         raise ArtifactError("tarball artifact has no url")
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "artifact.tar"
-        try:
-            with (
-                urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as resp,
-                archive.open("wb") as out,
-            ):  # noqa: S310 - the app's own declaration
-                total = 0
-                while chunk := resp.read(1 << 16):
-                    total += len(chunk)
-                    if total > MAX_TARBALL_BYTES:
-                        raise ArtifactError(f"tarball {url} is larger than {MAX_TARBALL_BYTES} bytes")
-                    out.write(chunk)
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"download of {url} failed: {exc}") from None
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(dest, filter="data")
-        except (tarfile.TarError, OSError) as exc:
-            raise ArtifactError(f"{url} is not a readable tar archive: {exc}") from None
+    # Downloaded and unpacked (with tarfile's `data` filter) in the fetch sandbox by the server's
+    # interpreter, in isolated mode without site-packages.
+    argv = [sys.executable, "-I", "-S", "-c", _TARBALL_SCRIPT, url, str(dest)]
+    done = run_build(
+        [*argv, str(MAX_TARBALL_BYTES), str(FETCH_TIMEOUT_SECONDS)],
+        scratch=scratch,
+        timeout_seconds=FETCH_TIMEOUT_SECONDS,
+    )
+    if done.returncode == 124:
+        raise ArtifactError(f"download of {url} timed out")
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        detail = lines[-1] if done.returncode == 3 and lines else done.stderr.strip()[-300:]
+        raise ArtifactError(detail if done.returncode == 3 else f"download of {url} failed: {detail}")
 
 
 def _ensure(spec: dict[str, Any], workdir: Path) -> Path:
@@ -102,22 +129,26 @@ def _ensure(spec: dict[str, Any], workdir: Path) -> Path:
     root = artifact_dir(spec, workdir)
     if not root.is_dir():
         root.parent.mkdir(parents=True, exist_ok=True)
-        build = root.parent / f".build-{uuid.uuid4().hex[:8]}"
+        scratch = root.parent / f".build-{uuid.uuid4().hex[:8]}"
+        build = scratch / "out"
         try:
             if kind == "git":
-                _fetch_git(spec, build)
+                _fetch_git(spec, scratch, build)
             elif kind == "tarball":
-                build.mkdir()
-                _fetch_tarball(spec, build)
+                scratch.mkdir(mode=0o700)
+                _fetch_tarball(spec, scratch, build)
             else:
                 raise ArtifactError(f"unknown artifact type {kind!r} (expected 'git' or 'tarball')")
+            if not build.is_dir():
+                raise ArtifactError(f"the {kind} artifact produced no directory")
+            give_back(build)
             try:
                 os.replace(build, root)
             except OSError:
                 if not root.is_dir():
                     raise
         finally:
-            shutil.rmtree(build, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
     selected = str(spec.get("subdir") or "") if kind == "git" else str(spec.get("strip_prefix") or "")
     path = _inside(root, selected, "subdir" if kind == "git" else "strip_prefix")
     if not path.is_dir():

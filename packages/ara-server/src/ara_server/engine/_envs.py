@@ -7,6 +7,11 @@ a new one. It is created with `--system-site-packages` over the server's interpr
 code still sees what the server has) and published by renaming a finished build into place, so a
 half-installed environment is never used; a lock file serialises builds of one hash across
 processes.
+
+Every `uv` command runs in the build sandbox (`run_build`): an sdist's build step runs code of the
+package's author, so it sees neither the data directory (the database, `secrets.key`, other apps'
+environments) nor the server's home or environment; it can write only its own build directory and
+the install cache `<envs_dir>/.uv-cache`, and it has the network.
 """
 
 from __future__ import annotations
@@ -17,17 +22,15 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["AppEnvironment", "PackageInstallError", "ensure_environment", "environment_key"]
+from ._builds import BuildResult, give_back, install_env, run_build
 
-#: Seconds one `uv` invocation may take before the install is abandoned.
-INSTALL_TIMEOUT_SECONDS = 600.0
+__all__ = ["AppEnvironment", "PackageInstallError", "ensure_environment", "environment_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +84,61 @@ def environment_key(packages: Sequence[str]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:24]
 
 
+def _is_program(path: Path) -> bool:
+    """A real executable (not a shell shim that needs the server's home, as pyenv's are)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
 def _uv() -> str:
+    """The `uv` binary (resolved, so it can be bound into the build sandbox): the one installed
+    beside the server's interpreter first, then `PATH`, then `~/.local/bin`."""
     found = shutil.which("uv")
+    candidates = [Path(sys.executable).parent / "uv", *([Path(found)] if found else [])]
+    candidates.append(Path.home() / ".local" / "bin" / "uv")
+    for candidate in candidates:
+        real = Path(os.path.realpath(candidate))
+        if real.is_file() and _is_program(real):
+            return str(real)
     if found:
         return found
-    for candidate in (Path(sys.executable).parent / "uv", Path.home() / ".local" / "bin" / "uv"):
-        if candidate.is_file():
-            return str(candidate)
     raise PackageInstallError("", None, "uv is not installed on the server (it installs python_packages)")
 
 
-def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
-    # Trust the system's certificate store (as pip does), so a package index behind a private CA
-    # works without extra settings; an operator's own UV_NATIVE_TLS wins.
-    env.setdefault("UV_NATIVE_TLS", "1")
-    try:
-        return subprocess.run(
-            argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS, env=env, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(argv, 124, "", f"timed out after {INSTALL_TIMEOUT_SECONDS:g} s")
+def _local_dirs(env: dict[str, str]) -> list[Path]:
+    """Local directories an operator named in the install environment (`UV_FIND_LINKS`), made
+    readable inside the build sandbox."""
+    out: list[Path] = []
+    for entry in env.get("UV_FIND_LINKS", "").replace(",", " ").split():
+        path = Path(entry.removeprefix("file://"))
+        if path.is_absolute() and path.is_dir():
+            out.append(path)
+    return out
+
+
+class _Builder:
+    """Runs the `uv` commands of one environment build in the build sandbox."""
+
+    def __init__(self, uv: str, envs_dir: Path, scratch: Path) -> None:
+        self.uv, self.scratch, self.cache = uv, scratch, envs_dir / ".uv-cache"
+        self.ro = [Path(uv), *_local_dirs(install_env())]
+
+    def run(self, *args: str) -> BuildResult:
+        env = {
+            "UV_CACHE_DIR": str(self.cache),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_PROGRESS": "1",
+            # The cache and the build are separate mounts (no hardlinks across them); copies also
+            # keep a published environment from sharing files with the cache later builds write.
+            "UV_LINK_MODE": "copy",
+            # Trust the system's certificate store (as pip does), so a package index behind a
+            # private CA works without extra settings; an operator's ARA_INSTALL_ENV_UV_NATIVE_TLS wins.
+            "UV_NATIVE_TLS": install_env().get("UV_NATIVE_TLS", "1"),
+        }
+        return run_build([self.uv, *args], scratch=self.scratch, env=env, cache=self.cache, ro_paths=self.ro)
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -119,34 +156,37 @@ def _build(envs_dir: Path, key: str, packages: tuple[str, ...], declared: Sequen
         try:
             if python.exists():  # another process finished it while we waited
                 return AppEnvironment(key, target, str(python), packages)
-            uv = _uv()
-            build = envs_dir / f".build-{key}-{uuid.uuid4().hex[:8]}"
+            scratch = envs_dir / f".build-{key}-{uuid.uuid4().hex[:8]}"
+            builder = _Builder(_uv(), envs_dir, scratch)
+            # The environment is built at `<scratch>/env`, bound at the same path inside the build
+            # sandbox, then published by renaming it into place.
+            build = scratch / "env"
             try:
-                made = _run(
-                    [uv, "venv", "--quiet", "--system-site-packages", "--python", sys.executable, str(build)]
-                )
+                made = builder.run(
+                    "venv", "--quiet", "--relocatable", "--system-site-packages", "--python", sys.executable,
+                    str(build),
+                )  # fmt: skip
                 if made.returncode != 0:
                     raise PackageInstallError("", None, _tail(made.stderr or made.stdout))
                 build_python = str(build / "bin" / "python")
-                done = _run([uv, "pip", "install", "--quiet", "--python", build_python, *packages])
+                done = builder.run("pip", "install", "--quiet", "--python", build_python, *packages)
                 if done.returncode != 0:
-                    raise _blame(uv, build_python, declared, _tail(done.stderr or done.stdout))
-                # Console scripts keep the build path in their shebang; the sandbox runs only
-                # `python`, which does not care.
+                    raise _blame(builder, build_python, declared, _tail(done.stderr or done.stdout))
                 os.replace(build, target)
+                give_back(target)
             finally:
-                if build.exists():
-                    shutil.rmtree(build, ignore_errors=True)
+                if scratch.exists():
+                    shutil.rmtree(scratch, ignore_errors=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     os.chmod(target, 0o755)
     return AppEnvironment(key, target, str(python), packages)
 
 
-def _blame(uv: str, python: str, declared: Sequence[str], detail: str) -> PackageInstallError:
+def _blame(builder: _Builder, python: str, declared: Sequence[str], detail: str) -> PackageInstallError:
     """The first declared package that cannot be installed on its own (a dry run each)."""
     for index, package in enumerate(declared):
-        probe = _run([uv, "pip", "install", "--quiet", "--dry-run", "--python", python, package])
+        probe = builder.run("pip", "install", "--quiet", "--dry-run", "--python", python, package)
         if probe.returncode != 0:
             return PackageInstallError(package, index, _tail(probe.stderr or probe.stdout))
     return PackageInstallError("", None, detail)

@@ -53,6 +53,10 @@ PROTECTIONS: dict[str, str] = {
     "limit_processes": "processes limit, per sandbox",
     "limit_output": "captured output limit",
     "limit_wall_clock": "wall-clock timeout",
+    "sandboxed_installs": (
+        "python_packages installs and artifact fetches run in a sandbox too (network on, only their build "
+        "directory and the install cache writable)"
+    ),
 }
 
 
@@ -207,6 +211,7 @@ def status_of(mech: Mechanism) -> IsolationStatus:
         "limit_processes": mech.prlimit is not None and isolated_fs and drops_root,
         "limit_output": True,
         "limit_wall_clock": True,
+        "sandboxed_installs": isolated_fs,
     }
     isolated = all(protections.values())
     reason = mech.reason
@@ -282,11 +287,16 @@ def build_argv(
     ro_paths: Iterable[Path],
     uid: int | None,
     interpreter: str | None = None,
+    rw_paths: Iterable[Path] = (),
 ) -> list[str]:
     """The full command line: bubblewrap (if available), `prlimit`, `setpriv` (when root), `argv`.
 
+    `rw_paths` are more directories bound writable at their own path besides `workdir` (package
+    installs: the install cache); like the workspace, none may contain a hidden path.
+
     Raises:
-        ValueError: The workspace contains a hidden path or is the root directory.
+        ValueError: The workspace (or an `rw_paths` entry) contains a hidden path or is the root
+            directory.
     """
     limit_argv: list[str] = []
     if mech.prlimit:
@@ -311,6 +321,10 @@ def build_argv(
             raise ValueError(f"the sandbox workspace {workdir} must not contain the hidden path {h}")
     if workdir == Path("/"):
         raise ValueError("the sandbox workspace must not be /")
+    writable = [_abs(p) for p in rw_paths]
+    for w in writable:
+        if w == Path("/") or any(_is_within(h, w) for h in hidden):
+            raise ValueError(f"the writable sandbox path {w} must not be / or contain a hidden path")
 
     out = [mech.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     out.append("--unshare-cgroup-try")
@@ -375,7 +389,7 @@ def build_argv(
         # The code runs as another uid: a directory it cannot traverse (mode without o+x) on the way
         # to its workspace or interpreter is replaced by an empty tmpfs, and what is needed is bound
         # again on top.
-        for target in [workdir, *wanted, *(_abs(q) for q in ro_paths)]:
+        for target in [workdir, *writable, *wanted, *(_abs(q) for q in ro_paths)]:
             for anc in reversed(target.parents):
                 if anc == Path("/"):
                     continue
@@ -410,6 +424,9 @@ def build_argv(
         out += ["--ro-bind", str(p), str(p)]
         mounts.append((p, False))
 
+    for w in writable:
+        make_parents(w)
+        out += ["--bind", str(w), str(w)]
     make_parents(workdir)
     out += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--"]
     if mech.as_root and mech.setpriv and uid is not None:

@@ -79,6 +79,10 @@ class SandboxPolicy(msgspec.Struct, frozen=True, kw_only=True):
             per call. Used only with bubblewrap.
         warm_total: Most warm sandboxes of the server. Default 16.
         warm_idle_seconds: A warm sandbox unused this long is closed, in seconds. Default 60.
+        install_limits: Limits of the sandboxes that install `python_packages` and fetch artifacts
+            (`uv`, `git`, tarball downloads): generous, since builds are big. Default 600 CPU
+            seconds per process, 8 GiB of address space, 4096 open files, 1024 processes, 8 GiB
+            per file, 600 s wall clock.
     """
 
     hidden_paths: tuple[Path, ...] = ()
@@ -91,6 +95,15 @@ class SandboxPolicy(msgspec.Struct, frozen=True, kw_only=True):
     warm_per_app: int = 0
     warm_total: int = 16
     warm_idle_seconds: float = 60.0
+    install_limits: SandboxLimits = SandboxLimits(
+        cpu_seconds=600,
+        memory_bytes=8192 * _MiB,
+        open_files=4096,
+        processes=1024,
+        output_bytes=256 * 1024,
+        file_bytes=8192 * _MiB,
+        timeout_seconds=600.0,
+    )
 
     def __post_init__(self) -> None:
         if self.uid_base < 1000 or self.uid_count < 1 or self.uid_base + self.uid_count > 2**32 - 2:

@@ -36,6 +36,7 @@ from ..engine import (
     handler_row,
     run_startup,
     sandbox_policy,
+    unsandboxed_build_warnings,
     warm_sandbox_stats,
 )
 from ..errors import ApiProblem
@@ -332,7 +333,8 @@ class Execution:
             raise ApiProblem(
                 422, "package_install_failed", message, [{"path": path, "message": message}]
             ) from None
-        for path, spec in declared_artifacts(view):
+        artifacts = declared_artifacts(view)
+        for path, spec in artifacts:
             try:
                 await ensure_artifact(spec, self.settings.data_dir / "artifact-cache")
             except ArtifactError as exc:
@@ -340,7 +342,9 @@ class Execution:
                 raise ApiProblem(
                     422, "artifact_unavailable", message, [{"path": path, "message": message}]
                 ) from None
-        return deploy_warnings(view)
+        return deploy_warnings(view) + unsandboxed_build_warnings(
+            [path for path, _ in declared], [path for path, _ in artifacts]
+        )
 
     async def _prepare(self, app: dict[str, Any], version: str) -> Prepared:
         view = apps.app_view(app)
