@@ -33,7 +33,7 @@ from ara_server.engine import (
     isolation_status,
     sandbox_policy,
 )
-from ara_server.engine._builds import install_env
+from ara_server.engine._builds import install_env, run_build
 
 ISOLATED = isolation_status().isolated
 needs_isolation = pytest.mark.skipif(not ISOLATED, reason="bubblewrap is not usable on this machine")
@@ -384,3 +384,31 @@ async def test_a_tarball_url_cannot_read_the_servers_files(server, settings):
     spec = {"type": "tarball", "url": f"file://{settings.data_dir / 'secrets.key'}", "strip_prefix": ""}
     with pytest.raises(ArtifactError, match="download of .* failed"):
         await ensure_artifact(spec, settings.data_dir / "artifact-cache")
+
+
+@needs_isolation
+def test_a_build_gets_the_install_limits_and_is_killed_whole_at_its_timeout(settings, tmp_path):
+    policy = sandbox_policy()
+    limits = policy.install_limits
+    scratch = tmp_path / "scratch"
+    shown = run_build(
+        ["/bin/bash", "-c", "ulimit -t; ulimit -f; ulimit -u; pwd; touch made"], scratch=scratch
+    )
+    assert shown.returncode == 0 and shown.isolated, shown
+    cpu, fsize, nproc, cwd = shown.stdout.split()
+    assert (int(cpu), int(fsize) * 1024, int(nproc)) == (
+        limits.cpu_seconds,
+        limits.file_bytes,
+        limits.processes,
+    )
+    assert cwd == str(scratch) and (scratch / "made").is_file()
+    # A build that leaves a detached child behind is ended with all of it at its timeout.
+    marker = f"sleep 9{uuid.uuid4().int % 10**8:08d}"
+    hung = run_build(
+        ["/bin/sh", "-c", f"setsid {marker} & exec {marker}"],
+        scratch=tmp_path / "hung",
+        timeout_seconds=1,
+    )
+    assert hung.returncode == 124 and "timed out" in hung.stderr
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout == "", left.stdout
