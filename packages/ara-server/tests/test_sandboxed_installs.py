@@ -27,6 +27,7 @@ import msgspec
 import pytest
 from ara_server.engine import (
     ArtifactError,
+    _isolation,
     configure_sandbox,
     ensure_artifact,
     environment_key,
@@ -412,3 +413,28 @@ def test_a_build_gets_the_install_limits_and_is_killed_whole_at_its_timeout(sett
     assert hung.returncode == 124 and "timed out" in hung.stderr
     left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     assert left.stdout == "", left.stdout
+
+
+async def test_a_policy_that_requires_bubblewrap_fails_the_install_where_it_is_missing(
+    server, settings, monkeypatch
+):
+    real_which = shutil.which
+    monkeypatch.setattr(_isolation, "which", lambda name: None if name == "bwrap" else real_which(name))
+    _isolation.reset_detection()
+    before = sandbox_policy()
+    configure_sandbox(msgspec.structs.replace(before, mechanism="bubblewrap"))
+    try:
+        resp = await server.client.post(
+            "/apps",
+            json={**server.manifest("needs-bwrap"), "runtime_profile": {"python_packages": ["araprobe"]}},
+            headers=server.owner(),
+        )
+        assert resp.status_code == 422, resp.text
+        error = resp.json()["error"]
+        assert error["code"] == "package_install_failed"
+        assert "sandbox unavailable" in error["message"] and "not installed" in error["message"]
+        assert "$.runtime_profile.python_packages" in error["message"]
+        assert not (settings.data_dir / "envs" / environment_key(["araprobe"])).exists()
+    finally:
+        configure_sandbox(before)
+        _isolation.reset_detection()

@@ -60,14 +60,19 @@ class PackageInstallError(Exception):
 
     Attributes:
         package: The package specifier that failed (``""`` when no single one is to blame, e.g. two
-            packages that conflict).
+            packages that conflict, or the environment itself could not be made).
         index: Its position in the declared list (``None`` with `package` ``""``).
         detail: The installer's last output lines.
     """
 
-    def __init__(self, package: str, index: int | None, detail: str) -> None:
+    def __init__(self, package: str, index: int | None, detail: str, *, what: str = "") -> None:
         self.package, self.index, self.detail = package, index, detail
-        what = f"python package {package!r} could not be installed" if package else "python packages conflict"
+        if not what:
+            what = (
+                f"python package {package!r} could not be installed"
+                if package
+                else "python packages conflict"
+            )
         super().__init__(f"{what}: {detail}" if detail else what)
 
 
@@ -105,7 +110,9 @@ def _uv() -> str:
             return str(real)
     if found:
         return found
-    raise PackageInstallError("", None, "uv is not installed on the server (it installs python_packages)")
+    raise PackageInstallError(
+        "", None, "uv is not installed on the server (it installs python_packages)", what="no installer"
+    )
 
 
 def _local_dirs(env: dict[str, str]) -> list[Path]:
@@ -167,7 +174,12 @@ def _build(envs_dir: Path, key: str, packages: tuple[str, ...], declared: Sequen
                     str(build),
                 )  # fmt: skip
                 if made.returncode != 0:
-                    raise PackageInstallError("", None, _tail(made.stderr or made.stdout))
+                    raise PackageInstallError(
+                        "",
+                        None,
+                        _tail(made.stderr or made.stdout),
+                        what="the environment could not be created",
+                    )
                 build_python = str(build / "bin" / "python")
                 done = builder.run("pip", "install", "--quiet", "--python", build_python, *packages)
                 if done.returncode != 0:
