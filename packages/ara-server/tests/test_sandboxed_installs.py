@@ -314,8 +314,11 @@ async def test_without_bubblewrap_the_install_runs_and_the_deploy_says_so(
     env_dir = settings.data_dir / "envs" / environment_key(["araprobe"])
     [seen_file] = env_dir.glob("lib/python*/site-packages/araprobe/seen.json")
     seen = json.loads(seen_file.read_text())
-    # As before the sandbox: the build ran with the server's user and environment.
+    # As before the sandbox: the build ran with the server's user and environment, and uv's own
+    # cache (the sandbox's cache under the envs dir never gets files of the server's user).
     assert seen["canary"] == {"ok": True, "value": CANARY}
+    assert seen["env_secret"] == SERVER_SECRET
+    assert not (settings.data_dir / "envs" / ".uv-cache").exists()
     for path in seen["writes"]:
         Path(path).unlink(missing_ok=True)
 

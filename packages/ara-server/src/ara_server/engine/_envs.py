@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._builds import BuildResult, give_back, install_env, run_build
+from ._builds import BuildResult, give_back, install_env, isolated_builds, run_build
 
 __all__ = ["AppEnvironment", "PackageInstallError", "ensure_environment", "environment_key"]
 
@@ -127,15 +127,20 @@ def _local_dirs(env: dict[str, str]) -> list[Path]:
 
 
 class _Builder:
-    """Runs the `uv` commands of one environment build in the build sandbox."""
+    """Runs the `uv` commands of one environment build in the build sandbox.
+
+    Sandboxed, uv's cache is `<envs_dir>/.uv-cache` (owned by the builds' uid); unisolated (no
+    bubblewrap), uv keeps its default cache as before, so a cache the sandbox owns never gets files
+    of the server's user.
+    """
 
     def __init__(self, uv: str, envs_dir: Path, scratch: Path) -> None:
-        self.uv, self.scratch, self.cache = uv, scratch, envs_dir / ".uv-cache"
+        self.uv, self.scratch = uv, scratch
+        self.cache = envs_dir / ".uv-cache" if isolated_builds() else None
         self.ro = [Path(uv), *_local_dirs(install_env())]
 
     def run(self, *args: str) -> BuildResult:
         env = {
-            "UV_CACHE_DIR": str(self.cache),
             "UV_PYTHON_DOWNLOADS": "never",
             "UV_NO_PROGRESS": "1",
             # The cache and the build are separate mounts (no hardlinks across them); copies also
@@ -145,6 +150,8 @@ class _Builder:
             # private CA works without extra settings; an operator's ARA_INSTALL_ENV_UV_NATIVE_TLS wins.
             "UV_NATIVE_TLS": install_env().get("UV_NATIVE_TLS", "1"),
         }
+        if self.cache is not None:
+            env["UV_CACHE_DIR"] = str(self.cache)
         return run_build([self.uv, *args], scratch=self.scratch, env=env, cache=self.cache, ro_paths=self.ro)
 
 
