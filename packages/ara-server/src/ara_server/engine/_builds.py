@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,18 +186,21 @@ def run_build(
     for directory in (scratch, scratch / "home", scratch / "tmp", *((cache,) if cache else ())):
         _prepare_dir(directory, uid)
     hidden = [*pol.hidden_paths, *((pol.state_dir,) if pol.state_dir is not None else ())]
-    full_argv = build_argv(
-        mech,
-        list(argv),
-        workdir=scratch,
-        limits=limits,
-        policy=pol,
-        network=True,
-        hidden_paths=hidden,
-        ro_paths=list(ro_paths),
-        uid=uid,
-        rw_paths=[cache] if cache is not None else [],
-    )
+    try:
+        full_argv = build_argv(
+            mech,
+            list(argv),
+            workdir=scratch,
+            limits=limits,
+            policy=pol,
+            network=True,
+            hidden_paths=hidden,
+            ro_paths=list(ro_paths),
+            uid=uid,
+            rw_paths=[cache] if cache is not None else [],
+        )
+    except ValueError as exc:  # a build directory that contains a hidden path
+        return BuildResult(126, "", f"sandbox refused: {exc}", isolated)
     extra = {**install_env(), **(env or {})}
     if isolated:
         full_env = {
@@ -238,10 +242,12 @@ def run_build(
                 os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         forget(rec)
-        for tail in (out, err):
-            tail.thread.join(_PIPE_GRACE_SECONDS)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
+        grace_ends = time.monotonic() + _PIPE_GRACE_SECONDS
+        for tail, pipe in ((out, proc.stdout), (err, proc.stderr)):
+            tail.thread.join(max(0.0, grace_ends - time.monotonic()))
+            # A pipe still held by an escaped child (unisolated fallback only) stays with its
+            # daemon reader thread: closing it under a blocked read would block here.
+            if pipe is not None and not tail.thread.is_alive():
                 with contextlib.suppress(OSError):
                     pipe.close()
     if timed_out:
