@@ -2,11 +2,11 @@
 
 A run's own lines (its attempt, model steps, tool calls and their results) are written without
 waiting for each commit: `log_soon` queues a line and returns, and `flush` waits until every line
-queued so far is committed. On SQLite a line goes straight to the store's group-commit writer,
-which commits in queue order (so a run's final state written after its lines through the same
-writer is committed with them or after them, with no flush); on PostgreSQL one task writes the
-queued lines in order, a batch per transaction. Either way a stream that sees a run ended has
-every line of it, in order.
+queued so far is committed. On SQLite the lines of one turn of the event loop go to the store's
+group-commit writer together (one transaction function), which commits in queue order (so a run's
+final state queued after its lines on the same writer is committed with them or after them, with
+no flush); on PostgreSQL one task writes the queued lines in order, a batch per transaction.
+Either way a stream that sees a run ended has every line of it, in order.
 """
 
 from __future__ import annotations
