@@ -84,6 +84,8 @@ def _seen():
     return {
         "uid": os.getuid(),
         "data_dir": _try(lambda: sorted(os.listdir(t["data_dir"]))),
+        "envs": _try(lambda: sorted(os.listdir(t["envs"]))),
+        "other_env": _try(lambda: Path(t["other_env"]).read_text()),
         "secrets_key": _try(lambda: Path(t["secrets_key"]).read_text()),
         "canary": _try(lambda: Path(t["canary"]).read_text()),
         "server_home": _try(lambda: sorted(os.listdir(t["server_home"]))),
@@ -177,11 +179,16 @@ def _probe_setup(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     data_dir: Path = settings.data_dir
     canary = data_dir / "canary.txt"
     canary.write_text(CANARY)
+    other_env = data_dir / "envs" / "0123456789abcdef01234567"  # another app's environment
+    other_env.mkdir(parents=True)
+    (other_env / "marker.txt").write_text(CANARY)
     home_file = Path.home() / f".ara-probe-{uuid.uuid4().hex[:8]}"
     targets = {
         "data_dir": str(data_dir),
         "secrets_key": str(data_dir / "secrets.key"),
         "canary": str(canary),
+        "envs": str(data_dir / "envs"),
+        "other_env": str(other_env / "marker.txt"),
         "server_home": str(Path.home()),
         "secret": SERVER_SECRET,
         "writes": [
@@ -250,6 +257,9 @@ async def test_a_hostile_build_step_sees_nothing_of_the_server(server, settings,
     # The data dir shows only the way to the build's own directory and cache (`envs`), empty besides.
     assert seen["data_dir"] == {"ok": True, "value": ["envs"]} or not seen["data_dir"]["ok"], seen["data_dir"]
     assert not seen["secrets_key"]["ok"] and not seen["canary"]["ok"]
+    # Of the environments directory: only its own build directory and the install cache.
+    assert seen["envs"]["ok"] and not seen["other_env"]["ok"], seen["envs"]
+    assert all(n == ".uv-cache" or n.startswith(".build-") for n in seen["envs"]["value"]), seen["envs"]
     # The server's home is empty but for the way to the interpreter and uv (bound read-only).
     home = seen["server_home"]
     assert not home["ok"] or set(home["value"]) <= _home_entries_of_tools(), home
