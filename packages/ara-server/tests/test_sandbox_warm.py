@@ -332,3 +332,23 @@ async def test_a_server_with_its_defaults_runs_tools_warm_and_each_call_starts_c
     # just a fresh sandbox's)
     assert warm["calls"] == 3 and 1 <= warm["started"] <= DEFAULT_PER_APP < warm["calls"]
     assert warm["processes"] >= 2 and warm["rss_bytes"] > 0 and warm["cold_fallbacks"] == 0
+
+
+async def test_a_fork_server_that_never_gets_ready_makes_the_call_run_cold(
+    tmp_path: Path, policy: SandboxPolicy
+) -> None:
+    # `true` is no Python: the warm sandbox exits without its ready frame, the call runs cold
+    # (and fails there, as any call with that interpreter would), and nothing waits forever.
+    res = await run_function(
+        source="def ok():\n    return 1\n",
+        function_name="ok",
+        mode="tool",
+        payload={},
+        workdir=tmp_path,
+        timeout_seconds=30,
+        python="/bin/true",
+        policy=policy,
+    )
+    assert not res.ok and res.error is not None and res.error.startswith("RuntimeError: ok crashed")
+    stats = warm_sandbox_stats()
+    assert stats is not None and stats.cold_fallbacks == 1 and stats.sandboxes == 0 and stats.calls == 0

@@ -232,10 +232,9 @@ class WarmPool:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for task in list(self._spares):
-            task.cancel()
+        for task in list(self._spares):  # let a sandbox being started register, then kill it too
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await asyncio.wait_for(task, 5)
         for s in self._sandboxes:
             self._kill(s)
         for s in [*self._sandboxes, *self._killed]:
