@@ -451,3 +451,26 @@ async def test_a_policy_that_requires_bubblewrap_fails_the_install_where_it_is_m
     finally:
         configure_sandbox(before)
         _isolation.reset_detection()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the app's own uid needs a root server")
+async def test_a_fetch_into_an_apps_working_directory_is_prepared_outside_it(server, settings, shared_dir):
+    archive = _tarball(shared_dir / "pkg.tar.gz", {"pkg-1.0/data.txt": b"placed\n"})
+    spec = {"type": "tarball", "url": f"file://{archive}", "strip_prefix": "pkg-1.0"}
+    app_uid = 1_999_999_001
+    workdir = settings.data_dir / "apps" / "app-x" / "work"
+    workdir.mkdir(parents=True)
+    os.chown(workdir, app_uid, app_uid)  # as the sandbox leaves it: the app's own
+    path = await ensure_artifact(spec, workdir)
+    assert (path / "data.txt").read_text() == "placed\n"
+    # The fetch was prepared in the server's directory above, never in the app's.
+    assert not list(workdir.rglob(".ara-fetch-*")) and not list(workdir.parent.glob(".ara-fetch-*"))
+    # The app swaps its `.ara` for a link to a directory of the server's: nothing lands there.
+    elsewhere = settings.data_dir / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(workdir / ".ara")
+    (workdir / ".ara").symlink_to(elsewhere)
+    with pytest.raises(ArtifactError, match="could not be put"):
+        await ensure_artifact(spec, workdir)
+    assert list(elsewhere.iterdir()) == []
+    assert not list(workdir.parent.glob(".ara-fetch-*"))

@@ -13,10 +13,12 @@ or `file://` URL reaches only what app code could read, and a hostile archive is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import uuid
 from pathlib import Path, PurePosixPath
@@ -124,12 +126,51 @@ def _fetch_tarball(spec: dict[str, Any], scratch: Path, dest: Path) -> None:
         raise ArtifactError(detail if done.returncode == 3 else f"download of {url} failed: {detail}")
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _private_base(path: Path) -> Path:
+    """The nearest existing directory at or above `path` that no sandboxed code can change: owned
+    by the server's user, not writable by group or others. An app's working directory belongs to
+    the app's uid, so a fetch for it is prepared one level above, where the app cannot swap the
+    build directory for a link while the server works on it."""
+    euid = os.geteuid()
+    for candidate in (path, *path.parents):
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == euid and not st.st_mode & 0o022:
+            return candidate
+    raise ArtifactError(f"no directory of the server's own above {path} to fetch into")
+
+
+def _place(build: Path, base: Path, root: Path) -> None:
+    """Move the finished `build` to `root`, walking from `base` (the server's) down to `root`'s
+    parent without following symbolic links (the directories below `base` may be the app's)."""
+    fd = os.open(base, _DIR_FLAGS)
+    try:
+        for part in root.parent.relative_to(base).parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        try:
+            os.rename(build, root.name, dst_dir_fd=fd)
+        except OSError:
+            if not root.is_dir():  # another process placed the same artifact first
+                raise
+    finally:
+        os.close(fd)
+
+
 def _ensure(spec: dict[str, Any], workdir: Path) -> Path:
     kind = str(spec.get("type") or "")
     root = artifact_dir(spec, workdir)
     if not root.is_dir():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        scratch = root.parent / f".build-{uuid.uuid4().hex[:8]}"
+        base = _private_base(root.parent)
+        scratch = base / f".ara-fetch-{uuid.uuid4().hex[:12]}"
         build = scratch / "out"
         try:
             if kind == "git":
@@ -139,14 +180,13 @@ def _ensure(spec: dict[str, Any], workdir: Path) -> Path:
                 _fetch_tarball(spec, scratch, build)
             else:
                 raise ArtifactError(f"unknown artifact type {kind!r} (expected 'git' or 'tarball')")
-            if not build.is_dir():
+            if not build.is_dir() or build.is_symlink():
                 raise ArtifactError(f"the {kind} artifact produced no directory")
             give_back(build)
             try:
-                os.replace(build, root)
-            except OSError:
-                if not root.is_dir():
-                    raise
+                _place(build, base, root)
+            except OSError as exc:  # e.g. a link where a directory of the path should be
+                raise ArtifactError(f"the artifact could not be put in {root.parent}: {exc}") from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     selected = str(spec.get("subdir") or "") if kind == "git" else str(spec.get("strip_prefix") or "")
