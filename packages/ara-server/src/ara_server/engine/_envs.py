@@ -176,10 +176,8 @@ def _build(envs_dir: Path, key: str, packages: tuple[str, ...], declared: Sequen
             # sandbox, then published by renaming it into place.
             build = scratch / "env"
             try:
-                made = builder.run(
-                    "venv", "--quiet", "--relocatable", "--system-site-packages", "--python", sys.executable,
-                    str(build),
-                )  # fmt: skip
+                venv = ["venv", "--quiet", "--relocatable", "--system-site-packages"]
+                made = builder.run(*venv, "--python", sys.executable, str(build))
                 if made.returncode != 0:
                     raise PackageInstallError(
                         "",
