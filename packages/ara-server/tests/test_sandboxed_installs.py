@@ -112,7 +112,8 @@ def get_requires_for_build_wheel(config_settings=None):
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     files = {
-        "araprobe/__init__.py": b"",
+        "araprobe/__init__.py": b"def hello():\\n    print('hello from araprobe')\\n",
+        "araprobe-1.0.dist-info/entry_points.txt": b"[console_scripts]\\naraprobe-hello = araprobe:hello\\n",
         "araprobe/seen.json": json.dumps(_seen()).encode(),
         "araprobe-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: araprobe\\nVersion: 1.0\\n",
         "araprobe-1.0.dist-info/WHEEL": (
@@ -224,6 +225,7 @@ def _manifest(server: Any, slug: str) -> dict[str, Any]:
     m = server.manifest(slug)
     m["runtime_profile"] = {"python_packages": ["araprobe"]}
     m["agent"]["tools"] = [SEEN_TOOL]
+    m["workflows"] = [*m["workflows"], {"id": "hello", "mode": "run", "run": {"command": "araprobe-hello"}}]
     return m
 
 
@@ -298,6 +300,13 @@ async def test_a_hostile_build_step_sees_nothing_of_the_server(server, settings,
     )
     assert out.status_code == 200 and out.json()["status"] == "completed", out.text
     assert out.json()["result"]["tool_calls"][0]["result"]["canary"]["ok"] is False
+    # Its console script works after the rename (a relocatable environment).
+    hello = await server.client.post(
+        f"/v1/apps/{app_id}/run", json={"agent_id": "hello"}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert hello.status_code == 200 and hello.json()["result"]["output_text"] == "hello from araprobe\n", (
+        hello.text
+    )
     # The install cache is the build's own, under the environments directory.
     cache = settings.data_dir / "envs" / ".uv-cache"
     assert cache.is_dir()
