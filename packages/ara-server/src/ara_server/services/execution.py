@@ -444,8 +444,12 @@ class Execution:
             ArtifactError: As `prepare`.
         """
         prepared = await self.prepare(app)
-        # Cheap when nothing changed (a digest stamp); restores a shipped file a run deleted.
-        await asyncio.to_thread(materialize_files, prepared.workdir, apps.app_view(app))
+        # Cheap when nothing changed (a digest stamp); restores a shipped file a run deleted. The
+        # app's secrets are read meanwhile.
+        _, secret_env = await asyncio.gather(
+            asyncio.to_thread(materialize_files, prepared.workdir, apps.app_view(app)),
+            self.store.run(secrets.secret_env, self.store.box, app["id"]),
+        )
         run_input = run.get("input") or {}
         attempt = max(1, int(run.get("attempt") or run.get("attempts") or 0))
         key = str(run.get("idempotency_key") or run_input.get("idempotency_key") or run["run_id"])
@@ -467,7 +471,6 @@ class Execution:
                 spec = dataclasses.replace(spec, input={**run_input, "task": target.task})
         settings = prepared.view.subagent(spec.agent_id) if spec.agent_id else None
         timeout = (settings.timeout_seconds if settings else None) or self.settings.run_timeout_seconds
-        secret_env = await self.store.run(secrets.secret_env, self.store.box, app["id"])
         return ExecutionContext(
             view=prepared.view,
             run=spec,
