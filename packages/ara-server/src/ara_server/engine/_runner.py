@@ -5,14 +5,14 @@ Cold mode (no argument): reads one JSON request from stdin,
 the original stdout: `{"ok": true, "result": ...}` or `{"ok": false, "error_type", "error",
 "missing_module"?}`. Anything the function prints goes to stderr, so it cannot corrupt the reply.
 
-Warm mode (`--serve`): a fork server inside one long-lived sandbox. It reads length-prefixed
-(4-byte big-endian) JSON requests from stdin, each the cold request plus `"env"` (the call's whole
-environment), `"cwd"` and `"output_bytes"`. A fresh child per call, forked ahead of time, gets the
-request (clean globals, its own environment, working directory and empty temp directory); the server
-waits for it, kills everything the call left running, and answers `{"reply": <cold reply or
-null>, "status": <wait status>, "logs": str, "truncated": bool, "rss_bytes": int}`; then it forks
-the next child and empties the temp directories. Its first frame, before any request, is
-`{"ready": true, "rss_bytes": int}`.
+Warm mode (`--serve`): a fork server inside one long-lived sandbox. The host writes length-prefixed
+(4-byte big-endian) JSON requests to its stdin, each the cold request plus `"env"` (the call's whole
+environment), `"cwd"` and `"output_bytes"`. A fresh child per call, forked ahead of time, reads the
+next request itself (clean globals, its own environment, working directory and empty temp
+directory); the server waits for it, kills everything the call left running, and answers
+`{"reply": <cold reply or null>, "status": <wait status>, "logs": str, "truncated": bool,
+"rss_bytes": int}`; then it empties the temp directories and forks the next child. Its first frame,
+before any request, is `{"ready": true, "rss_bytes": int}`; it exits when the host closes its stdin.
 
 Only the standard library is used here.
 """
@@ -170,16 +170,6 @@ def _rss_bytes() -> int:
     return 0
 
 
-def _read_exact(stream, n):  # type: ignore[no-untyped-def]
-    data = b""
-    while len(data) < n:
-        chunk = stream.read(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
 _libc = None
 
 
@@ -262,34 +252,45 @@ def _warm_up() -> None:
     _set_dumpable(0)
 
 
+#: Written by a child once it has read its request: the call's output limit in bytes.
+REQUEST_MARK = os.path.join(CALL_DIR, ".request")
+
+
+def _read_fd(fd, n):  # type: ignore[no-untyped-def]
+    """Exactly `n` bytes from the descriptor (unbuffered: never a byte of the next request);
+    None at end of file."""
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
 def _prefork(keep_closed):  # type: ignore[no-untyped-def]
-    """Fork the child for the next call ahead of time (the fork is off the call's path); it waits
-    for its request on a pipe. Returns (pid, write end of that pipe)."""
-    r, w = os.pipe()
+    """Fork the child for the next call ahead of time (the fork is off the call's path). It warms
+    up, then reads its request itself from the host's pipe (standard input), so a request goes
+    from the host to the call with no hop through this server. Returns its pid."""
     pid = os.fork()
     if pid == 0:
         try:
-            os.close(w)
+            import struct
+
             for fd in keep_closed:
                 os.close(fd)
             _warm_up()
-            chunks = []
-            while True:
-                chunk = os.read(r, 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            os.close(r)
-            if chunks:
-                _child(
-                    json.loads(b"".join(chunks)),
-                    os.path.join(CALL_DIR, ".reply"),
-                    os.path.join(CALL_DIR, ".log"),
-                )
+            header = _read_fd(0, 4)
+            body = None if header is None else _read_fd(0, struct.unpack(">I", header)[0])
+            if body is not None:
+                request = json.loads(body)
+                request.setdefault("env", {})["TMPDIR"] = CALL_DIR
+                with open(REQUEST_MARK, "w", encoding="utf-8") as f:
+                    f.write(str(int(request.get("output_bytes") or 1024 * 1024)))
+                _child(request, os.path.join(CALL_DIR, ".reply"), os.path.join(CALL_DIR, ".log"))
         finally:
             os._exit(1)
-    os.close(r)
-    return pid, w
+    return pid
 
 
 def serve() -> None:
@@ -309,13 +310,11 @@ def serve() -> None:
         sys.stderr.write("the fork server runs only inside a bubblewrap sandbox\n")
         sys.exit(2)
     _set_dumpable(0)
-    requests = sys.stdin.buffer
     reply_fd = os.dup(1)
     replies = os.fdopen(reply_fd, "wb")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.close(null)
-    shutil.rmtree(CALL_DIR, ignore_errors=True)
     # One call here first: what any call loads on first use (the import machinery that binds a
     # source's modules, `dis`, `json`'s encoder) is then loaded once, in this server, and every
     # child starts with it instead of loading it again (about 3 ms per call).
@@ -328,31 +327,16 @@ def serve() -> None:
             }
         )
     )
+    shutil.rmtree(CALL_DIR, ignore_errors=True)
     tmp_before = _listing("/tmp")
     shm_before = _listing("/dev/shm")
-    pid, to_child = _prefork([reply_fd])
+    os.mkdir(CALL_DIR, 0o700)
+    pid = _prefork([reply_fd])
     # Ready: the host sends no request before this frame.
     ready = json.dumps({"ready": True, "rss_bytes": _rss_bytes()}).encode()
     replies.write(struct.pack(">I", len(ready)) + ready)
     replies.flush()
     while True:
-        header = _read_exact(requests, 4)
-        body = None if header is None else _read_exact(requests, struct.unpack(">I", header)[0])
-        if body is None:
-            os.close(to_child)
-            return
-        request = json.loads(body)
-        limit = int(request.get("output_bytes") or 1024 * 1024)
-        os.mkdir(CALL_DIR, 0o700)
-        request.setdefault("env", {})["TMPDIR"] = CALL_DIR
-        data = json.dumps(request).encode()
-        del request, body  # the next child is forked from this server: no copy of this call's data
-        try:
-            while data:
-                data = data[os.write(to_child, data) :]
-        except OSError:
-            pass
-        os.close(to_child)
         _, status = os.waitpid(pid, 0)
         # End whatever the call started (setsid and double-forked children too): every process of
         # the namespace this server may signal, except itself and the namespace's init.
@@ -362,6 +346,11 @@ def serve() -> None:
             pass
         else:
             _wait_for_the_killed()
+        try:
+            with open(REQUEST_MARK, encoding="utf-8") as f:
+                limit = int(f.read())
+        except (OSError, ValueError):
+            return  # no request was read: the host closed the pipe
         logs, truncated = b"", False
         try:
             with open(os.path.join(CALL_DIR, ".log"), "rb") as f:
@@ -387,14 +376,14 @@ def serve() -> None:
         ).encode()
         replies.write(struct.pack(">I", len(answer)) + answer)
         replies.flush()
-        del answer, reply, logs
-        # Fork the next child (it warms up while this server cleans up), then clean up; both while
-        # the host handles the answer. The child reads its request only after the clean-up: the
-        # next request is read when it is done.
-        pid, to_child = _prefork([reply_fd])
+        del answer, reply, logs  # the next child is forked from this server: no copy of this call
+        # Clean up, then fork the next child (it may read its request at once), while the host
+        # handles the answer.
         shutil.rmtree(CALL_DIR, ignore_errors=True)
         _remove_new("/tmp", tmp_before)
         _remove_new("/dev/shm", shm_before)
+        os.mkdir(CALL_DIR, 0o700)
+        pid = _prefork([reply_fd])
 
 
 if __name__ == "__main__":
