@@ -352,3 +352,15 @@ async def test_a_fork_server_that_never_gets_ready_makes_the_call_run_cold(
     assert not res.ok and res.error is not None and res.error.startswith("RuntimeError: ok crashed")
     stats = warm_sandbox_stats()
     assert stats is not None and stats.cold_fallbacks == 1 and stats.sandboxes == 0 and stats.calls == 0
+
+
+async def test_a_call_reads_nothing_of_the_host_pipe_it_got_its_request_from(
+    tmp_path: Path, policy: SandboxPolicy
+) -> None:
+    source = (
+        "def peek():\n    import os\n    return [os.read(0, 4096).decode(), os.readlink('/proc/self/fd/0')]\n"
+    )
+    first = await _call(policy, tmp_path, source, "peek")
+    second = await _call(policy, tmp_path, source, "peek")
+    assert first.ok and second.ok, (first.error, second.error)
+    assert first.result == ["", "/dev/null"] and second.result == ["", "/dev/null"]
