@@ -77,10 +77,10 @@ def devs(tmp_path: Path) -> Iterator[list[DevServer]]:
 def _current_dev(env: dict[str, str], cwd: Path) -> dict[str, object]:
     """The record `ara_http.read_dev_server()` picks in this HOME (`{}` when none)."""
     code = (
-        "import json, dataclasses\n"
+        "import json, msgspec\n"
         "from ara_http import read_dev_server\n"
         "info = read_dev_server()\n"
-        "print(json.dumps(dataclasses.asdict(info) if info else {}))\n"
+        "print(json.dumps(msgspec.to_builtins(info) if info else {}))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True
