@@ -28,7 +28,9 @@ import pytest
 from ara_server.engine import (
     ArtifactError,
     _isolation,
+    artifact_dir,
     configure_sandbox,
+    copy_artifact,
     ensure_artifact,
     environment_key,
     isolation_status,
@@ -483,3 +485,28 @@ async def test_a_fetch_into_an_apps_working_directory_is_prepared_outside_it(ser
         await ensure_artifact(spec, workdir)
     assert list(elsewhere.iterdir()) == []
     assert not list(workdir.parent.glob(".ara-fetch-*"))
+
+
+async def test_a_cached_artifact_is_copied_into_an_apps_working_directory_without_following_links(
+    server, settings, shared_dir
+):
+    archive = _tarball(shared_dir / "pkg.tar.gz", {"pkg-1.0/data.txt": b"cached\n"})
+    spec = {"type": "tarball", "url": f"file://{archive}", "strip_prefix": "pkg-1.0"}
+    cache = settings.data_dir / "artifact-cache"
+    await ensure_artifact(spec, cache)  # what a deploy does on the node
+    app_uid = 1_999_999_002
+    workdir = settings.data_dir / "apps" / "app-y" / "work"
+    workdir.mkdir(parents=True)
+    os.chown(workdir, app_uid, app_uid)
+    await copy_artifact(spec, cache, workdir)
+    assert (artifact_dir(spec, workdir) / "pkg-1.0" / "data.txt").read_text() == "cached\n"
+    assert not list(workdir.parent.glob(".ara-copy-*"))
+    # The app plants a link where the copy goes: the copy refuses and writes nothing through it.
+    elsewhere = settings.data_dir / "elsewhere-copy"
+    elsewhere.mkdir()
+    shutil.rmtree(workdir / ".ara")
+    (workdir / ".ara").symlink_to(elsewhere)
+    with pytest.raises(ArtifactError):
+        await copy_artifact(spec, cache, workdir)
+    assert list(elsewhere.iterdir()) == []
+    assert not list(workdir.parent.glob(".ara-copy-*"))

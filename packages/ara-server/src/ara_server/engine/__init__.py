@@ -1,6 +1,6 @@
 """The run engine of ara-server: sandboxed prompt functions and tools, and the agent loop."""
 
-from ._artifacts import ArtifactError, artifact_dir, ensure_artifact
+from ._artifacts import ArtifactError, artifact_dir, copy_artifact, ensure_artifact
 from ._builds import unsandboxed_build_warnings
 from ._chat import chat_events
 from ._envs import AppEnvironment, PackageInstallError, ensure_environment, environment_key
@@ -80,6 +80,7 @@ __all__ = [
     "close_warm_sandboxes",
     "command_path",
     "configure_sandbox",
+    "copy_artifact",
     "ensure_artifact",
     "ensure_environment",
     "environment_key",

@@ -26,7 +26,7 @@ from typing import Any
 
 from ._builds import give_back, run_build
 
-__all__ = ["ArtifactError", "artifact_dir", "ensure_artifact"]
+__all__ = ["ArtifactError", "artifact_dir", "copy_artifact", "ensure_artifact"]
 
 #: Seconds a fetch may take.
 FETCH_TIMEOUT_SECONDS = 300.0
@@ -194,6 +194,37 @@ def _ensure(spec: dict[str, Any], workdir: Path) -> Path:
     if not path.is_dir():
         raise ArtifactError(f"{selected!r} is not a directory of the artifact")
     return path
+
+
+def _copy_in(cached: Path, target: Path) -> None:
+    """Copy a fetched artifact from the server's cache to `target` (in an app's working directory)
+    the way a fetch places it: copied into a scratch directory the app cannot change, then moved in
+    without following links, so a link the app planted on the way cannot redirect the copy."""
+    if target.is_dir() or not cached.is_dir():
+        return
+    base = _private_base(target.parent)
+    scratch = base / f".ara-copy-{uuid.uuid4().hex[:12]}"
+    build = scratch / "out"
+    try:
+        scratch.mkdir(mode=0o700)
+        shutil.copytree(cached, build, symlinks=True)
+        give_back(build)
+        try:
+            _place(build, base, target)
+        except OSError as exc:  # e.g. a link where a directory of the path should be
+            raise ArtifactError(f"the artifact could not be put in {target.parent}: {exc}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+async def copy_artifact(spec: dict[str, Any], cache: Path, workdir: Path) -> None:
+    """Copy the artifact `spec` fetched into `cache` at deploy into the app's working directory
+    `workdir`, unless it is there already or the cache lacks it (then `ensure_artifact` fetches it).
+
+    Raises:
+        ArtifactError: A directory on the way to the target is a link or cannot be created.
+    """
+    await asyncio.to_thread(_copy_in, artifact_dir(spec, cache), artifact_dir(spec, workdir))
 
 
 async def ensure_artifact(spec: dict[str, Any], workdir: Path) -> Path:

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from ..engine import (
     PackageInstallError,
     RunOutcome,
     RunSpec,
-    artifact_dir,
+    copy_artifact,
     ensure_artifact,
     ensure_environment,
     execute_run,
@@ -362,10 +361,7 @@ class Execution:
     async def _artifact(self, spec: dict[str, Any], workdir: Path) -> Path:
         """The artifact in the app's working directory: copied from the deploy-time fetch when this
         node made it, else fetched."""
-        cached = artifact_dir(spec, self.settings.data_dir / "artifact-cache")
-        target = artifact_dir(spec, workdir)
-        if cached.is_dir() and not target.is_dir():
-            await asyncio.to_thread(shutil.copytree, cached, target, symlinks=True, dirs_exist_ok=True)
+        await copy_artifact(spec, self.settings.data_dir / "artifact-cache", workdir)
         return await ensure_artifact(spec, workdir)
 
     async def _startup(self, app: dict[str, Any], prepared: Prepared) -> None:
