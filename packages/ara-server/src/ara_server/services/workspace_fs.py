@@ -286,8 +286,8 @@ class Workspace:
         directory descriptors (a symbolic link at the last component is replaced, never followed).
 
         Raises:
-            WorkspacePathError: The workspace directory itself, a link or file on the way, or a
-                directory at the last component.
+            WorkspacePathError: The workspace directory itself, a link or file on the way, a
+                directory at the last component, or the file's directory removed while writing.
             OSError: The write failed (disk full...).
         """
         if not components:
@@ -298,9 +298,15 @@ class Workspace:
                 if stat.S_ISDIR(os.stat(components[-1], dir_fd=dir_fd, follow_symlinks=False).st_mode):
                     raise NotAFile(path, f"{shown(components)!r} is a directory")
             tmp = f".ara-write-{uuid.uuid4().hex}"
-            fd = os.open(
-                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
-            )
+            try:
+                fd = os.open(
+                    tmp,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o644,
+                    dir_fd=dir_fd,
+                )
+            except FileNotFoundError:  # the directory was removed (e.g. replaced by a rename) meanwhile
+                raise NotFound(path, f"the directory of {shown(components)!r} was removed") from None
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(data)
