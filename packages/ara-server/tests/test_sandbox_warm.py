@@ -41,6 +41,10 @@ def remember(value, marker):
         "shm_left": os.path.exists("/dev/shm/left-by-first-call"),
         "workspace_file": open("kept.txt").read() if os.path.exists("kept.txt") else None,
         "cwd": os.getcwd(),
+        "processes_left": [
+            p for p in os.listdir("/proc")
+            if p.isdigit() and marker.encode() in open(f"/proc/{p}/cmdline", "rb").read()
+        ],
     }
     os.environ["LEFT_BY_FIRST_CALL"] = "yes"
     open("/tmp/left-by-first-call", "w").write("x")
@@ -105,8 +109,8 @@ async def test_every_call_starts_clean_and_the_workspace_persists(
     )
     assert first.ok, first.error
     assert first.logs == "printed 1\n"
-    # The first call's background process is gone before the next call starts.
-    assert _processes_with(marker) == []
+    # The first call's background process is killed with its answer and gone before the next call
+    # starts (the second call looks for it inside its sandbox, the same one when per_app=1).
     second = await _call(
         policy, tmp_path, STATEFUL_TOOL, "remember", value=2, marker=marker, env={"CALL_VALUE": "two"}
     )
@@ -119,7 +123,13 @@ async def test_every_call_starts_clean_and_the_workspace_persists(
         "shm_left": False,
         "workspace_file": "workspace persists",
         "cwd": str(tmp_path),
+        "processes_left": [],
     }
+    for _ in range(200):  # the second call's own background process: killed with its answer
+        if not _processes_with(marker):
+            break
+        await asyncio.sleep(0.01)
+    assert _processes_with(marker) == []
     stats = warm_sandbox_stats()
     assert stats is not None
     # the second call reused the first call's sandbox (a second one, when the policy allows it,
@@ -364,3 +374,37 @@ async def test_a_call_reads_nothing_of_the_host_pipe_it_got_its_request_from(
     second = await _call(policy, tmp_path, source, "peek")
     assert first.ok and second.ok, (first.error, second.error)
     assert first.result == ["", "/dev/null"] and second.result == ["", "/dev/null"]
+
+
+EARLY_REPORTER = """
+def early(marker):
+    import os, subprocess, time
+    subprocess.Popen(["bash", "-c", f"exec -a {marker} sleep 300"], start_new_session=True)
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if int(fd) > 2 and os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                os.write(int(fd), b"1" * 64)  # claim the reply is ready, and again for later calls
+        except OSError:
+            pass
+    time.sleep(0.5)
+    open("/tmp/left-by-early", "w").write("x")
+    return "late"
+"""
+
+
+async def test_a_call_that_reports_done_early_spoils_only_its_own_answer(
+    tmp_path: Path, policy: SandboxPolicy
+) -> None:
+    marker = f"ara-warm-{uuid.uuid4().hex[:10]}"
+    res = await _call(policy, tmp_path, EARLY_REPORTER, "early", marker=marker)
+    # answered at its false report, with no reply; its processes were killed before the answer
+    assert not res.ok and res.error == "RuntimeError: early crashed (no reply)"
+    probe = "def probe():\n    import os\n    return [os.path.exists('/tmp/left-by-early'), 'fine']\n"
+    for _ in range(3):  # the same sandbox again (per_app=1) or in turn: each call is answered normally
+        again = await _call(policy, tmp_path, probe, "probe")
+        assert again.ok and again.result == [False, "fine"], again.error
+    for _ in range(200):
+        if not _processes_with(marker):
+            break
+        await asyncio.sleep(0.01)
+    assert _processes_with(marker) == []

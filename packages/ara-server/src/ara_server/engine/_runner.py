@@ -9,9 +9,13 @@ Warm mode (`--serve`): a fork server inside one long-lived sandbox. The host wri
 (4-byte big-endian) JSON requests to its stdin, each the cold request plus `"env"` (the call's whole
 environment), `"cwd"` and `"output_bytes"`. A fresh child per call, forked ahead of time, reads the
 next request itself (clean globals, its own environment, working directory and empty temp
-directory); the server waits for it, kills everything the call left running, and answers
-`{"reply": <cold reply or null>, "status": <wait status>, "logs": str, "truncated": bool,
-"rss_bytes": int}`; then it empties the temp directories and forks the next child. Its first frame,
+directory). Once the child has written its reply it tells the server (a byte on a pipe of its
+own) and exits; the server then kills everything the call left running (the child included: a
+killed process runs no more code) and answers `{"reply": <cold reply or null>, "status": <wait
+status, 0 when the child reported its reply>, "logs": str, "truncated": bool, "rss_bytes": int}`,
+without waiting for those processes to be gone. Only then does it reap them, wait until none is
+left, empty the temp directories and fork the next child, so the next request (already in the
+pipe, perhaps) is read by a child that sees nothing of the call before. Its first frame,
 before any request, is `{"ready": true, "rss_bytes": int}`; it exits when the host closes its stdin.
 
 Only the standard library is used here.
@@ -160,14 +164,12 @@ def _remove_new(directory: str, before: set[str]) -> None:
 
 
 def _rss_bytes() -> int:
+    """This process's resident memory in bytes (`/proc/self/statm`, one short line; 0 if unreadable)."""
     try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 _libc = None
@@ -186,7 +188,7 @@ def _set_dumpable(flag: int) -> None:
         pass
 
 
-def _child(request, reply_path, log_path) -> None:  # type: ignore[no-untyped-def]
+def _child(request, reply_path, log_path, done_w) -> None:  # type: ignore[no-untyped-def]
     import signal
 
     _set_dumpable(1)
@@ -207,6 +209,10 @@ def _child(request, reply_path, log_path) -> None:  # type: ignore[no-untyped-de
     with open(reply_path, "w", encoding="utf-8") as f:
         f.write(text)
     sys.stdout.flush()
+    try:  # reply and output are complete: the server may answer before this process is gone
+        os.write(done_w, b"1")
+    except OSError:
+        pass
     os._exit(0)
 
 
@@ -271,13 +277,18 @@ def _read_fd(fd, n):  # type: ignore[no-untyped-def]
 def _prefork(keep_closed):  # type: ignore[no-untyped-def]
     """Fork the child for the next call ahead of time (the fork is off the call's path). It warms
     up, then reads its request itself from the host's pipe (standard input), so a request goes
-    from the host to the call with no hop through this server. Returns its pid."""
+    from the host to the call with no hop through this server. Returns `(pid, done_r, pidfd)`:
+    the read end of the pipe on which the child reports that its reply is written (a new pipe per
+    call: nothing an earlier call wrote there is read for this one), and a descriptor that becomes
+    readable when the child exits (None where the kernel or Python has none: the server then waits
+    for the child's exit instead of its report)."""
+    done_r, done_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             import struct
 
-            for fd in keep_closed:
+            for fd in (*keep_closed, done_r):
                 os.close(fd)
             _warm_up()
             header = _read_fd(0, 4)
@@ -287,10 +298,35 @@ def _prefork(keep_closed):  # type: ignore[no-untyped-def]
                 request.setdefault("env", {})["TMPDIR"] = CALL_DIR
                 with open(REQUEST_MARK, "w", encoding="utf-8") as f:
                     f.write(str(int(request.get("output_bytes") or 1024 * 1024)))
-                _child(request, os.path.join(CALL_DIR, ".reply"), os.path.join(CALL_DIR, ".log"))
+                _child(request, os.path.join(CALL_DIR, ".reply"), os.path.join(CALL_DIR, ".log"), done_w)
         finally:
             os._exit(1)
-    return pid
+    os.close(done_w)
+    pidfd = None
+    try:
+        pidfd = os.pidfd_open(pid)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        pass
+    return pid, done_r, pidfd
+
+
+def _wait_for_the_call(done_r, pidfd):  # type: ignore[no-untyped-def]
+    """Block until the call's child reports its reply (True) or exits without reporting (False)."""
+    import select
+
+    if pidfd is None:
+        return False
+    while True:
+        try:
+            ready, _, _ = select.select([done_r, pidfd], [], [])
+        except InterruptedError:
+            continue
+        if done_r in ready:
+            try:
+                return os.read(done_r, 1) == b"1"
+            except OSError:
+                return False
+        return False
 
 
 def serve() -> None:
@@ -331,25 +367,32 @@ def serve() -> None:
     tmp_before = _listing("/tmp")
     shm_before = _listing("/dev/shm")
     os.mkdir(CALL_DIR, 0o700)
-    pid = _prefork([reply_fd])
+    pid, done_r, pidfd = _prefork([reply_fd])
     # Ready: the host sends no request before this frame.
     ready = json.dumps({"ready": True, "rss_bytes": _rss_bytes()}).encode()
     replies.write(struct.pack(">I", len(ready)) + ready)
     replies.flush()
     while True:
-        _, status = os.waitpid(pid, 0)
-        # End whatever the call started (setsid and double-forked children too): every process of
-        # the namespace this server may signal, except itself and the namespace's init.
+        reported = _wait_for_the_call(done_r, pidfd)
+        status = 0
+        if not reported:
+            _, status = os.waitpid(pid, 0)
+        # End whatever the call started (setsid and double-forked children too, and the child
+        # itself if it is still exiting): every process of the namespace this server may signal,
+        # except itself and the namespace's init. A killed process runs no more code, so nothing
+        # of the call changes its reply, its files or this server once it is answered; waiting
+        # until they are gone comes after the answer, before the next child is forked.
         try:
             os.kill(-1, signal.SIGKILL)
+            killed = True
         except OSError:
-            pass
-        else:
-            _wait_for_the_killed()
+            killed = False
         try:
             with open(REQUEST_MARK, encoding="utf-8") as f:
                 limit = int(f.read())
         except (OSError, ValueError):
+            if killed:
+                _wait_for_the_killed()
             return  # no request was read: the host closed the pipe
         logs, truncated = b"", False
         try:
@@ -377,13 +420,20 @@ def serve() -> None:
         replies.write(struct.pack(">I", len(answer)) + answer)
         replies.flush()
         del answer, reply, logs  # the next child is forked from this server: no copy of this call
-        # Clean up, then fork the next child (it may read its request at once), while the host
-        # handles the answer.
+        # While the host handles the answer: reap the child, wait until the call's processes are
+        # gone, clean up, then fork the next child (it may read its request at once).
+        if reported:
+            os.waitpid(pid, 0)
+        for fd in (done_r, pidfd):
+            if fd is not None:
+                os.close(fd)
+        if killed:
+            _wait_for_the_killed()
         shutil.rmtree(CALL_DIR, ignore_errors=True)
         _remove_new("/tmp", tmp_before)
         _remove_new("/dev/shm", shm_before)
         os.mkdir(CALL_DIR, 0o700)
-        pid = _prefork([reply_fd])
+        pid, done_r, pidfd = _prefork([reply_fd])
 
 
 if __name__ == "__main__":

@@ -387,7 +387,12 @@ class WarmPool:
         ).encode()
         proc = sandbox.proc
         assert proc.stdin is not None and proc.stdout is not None
-        waiter = asyncio.ensure_future(self._exchange(proc, body))
+        # Written now, not in the task below: the request leaves before the event loop turns.
+        try:
+            proc.stdin.write(struct.pack(">I", len(body)) + body)
+        except (ConnectionError, BrokenPipeError):
+            pass  # the sandbox is gone: the exchange below sees its closed pipes
+        waiter = asyncio.ensure_future(self._exchange(proc))
         canceller = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
         try:
             watch: set[asyncio.Future[Any]] = {waiter}
@@ -430,10 +435,10 @@ class WarmPool:
             self._release(sandbox)
 
     @staticmethod
-    async def _exchange(proc: asyncio.subprocess.Process, body: bytes) -> dict[str, Any] | None:
+    async def _exchange(proc: asyncio.subprocess.Process) -> dict[str, Any] | None:
+        """Wait until the request written to the fork server has left, then read its answer."""
         assert proc.stdin is not None
         try:
-            proc.stdin.write(struct.pack(">I", len(body)) + body)
             await proc.stdin.drain()
         except (ConnectionError, BrokenPipeError):
             return None
