@@ -188,9 +188,18 @@ def _set_dumpable(flag: int) -> None:
         pass
 
 
-def _child(request, reply_path, log_path, done_w) -> None:  # type: ignore[no-untyped-def]
+def _ready_child():  # type: ignore[no-untyped-def]
+    """What a pre-forked child prepares before its request arrives (none of it depends on the
+    request): the default SIGTERM action, an empty environment, and the text stream its prints
+    will go through (on descriptor 1, which the call's log replaces). Returns that stream."""
     import signal
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.environ.clear()
+    return os.fdopen(1, "w", encoding="utf-8", errors="replace")
+
+
+def _child(request, reply_path, log_path, done_w, out) -> None:  # type: ignore[no-untyped-def]
     _set_dumpable(1)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
@@ -199,12 +208,9 @@ def _child(request, reply_path, log_path, done_w) -> None:  # type: ignore[no-un
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    sys.stdout = os.fdopen(1, "w", encoding="utf-8", errors="replace")
-    sys.stderr = sys.stdout
-    os.environ.clear()
+    sys.stdout = sys.stderr = out
     os.environ.update(request.get("env") or {})
     os.chdir(request.get("cwd") or "/")
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     text = call(request)
     with open(reply_path, "w", encoding="utf-8") as f:
         f.write(text)
@@ -291,6 +297,7 @@ def _prefork(keep_closed):  # type: ignore[no-untyped-def]
             for fd in (*keep_closed, done_r):
                 os.close(fd)
             _warm_up()
+            out = _ready_child()
             header = _read_fd(0, 4)
             body = None if header is None else _read_fd(0, struct.unpack(">I", header)[0])
             if body is not None:
@@ -298,7 +305,7 @@ def _prefork(keep_closed):  # type: ignore[no-untyped-def]
                 request.setdefault("env", {})["TMPDIR"] = CALL_DIR
                 with open(REQUEST_MARK, "w", encoding="utf-8") as f:
                     f.write(str(int(request.get("output_bytes") or 1024 * 1024)))
-                _child(request, os.path.join(CALL_DIR, ".reply"), os.path.join(CALL_DIR, ".log"), done_w)
+                _child(request, os.path.join(CALL_DIR, ".reply"), os.path.join(CALL_DIR, ".log"), done_w, out)
         finally:
             os._exit(1)
     os.close(done_w)

@@ -4,12 +4,15 @@ fresh child per tool call, so a call costs a fork instead of a new sandbox and i
 Each warm sandbox is built exactly like a cold one (same namespaces, uid, limits, hidden paths) and
 serves one call at a time. Every call starts from a clean state: a new child forked from the fork
 server (no globals of earlier calls), with the call's own environment, working directory and an
-empty temp directory; afterwards every process the call left is killed and `/tmp` is emptied. A
-call that times out or is cancelled kills its whole sandbox (the PID namespace), which is then
-replaced. Sandboxes are keyed by interpreter, workspace and isolation settings, so apps never share
-one. The pool is bounded (per key and in total) and closes sandboxes idle for longer than its idle
-time (a timer, also when no call comes); when it is full a call runs cold instead of waiting. Its
-memory is read from `/proc` (`WarmPool.stats`).
+empty temp directory. When the call's child has written its reply, every process the call left
+(the child too) is killed, so none runs any more code, and the call is answered; the fork server
+then waits until they are gone, empties `/tmp` and `/dev/shm` of what the call created, and only
+then forks the child that reads the next request (a request sent meanwhile waits in the pipe). A
+call that times out or is cancelled kills its whole sandbox (the PID namespace) before it is
+answered; the sandbox is then replaced. Sandboxes are keyed by interpreter, workspace and
+isolation settings, so apps never share one. The pool is bounded (per key and in total) and
+closes sandboxes idle for longer than its idle time (a timer, also when no call comes); when it is
+full a call runs cold instead of waiting. Its memory is read from `/proc` (`WarmPool.stats`).
 """
 
 from __future__ import annotations
