@@ -500,7 +500,7 @@ async def test_a_cached_artifact_is_copied_into_an_apps_working_directory_withou
     os.chown(workdir, app_uid, app_uid)
     await copy_artifact(spec, cache, workdir)
     assert (artifact_dir(spec, workdir) / "pkg-1.0" / "data.txt").read_text() == "cached\n"
-    assert not list(workdir.parent.glob(".ara-copy-*"))
+    assert not list(workdir.parent.glob(".ara-fetch-*"))
     # The app plants a link where the copy goes: the copy refuses and writes nothing through it.
     elsewhere = settings.data_dir / "elsewhere-copy"
     elsewhere.mkdir()
@@ -509,4 +509,4 @@ async def test_a_cached_artifact_is_copied_into_an_apps_working_directory_withou
     with pytest.raises(ArtifactError):
         await copy_artifact(spec, cache, workdir)
     assert list(elsewhere.iterdir()) == []
-    assert not list(workdir.parent.glob(".ara-copy-*"))
+    assert not list(workdir.parent.glob(".ara-fetch-*"))

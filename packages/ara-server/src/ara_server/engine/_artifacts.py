@@ -21,6 +21,7 @@ import shutil
 import stat
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -165,30 +166,42 @@ def _place(build: Path, base: Path, root: Path) -> None:
         os.close(fd)
 
 
+def _stage(root: Path, produce: Callable[[Path, Path], None]) -> None:
+    """Make the artifact directory `root`: `produce(scratch, build)` makes `build` inside
+    `scratch`, a directory the app cannot change (in the nearest directory of the server's own
+    above `root`); the build is then handed to the server's user and moved to `root` without
+    following links, so a link the app planted on the way cannot redirect it."""
+    base = _private_base(root.parent)
+    scratch = base / f".ara-fetch-{uuid.uuid4().hex[:12]}"
+    build = scratch / "out"
+    try:
+        produce(scratch, build)
+        give_back(build)
+        try:
+            _place(build, base, root)
+        except OSError as exc:  # e.g. a link where a directory of the path should be
+            raise ArtifactError(f"the artifact could not be put in {root.parent}: {exc}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _ensure(spec: dict[str, Any], workdir: Path) -> Path:
     kind = str(spec.get("type") or "")
     root = artifact_dir(spec, workdir)
+
+    def fetch(scratch: Path, build: Path) -> None:
+        if kind == "git":
+            _fetch_git(spec, scratch, build)
+        elif kind == "tarball":
+            scratch.mkdir(mode=0o700)
+            _fetch_tarball(spec, scratch, build)
+        else:
+            raise ArtifactError(f"unknown artifact type {kind!r} (expected 'git' or 'tarball')")
+        if not build.is_dir() or build.is_symlink():
+            raise ArtifactError(f"the {kind} artifact produced no directory")
+
     if not root.is_dir():
-        base = _private_base(root.parent)
-        scratch = base / f".ara-fetch-{uuid.uuid4().hex[:12]}"
-        build = scratch / "out"
-        try:
-            if kind == "git":
-                _fetch_git(spec, scratch, build)
-            elif kind == "tarball":
-                scratch.mkdir(mode=0o700)
-                _fetch_tarball(spec, scratch, build)
-            else:
-                raise ArtifactError(f"unknown artifact type {kind!r} (expected 'git' or 'tarball')")
-            if not build.is_dir() or build.is_symlink():
-                raise ArtifactError(f"the {kind} artifact produced no directory")
-            give_back(build)
-            try:
-                _place(build, base, root)
-            except OSError as exc:  # e.g. a link where a directory of the path should be
-                raise ArtifactError(f"the artifact could not be put in {root.parent}: {exc}") from None
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        _stage(root, fetch)
     selected = str(spec.get("subdir") or "") if kind == "git" else str(spec.get("strip_prefix") or "")
     path = _inside(root, selected, "subdir" if kind == "git" else "strip_prefix")
     if not path.is_dir():
@@ -198,23 +211,15 @@ def _ensure(spec: dict[str, Any], workdir: Path) -> Path:
 
 def _copy_in(cached: Path, target: Path) -> None:
     """Copy a fetched artifact from the server's cache to `target` (in an app's working directory)
-    the way a fetch places it: copied into a scratch directory the app cannot change, then moved in
-    without following links, so a link the app planted on the way cannot redirect the copy."""
+    the way a fetch is placed (see `_stage`)."""
     if target.is_dir() or not cached.is_dir():
         return
-    base = _private_base(target.parent)
-    scratch = base / f".ara-copy-{uuid.uuid4().hex[:12]}"
-    build = scratch / "out"
-    try:
+
+    def copy(scratch: Path, build: Path) -> None:
         scratch.mkdir(mode=0o700)
         shutil.copytree(cached, build, symlinks=True)
-        give_back(build)
-        try:
-            _place(build, base, target)
-        except OSError as exc:  # e.g. a link where a directory of the path should be
-            raise ArtifactError(f"the artifact could not be put in {target.parent}: {exc}") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+
+    _stage(target, copy)
 
 
 async def copy_artifact(spec: dict[str, Any], cache: Path, workdir: Path) -> None:

@@ -201,6 +201,20 @@ class _LogSink:
             await self.log("info", "tool.output", f"{entry['tool']}: {line[:2000]}")
 
 
+#: The counters of the warm pool reported by `/readyz` (besides `apps`, the pool's `keys`).
+_WARM_COUNTS = (
+    "sandboxes",
+    "busy",
+    "processes",
+    "rss_bytes",
+    "pss_bytes",
+    "calls",
+    "started",
+    "closed_idle",
+    "cold_fallbacks",
+)
+
+
 class Execution:
     """Executes runs of this node.
 
@@ -230,31 +244,8 @@ class Execution:
             "idle_seconds": policy.warm_idle_seconds,
         }
         stats = warm_sandbox_stats()
-        counts = {
-            "sandboxes": 0,
-            "busy": 0,
-            "apps": 0,
-            "processes": 0,
-            "rss_bytes": 0,
-            "pss_bytes": 0,
-            "calls": 0,
-            "started": 0,
-            "closed_idle": 0,
-            "cold_fallbacks": 0,
-        }
-        if stats is not None:
-            counts.update(
-                sandboxes=stats.sandboxes,
-                busy=stats.busy,
-                apps=stats.keys,
-                processes=stats.processes,
-                rss_bytes=stats.rss_bytes,
-                pss_bytes=stats.pss_bytes,
-                calls=stats.calls,
-                started=stats.started,
-                closed_idle=stats.closed_idle,
-                cold_fallbacks=stats.cold_fallbacks,
-            )
+        counts = {name: getattr(stats, name) if stats else 0 for name in _WARM_COUNTS}
+        counts["apps"] = stats.keys if stats else 0
         return {**out, **counts}
 
     @property

@@ -449,7 +449,9 @@ class Lifecycle:
         else:
             await self._flush_logs()
             async with self.store.begin() as conn:
-                ended = await self._finish_with_delivery(conn, run, row, line)
+                ended = await conn.run_sync(
+                    _finish_with_line, run["run_id"], self.node_id, int(run["attempt"]), row, line
+                )
                 if ended:
                     queued = await self.outbox.enqueue(conn, run["app_id"], row)
         if not ended:
@@ -460,26 +462,6 @@ class Lifecycle:
         self.logbus.wake()
         self._signal_done(run["run_id"])
         return row
-
-    async def _finish_with_delivery(
-        self, conn: Any, run: dict[str, Any], row: dict[str, Any], line: dict[str, Any]
-    ) -> bool:
-        ended = await runs_store.finish_run(
-            conn,
-            run["run_id"],
-            self.node_id,
-            int(run["attempt"]),
-            status=row["status"],
-            result=row["result"],
-            error=row["error"],
-            trace=row["trace"],
-            at=row["finished_at"],
-        )
-        if ended:
-            await logs.add_log(
-                conn, line["app_id"], line["run_id"], line["level"], line["event_type"], line["message"]
-            )
-        return ended
 
     async def _release(self, run: dict[str, Any]) -> None:
         """Hand a run this node holds back to the queue (same attempt number next time)."""

@@ -213,7 +213,8 @@ async def claim_run(
         # takes it even when it changes nothing: idle workers' polls stalled the group-commit
         # writer (the UPDATE below checks the same conditions again when there is a candidate).
         return None
-    return row_dict((await conn.execute(_claim(pick, node_id, lease_seconds, at))).first())
+    claim = _claim(pick, node_id, at + timedelta(seconds=lease_seconds), at)
+    return row_dict((await conn.execute(claim)).first())
 
 
 def insert_run_claimed(
@@ -279,23 +280,13 @@ def _claim_this_run() -> Any:
         .where(r.c.run_id == sa.bindparam("claim_run_id"), _claimable(r, at), _under_limit(r, at))
         .with_for_update(skip_locked=True)
     )
-    return (
-        sa.update(t.runs)
-        .where(t.runs.c.run_id == pick.scalar_subquery())
-        .values(
-            status="running",
-            attempt=t.runs.c.attempt + 1,
-            lease_owner=sa.bindparam("claim_node_id"),
-            lease_expires_at=sa.bindparam("claim_lease_until", type_=t.runs.c.lease_expires_at.type),
-            heartbeat_at=at,
-            started_at=sa.func.coalesce(t.runs.c.started_at, at),
-        )
-        .returning(*t.runs.c)
-    )
+    lease_until = sa.bindparam("claim_lease_until", type_=t.runs.c.lease_expires_at.type)
+    return _claim(pick, sa.bindparam("claim_node_id"), lease_until, at)
 
 
-def _claim(pick: Any, node_id: str, lease_seconds: float, at: datetime) -> Any:
-    """The claim of the run `pick` selects: running, next attempt, lease and heartbeat."""
+def _claim(pick: Any, node_id: Any, lease_until: Any, at: Any) -> Any:
+    """The claim of the run `pick` selects: running, next attempt, lease and heartbeat (values or
+    bound parameters)."""
     return (
         sa.update(t.runs)
         .where(t.runs.c.run_id == pick.scalar_subquery())
@@ -303,7 +294,7 @@ def _claim(pick: Any, node_id: str, lease_seconds: float, at: datetime) -> Any:
             status="running",
             attempt=t.runs.c.attempt + 1,
             lease_owner=node_id,
-            lease_expires_at=at + timedelta(seconds=lease_seconds),
+            lease_expires_at=lease_until,
             heartbeat_at=at,
             started_at=sa.func.coalesce(t.runs.c.started_at, at),
         )

@@ -65,10 +65,7 @@ class BulkRows:
     def add(self, head: str, values: str, params: tuple[Any, ...]) -> None:
         """Queue one row: `head` is the statement up to `VALUES` (`INSERT INTO t (a, b)`), `values`
         one row's placeholders (`(?, ?)`, constants allowed), `params` its bound values."""
-        rows = self._rows.get((head, values))
-        if rows is None:
-            rows = self._rows[(head, values)] = []
-        rows.append(params)
+        self._rows.setdefault((head, values), []).append(params)
 
     def flush(self, cursor: Any) -> None:
         """Insert every queued row through the DB-API `cursor` (in the batch's transaction)."""
