@@ -394,8 +394,17 @@ async def finish_run(
 ) -> bool:
     """End a run this node holds (`completed`, `failed` or `cancelled`). Returns `False` when the
     node no longer holds it (lease lost): the outcome is then discarded."""
-    params = _finish_params(run_id, node_id, attempt, status, result, error, trace, at)
-    return bool((await conn.execute(_FINISH_HELD, params)).rowcount)
+    return await conn.run_sync(
+        finish_run_sync,
+        run_id,
+        node_id,
+        attempt,
+        status=status,
+        result=result,
+        error=error,
+        trace=trace,
+        at=at,
+    )
 
 
 def finish_run_sync(
@@ -411,21 +420,7 @@ def finish_run_sync(
     at: datetime | None = None,
 ) -> bool:
     """`finish_run` on a synchronous connection (a transaction function of `Store.write`)."""
-    params = _finish_params(run_id, node_id, attempt, status, result, error, trace, at)
-    return bool(conn.execute(_FINISH_HELD, params).rowcount)
-
-
-def _finish_params(
-    run_id: str,
-    node_id: str,
-    attempt: int,
-    status: str,
-    result: Any,
-    error: str | None,
-    trace: list[dict[str, Any]],
-    at: datetime | None,
-) -> dict[str, Any]:
-    return {
+    params = {
         "held_run_id": run_id,
         "held_node_id": node_id,
         "held_attempt": attempt,
@@ -438,6 +433,7 @@ def _finish_params(
         "lease_expires_at": None,
         "cancel_requested": False,
     }
+    return bool(conn.execute(_FINISH_HELD, params).rowcount)
 
 
 #: `finish_run`'s statement, built once: the `held_*` parameters fence it, the others are the
